@@ -1,0 +1,33 @@
+"""The ``lstflow`` command line: one sub-command module per job, registered here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Each module defines ``register(subparsers)`` and sets ``handler`` on its parser; modules are
+# imported only here so ``lstflow --help`` stays cheap and each command owns its own imports.
+COMMAND_MODULES: tuple[str, ...] = ("lstflow.commands.init",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstflow",
+        description="Run the LST-1 analysis chain (lstchain) on Slurm from Apache Airflow.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

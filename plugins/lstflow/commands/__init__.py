@@ -1,0 +1,1 @@
+"""Sub-commands of the ``lstflow`` CLI, one module each (see ``lstflow.cli``)."""

@@ -1,0 +1,99 @@
+"""The contract between planners and the Slurm layer.
+
+Planners (MC stages, the night planner) turn configs into ``WorkItem``s; the Slurm layer turns
+work items into job arrays. Neither side imports the other: both import only this module, which
+imports nothing of Airflow, lstchain or Slurm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Slurm resources of one work item; ``None`` means "the cluster's default".
+
+    ``extra`` holds ``--key=value`` options applied last, so a config's ``extra_slurm_options``
+    can override anything a planner set (lstmcpipe's precedence).
+    """
+
+    partition: str | None = None
+    mem: str | None = None
+    time: str | None = None
+    cpus_per_task: int | None = None
+    account: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def sbatch_options(self) -> list[tuple[str, str]]:
+        """Options as ``(long_name, value)`` pairs, later pairs overriding earlier ones."""
+        pairs: list[tuple[str, str]] = []
+        for name, value in (
+            ("partition", self.partition),
+            ("mem", self.mem),
+            ("time", self.time),
+            ("cpus-per-task", None if self.cpus_per_task is None else str(self.cpus_per_task)),
+            ("account", self.account or None),  # never an empty --account=
+        ):
+            if value is not None:
+                pairs.append((name, value))
+        merged = dict(pairs)
+        merged.update(self.extra)
+        return list(merged.items())
+
+    def with_overrides(self, **changes: str | int | None) -> Resources:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One element of a job array: a command line plus what it needs and produces.
+
+    ``argv`` is never joined into a shell string by planners; the Slurm layer quotes every
+    argument, so no config value can inject shell.
+    """
+
+    key: str
+    argv: tuple[str, ...]
+    resources: Resources = field(default_factory=Resources)
+    outputs: tuple[str, ...] = ()
+    description: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> WorkItem:
+        res = dict(data.get("resources") or {})  # type: ignore[call-overload]
+        res["extra"] = tuple(tuple(pair) for pair in res.get("extra", ()))
+        return cls(
+            key=str(data["key"]),
+            argv=tuple(data["argv"]),  # type: ignore[call-overload]
+            resources=Resources(**res),
+            outputs=tuple(data.get("outputs", ())),  # type: ignore[call-overload]
+            description=str(data.get("description", "")),
+        )
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """Everything the Slurm layer needs to run a list of work items as job arrays.
+
+    ``prologue`` lines (each an argv, e.g. ``("source", "/env/bin/activate")``) run before every
+    element: this is how a production's ``source_environment`` reaches its jobs.
+    """
+
+    name: str
+    items: tuple[WorkItem, ...]
+    log_dir: str
+    workdir: str
+    prologue: tuple[tuple[str, ...], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    throttle: int | None = None
+
+    def fingerprint(self) -> str:
+        """A stable hash of the work: the same spec always gives the same fingerprint."""
+        payload = json.dumps(asdict(self), sort_keys=True, default=list).encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
