@@ -1,0 +1,1 @@
+"""Airflow UI plugin of lstflow (pages for productions and nights)."""
