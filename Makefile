@@ -1,0 +1,37 @@
+# The two README commands are `make demo` and `make test`; every other target is a step of those.
+SHELL := /bin/bash
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
+BIN := $(VENV)/bin
+export AIRFLOW_HOME ?= $(ROOT)/.lstflow/airflow
+
+.PHONY: setup cluster-up cluster-down airflow-init demo lint pytest test airflow
+
+setup:
+	bash include/setup/install.sh
+
+cluster-up: setup
+	$(BIN)/lstflow cluster up
+
+cluster-down:
+	$(BIN)/lstflow cluster down
+
+airflow-init: setup
+	$(BIN)/lstflow init
+
+demo: airflow-init cluster-up
+	$(BIN)/lstflow demo
+
+lint: setup
+	$(BIN)/ruff check plugins tests dags
+	$(BIN)/ruff format --check plugins tests dags
+	$(BIN)/mypy
+
+pytest: setup cluster-up
+	$(BIN)/python -m pytest tests --ignore=tests/benchmarks
+
+test: lint pytest
+
+# The Airflow UI and all its processes (api-server, scheduler, dag-processor, triggerer).
+airflow: airflow-init cluster-up
+	PATH=$(BIN):$$PATH $(BIN)/airflow standalone
