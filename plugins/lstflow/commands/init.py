@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 
-from lstflow.project import default_airflow_home, project_root
+from lstflow.project import default_airflow_home, project_root, state_dir
 
 ADMIN_USER = "admin"
 
@@ -37,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--sql-alchemy-conn", default=None, help="metadata DB URL (default: SQLite in the home)"
     )
+    parser.add_argument(
+        "--log-root",
+        default=None,
+        help="production logs on the cluster (default: $LSTFLOW_DATA_ROOT/prod_logs, "
+        "else .lstflow/data/prod_logs in this checkout)",
+    )
     parser.add_argument("--no-db", action="store_true", help="only render airflow.cfg")
     parser.set_defaults(handler=run)
 
@@ -53,8 +59,18 @@ def existing_secrets(cfg_path: Path) -> dict[str, str]:
     return {key: value for key, value in found.items() if value}
 
 
+def default_log_root() -> str:
+    data_root = os.environ.get("LSTFLOW_DATA_ROOT") or str(state_dir() / "data")
+    return f"{data_root}/prod_logs"
+
+
 def render_config(
-    airflow_home: Path, *, api_port: int, executor: str, sql_alchemy_conn: str | None
+    airflow_home: Path,
+    *,
+    api_port: int,
+    executor: str,
+    sql_alchemy_conn: str | None,
+    log_root: str | None = None,
 ) -> str:
     template_path = project_root() / "airflow.cfg.template"
     template = jinja2.Template(template_path.read_text(), undefined=jinja2.StrictUndefined)
@@ -65,6 +81,7 @@ def render_config(
         executor=executor,
         sql_alchemy_conn=sql_alchemy_conn or f"sqlite:///{airflow_home}/airflow.db",
         api_port=api_port,
+        log_root=log_root or default_log_root(),
         admin_user=ADMIN_USER,
         secret_key=kept.get("secret_key") or secrets.token_urlsafe(32),
         jwt_secret=kept.get("jwt_secret") or secrets.token_urlsafe(32),
@@ -93,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         executor=args.executor,
         sql_alchemy_conn=args.sql_alchemy_conn,
+        log_root=args.log_root,
     )
     tmp = cfg_path.with_suffix(".cfg.tmp")
     tmp.write_text(text)

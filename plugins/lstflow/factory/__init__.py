@@ -1,0 +1,1 @@
+"""DAG builders: assemble Airflow DAGs from the planners and the Slurm layer."""

@@ -1,0 +1,81 @@
+"""One Airflow DAG for one production config: one task per stage, in lstmcpipe's order.
+
+Only what the config file says is used here (no globbing of data directories, no DB or network
+access), so parsing a whole production library stays cheap: the work items are planned when
+each stage task runs.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, Param
+
+from lstflow.config.model import ProductionConfig
+from lstflow.factory.naming import dag_id_for
+from lstflow.factory.stage_operator import ProductionStageOperator
+from lstflow.stages.registry import effective_upstream, stages_to_run
+
+OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
+
+
+def production_params(stages: tuple[str, ...]) -> dict[str, Param]:
+    """The trigger form: which stages, dry run, and what to do about existing outputs."""
+    return {
+        "stages": Param(
+            list(stages),
+            type="array",
+            items={"type": "string", "enum": list(stages)},
+            description="Stages to run in this trigger; the others are skipped.",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            description="Plan every stage and log its command lines, submit nothing.",
+        ),
+        "overwrite": Param(
+            "refuse",
+            type="string",
+            enum=list(OVERWRITE_POLICIES),
+            description=(
+                "When a stage's outputs already exist: refuse (fail, touch nothing), skip the "
+                "elements whose outputs exist, or overwrite them (old outputs are renamed aside)."
+            ),
+        ),
+    }
+
+
+def production_tags(production: ProductionConfig, stages: tuple[str, ...]) -> list[str]:
+    env = production.source_environment
+    environment = env.conda_env or env.source_file
+    return [*stages, f"env:{environment}"[:100]]
+
+
+def production_doc(production: ProductionConfig) -> str:
+    if production.readme is not None:
+        return production.readme.read_text(errors="replace")
+    return f"Production `{production.prod_id}` from `{production.path}` (no README.md)."
+
+
+def build_production_dag(production: ProductionConfig) -> DAG:
+    stages = stages_to_run(production)
+    with DAG(
+        dag_id=dag_id_for(production.prod_id),
+        schedule=None,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=False,
+        doc_md=production_doc(production),
+        tags=production_tags(production, stages),
+        params=production_params(stages),
+        dag_display_name=production.prod_id,
+        auto_register=False,
+    ) as dag:
+        tasks = {
+            stage: ProductionStageOperator(
+                task_id=stage, config_path=str(production.path), stage=stage
+            )
+            for stage in stages
+        }
+        for stage, task in tasks.items():
+            for upstream in effective_upstream(stage, stages):
+                tasks[upstream] >> task
+    return dag

@@ -1,0 +1,34 @@
+"""lstflow's options in ``airflow.cfg`` (section ``[lstflow]``), with this checkout's defaults.
+
+Read from Airflow's configuration only (files and ``AIRFLOW__LSTFLOW__*`` variables), never from
+the metadata DB, so DAG files can call these at parse time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow.configuration import conf
+
+from lstflow.project import include_dir, state_dir
+
+SECTION = "lstflow"
+
+
+def production_configs_dir() -> Path:
+    default = include_dir() / "production_configs"
+    return Path(conf.get(SECTION, "production_configs", fallback=str(default)))
+
+
+def parse_cache_dir() -> Path:
+    default = state_dir() / "parse-cache"
+    return Path(conf.get(SECTION, "parse_cache_dir", fallback=str(default)))
+
+
+def ssh_conn_id() -> str:
+    return conf.get(SECTION, "ssh_conn_id", fallback="lstflow_local_slurm")
+
+
+def log_root() -> str:
+    """Where production logs, manifests and run records go, on the cluster's filesystem."""
+    return conf.get(SECTION, "log_root", fallback=str(state_dir() / "data" / "prod_logs"))

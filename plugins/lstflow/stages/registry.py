@@ -1,0 +1,91 @@
+"""Stage order and dependencies, as lstmcpipe wires its ``afterok`` barriers.
+
+r0_to_dl1/dl1ab → train_test_split → merge_dl1 → train_pipe → (plot_rf_feat, dl1_to_dl2)
+→ (dl2_to_irfs, dl2_to_sensitivity). A stage that is not run is bridged: its dependents wait on
+the nearest upstream stages that are run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from lstflow.config.model import ProductionConfig
+from lstflow.stages.base import PlanContext, StagePlan
+from lstflow.stages.dl1_to_dl2 import DL1_TO_DL2
+from lstflow.stages.dl1ab import DL1AB
+from lstflow.stages.dl2_to_irfs import DL2_TO_IRFS
+from lstflow.stages.dl2_to_sensitivity import DL2_TO_SENSITIVITY
+from lstflow.stages.merge_dl1 import MERGE_DL1
+from lstflow.stages.r0_to_dl1 import R0_TO_DL1
+from lstflow.stages.train_pipe import PLOT_RF_FEAT, TRAIN_PIPE
+from lstflow.stages.train_test_split import TRAIN_TEST_SPLIT
+
+# Each stage with the stages it waits for (only among those that are run).
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    "r0_to_dl1": (),
+    "dl1ab": (),
+    "train_test_split": ("r0_to_dl1", "dl1ab"),
+    "merge_dl1": ("train_test_split",),
+    "train_pipe": ("merge_dl1",),
+    "plot_rf_feat": ("train_pipe",),
+    "dl1_to_dl2": ("merge_dl1", "train_pipe"),
+    "dl2_to_irfs": ("dl1_to_dl2",),
+    "dl2_to_sensitivity": ("dl1_to_dl2",),
+}
+STAGE_ORDER: tuple[str, ...] = tuple(UPSTREAM)
+
+
+def effective_upstream(stage: str, present: Iterable[str]) -> tuple[str, ...]:
+    """The run stages ``stage`` waits for, looking through the stages that are not run."""
+    present_set = set(present)
+    found: list[str] = []
+    pending = list(UPSTREAM[stage])
+    seen: set[str] = set()
+    while pending:
+        candidate = pending.pop(0)
+        if candidate in seen:
+            continue
+        seen.add(candidate)
+        if candidate in present_set:
+            found.append(candidate)
+        else:
+            pending.extend(UPSTREAM[candidate])
+    return tuple(sorted(set(found), key=STAGE_ORDER.index))
+
+
+class StagePlanner(Protocol):
+    name: str
+
+    def plan(self, entries: Sequence[Any], context: PlanContext) -> StagePlan: ...
+
+
+PLANNERS: dict[str, StagePlanner] = {
+    planner.name: planner
+    for planner in (
+        R0_TO_DL1,
+        DL1AB,
+        TRAIN_TEST_SPLIT,
+        MERGE_DL1,
+        TRAIN_PIPE,
+        PLOT_RF_FEAT,
+        DL1_TO_DL2,
+        DL2_TO_IRFS,
+        DL2_TO_SENSITIVITY,
+    )
+}
+# plot_rf_feat is not a config stage: lstmcpipe adds one plot job per train_pipe entry.
+ENTRIES_OF = {"plot_rf_feat": "train_pipe"}
+
+
+def stages_to_run(production: ProductionConfig) -> tuple[str, ...]:
+    """The production's stages in execution order, with the implicit plot_rf_feat."""
+    chosen = set(production.stages_to_run)
+    if "train_pipe" in chosen:
+        chosen.add("plot_rf_feat")
+    return tuple(stage for stage in STAGE_ORDER if stage in chosen)
+
+
+def plan_stage(production: ProductionConfig, stage: str, context: PlanContext) -> StagePlan:
+    entries = production.stages.get(ENTRIES_OF.get(stage, stage), ())
+    return PLANNERS[stage].plan(entries, context)

@@ -1,0 +1,48 @@
+"""Stages whose entries each become one plain command: lstmcpipe's one-job-per-entry stages.
+
+Each planner here only says how one entry turns into an argv and its outputs; grouping the
+entries into job arrays is the Slurm layer's job.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from lstflow.config.model import StageEntry
+from lstflow.stages.base import PlanContext, StagePlan, stage_resources
+from lstflow.workitems import Resources, WorkItem
+
+Entry = TypeVar("Entry", bound=StageEntry)
+Command = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class EntryStage(Generic[Entry]):
+    """A stage planned entry by entry: ``command`` gives (argv, outputs) for one entry."""
+
+    name: str
+    defaults: Resources
+    command: Callable[[Entry, PlanContext], Command]
+
+    def plan(self, entries: Sequence[Entry], context: PlanContext) -> StagePlan:
+        items = []
+        for entry in entries:
+            argv, outputs = self.command(entry, context)
+            items.append(
+                WorkItem(
+                    key=f"{self.name}[{entry.index}]",
+                    argv=argv,
+                    resources=stage_resources(context, self.defaults, entry.extra_slurm_options),
+                    outputs=outputs,
+                    description=f"{self.name} entry {entry.index}",
+                )
+            )
+        return StagePlan(self.name, tuple(items), context.stage_log_dir(self.name))
+
+
+def split_options(options: str | None) -> tuple[str, ...]:
+    """lstmcpipe appends ``options`` verbatim to a shell line; here they become argv tokens."""
+    return tuple(shlex.split(options)) if options else ()

@@ -1,0 +1,37 @@
+"""train_pipe: the random forests, plus lstmcpipe's feature-importance plot job per entry."""
+
+from __future__ import annotations
+
+import posixpath
+from lstflow.config.model import TrainPipeEntry
+from lstflow.stages.base import PlanContext
+from lstflow.stages.simple import Command, EntryStage
+from lstflow.workitems import Resources
+
+FEATURE_IMPORTANCE_PNG = "features_importance.png"
+
+
+def train_command(entry: TrainPipeEntry, context: PlanContext) -> Command:
+    argv = (
+        "lstchain_mc_trainpipe",
+        "--fg",
+        entry.gamma,
+        "--fp",
+        entry.proton,
+        "-o",
+        entry.output,
+        "-c",
+        context.lstchain_config,
+    )
+    return argv, (entry.output,)
+
+
+def plot_command(entry: TrainPipeEntry, context: PlanContext) -> Command:
+    argv = context.job_module("plot_rf_importance", entry.output, "-cf", context.lstchain_config)
+    return argv, (posixpath.join(entry.output, FEATURE_IMPORTANCE_PNG),)
+
+
+TRAIN_PIPE = EntryStage(
+    "train_pipe", Resources(partition="xxl", mem="100GB", cpus_per_task=16), train_command
+)
+PLOT_RF_FEAT = EntryStage("plot_rf_feat", Resources(partition="short", mem="16GB"), plot_command)
