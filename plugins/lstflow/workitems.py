@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 
@@ -97,3 +98,19 @@ class ArraySpec:
         """A stable hash of the work: the same spec always gives the same fingerprint."""
         payload = json.dumps(asdict(self), sort_keys=True, default=list).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def group_into_arrays(items: Sequence[WorkItem], max_array_size: int) -> list[list[WorkItem]]:
+    """Items with equal resources share a job array, chunked to the cluster's MaxArraySize.
+
+    This is the whole submission-count budget of a stage: one sbatch per distinct resource set
+    per ``max_array_size`` elements, whatever the number of entries.
+    """
+    groups: dict[Resources, list[WorkItem]] = {}
+    for item in items:
+        groups.setdefault(item.resources, []).append(item)
+    return [
+        group[start : start + max_array_size]
+        for group in groups.values()
+        for start in range(0, len(group), max_array_size)
+    ]
