@@ -44,11 +44,14 @@ def _convert(raw: str, datatype: str) -> Cell:
 
 
 def _meta_dict(meta: Any) -> dict[str, Any]:
-    # astropy writes meta as ``!!omap``: PyYAML gives a list of (key, value) pairs for it
+    # astropy writes meta as ``!!omap``: PyYAML gives a list of (key, value) tuples for it
     if meta is None:
         return {}
     if isinstance(meta, list):
-        return {key: value for pair in meta for key, value in dict(pair).items()}
+        result: dict[str, Any] = {}
+        for pair in meta:
+            result.update(pair if isinstance(pair, dict) else [pair])
+        return result
     return dict(meta)
 
 
