@@ -51,12 +51,12 @@ def file_entity(path: Path, hash_limit_bytes: int) -> dict[str, Any]:
 
 
 def config_files(argv: Sequence[str]) -> list[Path]:
-    """Files given as ``--config=X`` / ``--config X`` / ``-c X`` in a command line."""
+    """Files given as ``--config=X`` / ``--config X`` (the form every generated line uses)."""
     found = []
     for index, arg in enumerate(argv):
         if arg.startswith("--config="):
             found.append(Path(arg.split("=", 1)[1]))
-        elif arg in ("--config", "-c") and index + 1 < len(argv):
+        elif arg == "--config" and index + 1 < len(argv):
             found.append(Path(argv[index + 1]))
     return found
 

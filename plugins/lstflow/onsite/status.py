@@ -41,7 +41,8 @@ class OutputCounts:
 
 @dataclass(frozen=True)
 class RunProgress:
-    """One sequence: ``job_ids`` of every submission (tries), element states of the latest one."""
+    """One sequence: Slurm job ids of every submission (``tries`` counts distinct array ids, as
+    lstosa does) and the element states of its latest attempt per subrun."""
 
     run_id: int
     run_type: str
@@ -67,9 +68,10 @@ def aggregate_state(states: Iterable[str]) -> str:
     return "UNKNOWN"
 
 
-def _job_number(job_id: str) -> tuple[int, str]:
-    head = job_id.split("_")[0]
-    return (int(head), job_id) if head.isdigit() else (-1, job_id)
+def _array_job_ids(job_ids: Iterable[str]) -> list[str]:
+    """Distinct array job ids (``2010_3`` → ``2010``), oldest first: one per submission."""
+    heads = {job_id.split("_")[0] for job_id in job_ids if job_id}
+    return sorted(heads, key=lambda head: (int(head) if head.isdigit() else -1, head))
 
 
 def _percent(count: int, total: int) -> int:
@@ -78,7 +80,7 @@ def _percent(count: int, total: int) -> int:
 
 def run_row(progress: RunProgress) -> dict[str, Any]:
     """One table row as a JSON-safe dict; percentages are ``None`` for calibration sequences."""
-    job_ids = sorted(set(progress.job_ids), key=_job_number)
+    job_ids = _array_job_ids(progress.job_ids)
     counts = progress.counts
     row: dict[str, Any] = {
         "run": progress.run_id,

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from lstflow.onsite import synthetic
 from lstflow.onsite.settings import OnsiteSettings, load_settings
 
@@ -22,8 +21,9 @@ def onsite_base(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_settings(tmp_path: Path, onsite_base: Path) -> SettingsFactory:
-    def make(exclusions: dict[str, list[dict[str, object]]] | None = None,
-             lookback_nights: int = 4) -> OnsiteSettings:
+    def make(
+        exclusions: dict[str, list[dict[str, object]]] | None = None, lookback_nights: int = 4
+    ) -> OnsiteSettings:
         path = synthetic.write_settings(tmp_path / "cfg", exclusions, lookback_nights)
         return load_settings(path, base=onsite_base)
 

@@ -10,7 +10,6 @@ import datetime as dt
 import shlex
 
 import pytest
-
 from lstflow.onsite.plan import NightPlan, plan_night
 from lstflow.onsite.settings import OnsiteSettings, build_version
 from lstflow.onsite.tasks import JobMode, NightTasks
@@ -23,7 +22,7 @@ NIGHT2 = dt.date(2020, 1, 18)
 
 def command_of(item: WorkItem) -> str:
     """The lstchain command inside the wrapper (everything after ``--``)."""
-    return shlex.join(item.argv[item.argv.index("--") + 1:])
+    return shlex.join(item.argv[item.argv.index("--") + 1 :])
 
 
 @pytest.fixture
@@ -40,13 +39,16 @@ def test_calibration_commands(tasks: NightTasks, settings: OnsiteSettings) -> No
     b = settings.base
     (drs4,), (charge,) = tasks.drs4_baseline(), tasks.charge_calibration()
     assert command_of(drs4) == (
-        f"onsite_create_drs4_pedestal_file -r 1805 -v v0.12.3 -b {b} --r0-dir={b}/R0G --no-progress")
+        f"onsite_create_drs4_pedestal_file -r 1805 -v v0.12.3 -b {b} --r0-dir={b}/R0G --no-progress"
+    )
     assert command_of(charge) == (
         f"onsite_create_calibration_file -p 1805 -r 1806 -v v0.12.3 -b {b} --r0-dir={b}/R0G "
-        "--filters=52")
+        "--filters=52"
+    )
     assert charge.outputs == (
         f"{b}/monitoring/PixelCalibration/Cat-A/calibration/20200117/v0.12.3/"
-        "calibration_filters_52.Run01806.0000.h5",)
+        "calibration_filters_52.Run01806.0000.h5",
+    )
 
 
 def test_existing_calibration_is_reused_not_rewritten(tasks: NightTasks) -> None:
@@ -57,11 +59,16 @@ def test_existing_calibration_is_reused_not_rewritten(tasks: NightTasks) -> None
     assert len(tasks.charge_calibration()) == 1
 
 
-def test_r0_to_dl1_one_item_per_existing_subrun(tasks: NightTasks, settings: OnsiteSettings) -> None:
+def test_r0_to_dl1_one_item_per_existing_subrun(
+    tasks: NightTasks, settings: OnsiteSettings
+) -> None:
     b = settings.base
     items = tasks.r0_to_dl1(1809)
     assert [i.key for i in items] == [
-        "r0_to_dl1.01809.0000", "r0_to_dl1.01809.0001", "r0_to_dl1.01809.0002"]
+        "r0_to_dl1.01809.0000",
+        "r0_to_dl1.01809.0001",
+        "r0_to_dl1.01809.0002",
+    ]
     cat_a = f"{b}/monitoring/PixelCalibration/Cat-A"
     assert command_of(items[2]) == (
         f"lstchain_data_r0_to_dl1 --input-file={b}/R0G/20200118/LST-1.1.Run01809.0002.fits.fz "
@@ -74,9 +81,12 @@ def test_r0_to_dl1_one_item_per_existing_subrun(tasks: NightTasks, settings: Ons
         f"--time-calibration-file={cat_a}/drs4_time_sampling_from_FF/20191218/v0.12.3/"
         "time_calibration.Run01625.0000.h5 "
         f"--systematic-correction-file={cat_a}/ffactor_systematics/20191218/v0.12.3/"
-        "ffactor_systematics_20191218.h5")
-    assert items[2].outputs == (f"{b}/DL1/20200118/v0.12.3/dl1_LST-1.Run01809.0002.h5",
-                                f"{b}/DL1/20200118/v0.12.3/muons_LST-1.Run01809.0002.fits")
+        "ffactor_systematics_20191218.h5"
+    )
+    assert items[2].outputs == (
+        f"{b}/DL1/20200118/v0.12.3/dl1_LST-1.Run01809.0002.h5",
+        f"{b}/DL1/20200118/v0.12.3/muons_LST-1.Run01809.0002.fits",
+    )
     assert items[2].resources.mem == "200M"
 
 
@@ -97,33 +107,40 @@ def test_run_steps(tasks: NightTasks, settings: OnsiteSettings) -> None:
     assert tailcut.name == "tailcut84"
     finder_dir = f"{b}/auxiliary/TailCuts/20200118/v0.12.3"
     assert command_of(tasks.tailcut_finder(1809)) == (
-        f"lstchain_find_tailcuts --input-dir={dl1} --run=1809 --output-dir={finder_dir}")
+        f"lstchain_find_tailcuts --input-dir={dl1} --run=1809 --output-dir={finder_dir}"
+    )
     dl1ab = tasks.dl1ab(1809, tailcut)
     assert command_of(dl1ab[1]) == (
         f"lstchain_dl1ab --input-file={dl1}/dl1_LST-1.Run01809.0001.h5 "
         f"--output-file={dl1}/tailcut84/dl1_LST-1.Run01809.0001.h5 "
-        f"--config={finder_dir}/dl1ab_Run01809.json --no-image")
+        f"--config={finder_dir}/dl1ab_Run01809.json --no-image"
+    )
     check = tasks.datacheck_subruns(1809, tailcut)
     assert command_of(check[0]) == (
         f"lstchain_check_dl1 --input-file={dl1}/tailcut84/dl1_LST-1.Run01809.0000.h5 "
-        f"--output-dir={dl1}/tailcut84/datacheck --muons-dir={dl1} --omit-pdf --batch")
+        f"--output-dir={dl1}/tailcut84/datacheck --muons-dir={dl1} --omit-pdf --batch"
+    )
     assert command_of(tasks.merge_dl1(1809, tailcut)) == (
         f"lstchain_merge_hdf5_files --input-dir={dl1}/tailcut84 "
         f"--output-file={dl1}/tailcut84/dl1_LST-1.Run01809.h5 --no-image --no-progress "
-        "--run-number=1809 '--pattern=dl1_LST-1.Run?????.????.h5'")
+        "--run-number=1809 '--pattern=dl1_LST-1.Run?????.????.h5'"
+    )
     assert command_of(tasks.merge_muons(1809)) == (
         f"lstchain_merge_muon_files --input-dir={dl1} --output-file={dl1}/muons/"
-        "muons_LST-1.Run01809.fits --run-number=1809 '--pattern=muons_LST-1.Run?????.????.fits'")
+        "muons_LST-1.Run01809.fits --run-number=1809 '--pattern=muons_LST-1.Run?????.????.fits'"
+    )
     rf = tasks.rf_model(1809, tailcut)
     models = f"{b}/models/AllSky/20240918_v0.10.12_allsky_nsb_tuning_0.22/dec_2276"
     assert command_of(tasks.dl1_to_dl2(1809, tailcut, rf)) == (
         f"lstchain_dl1_to_dl2 --input-file={dl1}/tailcut84/dl1_LST-1.Run01809.h5 "
         f"--output-dir={b}/DL2/20200118/v0.12.3/tailcut84/nsb_tuning_0.22 "
-        f"--path-models={models} --config={b}/cfg/lstchain_standard_config.json")
+        f"--path-models={models} --config={b}/cfg/lstchain_standard_config.json"
+    )
     checks = f"{b}/DL1/datacheck_files/v0.12.3/20200118"
     assert command_of(tasks.datacheck_run(1809, tailcut)) == (
         f"lstchain_check_dl1 '--input-file={dl1}/tailcut84/datacheck/"
-        f"datacheck_dl1_LST-1.Run01809.*.h5' --output-dir={checks} --muons-dir={dl1}")
+        f"datacheck_dl1_LST-1.Run01809.*.h5' --output-dir={checks} --muons-dir={dl1}"
+    )
 
 
 def test_night_steps(tasks: NightTasks, settings: OnsiteSettings) -> None:
@@ -132,7 +149,8 @@ def test_night_steps(tasks: NightTasks, settings: OnsiteSettings) -> None:
     assert command_of(tasks.longterm_datacheck()) == (
         f"lstchain_longterm_dl1_check --input-dir={checks}/v0.12.3/20200118 "
         f"--output-file={checks}/night_wise/v0.12.3/20200118/DL1_datacheck_20200118.h5 "
-        f"--muons-dir={b}/DL1/20200118/v0.12.3/muons --batch")
+        f"--muons-dir={b}/DL1/20200118/v0.12.3/muons --batch"
+    )
     close = tasks.night_close()
     assert close.argv[:3] == ("/env/bin/python", "-m", "lstflow.jobs.night_close")
     assert close.outputs == (f"{b}/OSA/Closer/20200118/v0.12.3/NightFinished.txt",)
@@ -141,18 +159,32 @@ def test_night_steps(tasks: NightTasks, settings: OnsiteSettings) -> None:
 def test_real_mode_records_a_provenance_fragment_per_task(tasks: NightTasks) -> None:
     item = tasks.r0_to_dl1(1809)[0]
     prov = tasks.paths.provenance_dir
-    assert item.argv[:8] == ("/env/bin/python", "-m", "lstflow.jobs.provenance", "record",
-                             "--activity", "r0_to_dl1.01809.0000",
-                             "--fragment", f"{prov}/r0_to_dl1.01809.0000.json")
+    assert item.argv[:8] == (
+        "/env/bin/python",
+        "-m",
+        "lstflow.jobs.provenance",
+        "record",
+        "--activity",
+        "r0_to_dl1.01809.0000",
+        "--fragment",
+        f"{prov}/r0_to_dl1.01809.0000.json",
+    )
     assert f"--output={item.outputs[0]}" in item.argv
 
 
 def test_simulate_mode_wraps_every_command(settings: OnsiteSettings, plan: NightPlan) -> None:
     tasks = NightTasks(settings, plan, JobMode(simulate=True))
     item = tasks.r0_to_dl1(1810)[1]
-    assert item.argv[:8] == ("python", "-m", "lstflow.jobs.simulate", "--key",
-                             "r0_to_dl1.01810.0001", "--fail-once-dir",
-                             str(tasks.paths.fail_once_dir), "--")
+    assert item.argv[:8] == (
+        "python",
+        "-m",
+        "lstflow.jobs.simulate",
+        "--key",
+        "r0_to_dl1.01810.0001",
+        "--fail-once-dir",
+        str(tasks.paths.fail_once_dir),
+        "--",
+    )
     assert item.argv[8] == "lstchain_data_r0_to_dl1"
 
 
@@ -171,11 +203,16 @@ def test_new_version_writes_only_below_its_own_prod_id(settings: OnsiteSettings)
         outputs: list[str] = []
         for run in plan.data_runs:
             tc = tasks.tailcut(run.run_id)
-            items = [*tasks.r0_to_dl1(run.run_id), *tasks.dl1ab(run.run_id, tc),
-                     *tasks.datacheck_subruns(run.run_id, tc), tasks.tailcut_finder(run.run_id),
-                     tasks.merge_dl1(run.run_id, tc), tasks.merge_muons(run.run_id),
-                     tasks.dl1_to_dl2(run.run_id, tc, tasks.rf_model(run.run_id, tc)),
-                     tasks.datacheck_run(run.run_id, tc)]
+            items = [
+                *tasks.r0_to_dl1(run.run_id),
+                *tasks.dl1ab(run.run_id, tc),
+                *tasks.datacheck_subruns(run.run_id, tc),
+                tasks.tailcut_finder(run.run_id),
+                tasks.merge_dl1(run.run_id, tc),
+                tasks.merge_muons(run.run_id),
+                tasks.dl1_to_dl2(run.run_id, tc, tasks.rf_model(run.run_id, tc)),
+                tasks.datacheck_run(run.run_id, tc),
+            ]
             outputs += [o for i in items for o in i.outputs]
         night = [tasks.longterm_datacheck(), tasks.provenance_merge(), tasks.night_close()]
         return set(outputs) | {o for i in night for o in i.outputs}

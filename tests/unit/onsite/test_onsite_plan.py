@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from lstflow.onsite.errors import OnsiteConfigError, PlanningError
 from lstflow.onsite.exclusions import load_exclusions
 from lstflow.onsite.plan import plan_night
@@ -26,9 +25,11 @@ def test_last_drs4_and_pedcal_of_the_night(settings: OnsiteSettings) -> None:
     assert (plan.pedcal.run_id, plan.pedcal.night) == (1806, NIGHT1)
     calib = settings.base / "monitoring/PixelCalibration/Cat-A"
     assert plan.calibration_files.drs4_pedestal == (
-        calib / "drs4_baseline/20200117/v0.12.3/drs4_pedestal.Run01805.0000.h5")
+        calib / "drs4_baseline/20200117/v0.12.3/drs4_pedestal.Run01805.0000.h5"
+    )
     assert plan.calibration_files.charge == (
-        calib / "calibration/20200117/v0.12.3/calibration_filters_52.Run01806.0000.h5")
+        calib / "calibration/20200117/v0.12.3/calibration_filters_52.Run01806.0000.h5"
+    )
 
 
 def test_night_without_calibration_looks_back(settings: OnsiteSettings) -> None:
@@ -42,9 +43,13 @@ def test_look_back_is_bounded_with_an_explicit_error(make_settings: SettingsFact
     settings = make_settings(lookback_nights=1)
     far = dt.date(2020, 1, 22)
     (settings.base / "monitoring/RunSummary/RunSummary_20200122.ecsv").write_text(
-        (settings.base / "monitoring/RunSummary/RunSummary_20200118.ecsv").read_text())
-    with pytest.raises(PlanningError, match=r"no DRS4 run for night 2020-01-22 in "
-                       r"\['RunSummary_20200122.ecsv', 'RunSummary_20200121.ecsv'\]"):
+        (settings.base / "monitoring/RunSummary/RunSummary_20200118.ecsv").read_text()
+    )
+    with pytest.raises(
+        PlanningError,
+        match=r"no DRS4 run for night 2020-01-22 in "
+        r"\['RunSummary_20200122.ecsv', 'RunSummary_20200121.ecsv'\]",
+    ):
         plan_night(settings, far, build_version(settings))
 
 
@@ -63,10 +68,14 @@ def test_subruns_come_from_existing_r0_files(settings: OnsiteSettings) -> None:
 
 
 def test_exclusions_drop_runs_and_subruns(make_settings: SettingsFactory) -> None:
-    settings = make_settings({"2020-01-17": [
-        {"run": 1808, "reason": "clouds"},
-        {"run": 1807, "subruns": [1], "reason": "truncated R0"},
-    ]})
+    settings = make_settings(
+        {
+            "2020-01-17": [
+                {"run": 1808, "reason": "clouds"},
+                {"run": 1807, "subruns": [1], "reason": "truncated R0"},
+            ]
+        }
+    )
     plan = plan_night(settings, NIGHT1, build_version(settings))
     assert [r.run_id for r in plan.data_runs] == [1807]
     assert plan.data_run(1807).subruns == (0, 2)
@@ -91,9 +100,11 @@ def test_time_calibration_and_systematics_are_looked_up(settings: OnsiteSettings
     files = plan_night(settings, NIGHT1, build_version(settings)).calibration_files
     calib = settings.base / "monitoring/PixelCalibration/Cat-A"
     assert files.time == (
-        calib / "drs4_time_sampling_from_FF/20191218/v0.12.3/time_calibration.Run01625.0000.h5")
+        calib / "drs4_time_sampling_from_FF/20191218/v0.12.3/time_calibration.Run01625.0000.h5"
+    )
     assert files.systematics == (
-        calib / "ffactor_systematics/20191218/v0.12.3/ffactor_systematics_20191218.h5")
+        calib / "ffactor_systematics/20191218/v0.12.3/ffactor_systematics_20191218.h5"
+    )
 
 
 def test_plan_json_is_plain(settings: OnsiteSettings) -> None:

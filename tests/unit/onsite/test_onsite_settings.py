@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from lstflow.onsite.errors import OnsiteConfigError
 from lstflow.onsite.settings import (
     BASE_ENV_VAR,
@@ -40,11 +39,14 @@ def test_unset_base_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_dag_run_conf_overrides_the_version(settings: OnsiteSettings) -> None:
-    version = build_version(settings, {
-        "prod_id": "v0.13.0",
-        "environment": "source /envs/lstchain-0.13/bin/activate",
-        "rf_models_dir": "/models/elsewhere",
-    })
+    version = build_version(
+        settings,
+        {
+            "prod_id": "v0.13.0",
+            "environment": "source /envs/lstchain-0.13/bin/activate",
+            "rf_models_dir": "/models/elsewhere",
+        },
+    )
     assert version.prod_id == "v0.13.0"
     assert version.environment == (("source", "/envs/lstchain-0.13/bin/activate"),)
     assert version.rf_models_dir == "/models/elsewhere"
@@ -52,7 +54,7 @@ def test_dag_run_conf_overrides_the_version(settings: OnsiteSettings) -> None:
 
 
 def test_unknown_conf_key_is_named(settings: OnsiteSettings) -> None:
-    with pytest.raises(OnsiteConfigError, match="DAG-run conf: key 'prodid'.*use only"):
+    with pytest.raises(OnsiteConfigError, match=r"DAG-run conf: key 'prodid'.*use only"):
         build_version(settings, {"prodid": "v2"})
 
 
@@ -80,7 +82,10 @@ def _write_config(tmp_path: Path, change: dict[str, object]) -> Path:
     [
         ({"layout.dl1": "/fefs/DL1"}, r"bad.yaml: key 'layout.dl1': '/fefs/DL1' is not a path"),
         ({"calibration.lookback_nights": 0}, r"key 'lookback_nights': expected a positive integer"),
-        ({"resources.subrun": {"memory": "2G"}}, r"key 'resources.subrun.memory': unknown resource"),
+        (
+            {"resources.subrun": {"memory": "2G"}},
+            r"key 'resources.subrun.memory': unknown resource",
+        ),
         ({"version.store_image_dl1ab": "no"}, r"key 'store_image_dl1ab': expected true/false"),
         ({"layout.dl3": "DL3"}, r"key 'layout.dl3': unknown directory"),
     ],
