@@ -156,3 +156,27 @@ def test_night_close_requires_outputs_and_is_idempotent(tmp_path: Path) -> None:
     assert again.returncode == 0
     assert "already closed" in again.stdout
     assert json.loads(marker.read_text()) == record
+
+
+def test_planner_imports_stay_light(tmp_path: Path) -> None:
+    """The Airflow side plans nights without astropy/numpy/lstchain, and never needs the Slurm
+    layer; job-side modules never import Airflow."""
+    code = (
+        "import sys\n"
+        "import lstflow.onsite.plan, lstflow.onsite.tasks, lstflow.onsite.status\n"
+        "import lstflow.onsite.synthetic, lstflow.jobs.simulate, lstflow.jobs.provenance\n"
+        "import lstflow.jobs.night_close\n"
+        "heavy = ('astropy', 'numpy', 'lstchain', 'ctapipe', 'airflow', 'lstflow.slurm')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": PLUGINS, "PATH": "/usr/bin:/bin"},
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[]\n"
