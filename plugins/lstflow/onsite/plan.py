@@ -1,0 +1,174 @@
+"""``plan_night``: the night's calibration sequence and data runs (lstosa's sequence list).
+
+Subruns come from the R0 files that actually exist, not from the RunSummary's ``n_subruns``
+(which can disagree); exclusions come from the versioned exclusion file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lstflow.onsite.calibration import (
+    CalibrationFiles,
+    CalibrationRun,
+    charge_calibration_file,
+    drs4_pedestal_file,
+    find_systematics_file,
+    find_time_calibration_file,
+    last_calibration_run,
+)
+from lstflow.onsite.errors import PlanningError
+from lstflow.onsite.exclusions import NightExclusions, load_exclusions
+from lstflow.onsite.paths import NightPaths, night_paths
+from lstflow.onsite.runsummary import SourceInfo, read_run_catalog, read_run_summary
+from lstflow.onsite.settings import AnalysisVersion, OnsiteSettings
+
+_R0_SUBRUN = re.compile(r"^LST-1\.1\.Run(\d{5})\.(\d{4})\.fits\.fz$")
+
+
+@dataclass(frozen=True)
+class DataRun:
+    """A DATA run to process: ``subruns`` are the existing, non-excluded R0 subruns."""
+
+    run_id: int
+    subruns: tuple[int, ...]
+    summary_subruns: int
+    source: SourceInfo
+    pedestal_ids_subruns: frozenset[int] = frozenset()
+
+    @property
+    def n_subruns(self) -> int:
+        return len(self.subruns)
+
+
+@dataclass(frozen=True)
+class SkippedRun:
+    """A run of the RunSummary that is not processed, and why."""
+
+    run_id: int
+    run_type: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NightPlan:
+    night: dt.date
+    telescope: str
+    version: AnalysisVersion
+    paths: NightPaths
+    drs4: CalibrationRun
+    pedcal: CalibrationRun
+    calibration_files: CalibrationFiles
+    data_runs: tuple[DataRun, ...]
+    skipped: tuple[SkippedRun, ...]
+
+    def data_run(self, run_id: int) -> DataRun:
+        for run in self.data_runs:
+            if run.run_id == run_id:
+                return run
+        raise PlanningError(f"run {run_id} is not a planned DATA run of night {self.night}")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe summary (for XCom, logs and the status view)."""
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, list | tuple | frozenset):
+                items = [plain(v) for v in value]
+                return sorted(items) if isinstance(value, frozenset) else items
+            if isinstance(value, Path | dt.date):
+                return str(value)
+            return value
+
+        result: dict[str, Any] = plain(asdict(self))
+        return result
+
+
+def existing_subruns(r0_dir: Path, run_id: int) -> tuple[int, ...]:
+    """Subrun numbers of the run's stream-1 R0 files in the night's R0 directory."""
+    found = []
+    for path in r0_dir.glob(f"LST-1.1.Run{run_id:05d}.*.fits.fz"):
+        match = _R0_SUBRUN.match(path.name)
+        if match and int(match.group(1)) == run_id:
+            found.append(int(match.group(2)))
+    return tuple(sorted(found))
+
+
+def _pedestal_ids_subruns(
+    paths: NightPaths, run_id: int, subruns: tuple[int, ...]
+) -> frozenset[int]:
+    return frozenset(
+        s
+        for s in subruns
+        if (paths.pedestal_ids_dir / f"pedestal_ids_Run{run_id:05d}.{s:04d}.h5").exists()
+    )
+
+
+def plan_night(
+    settings: OnsiteSettings,
+    night: dt.date,
+    version: AnalysisVersion,
+    exclusions: Mapping[dt.date, NightExclusions] | None = None,
+) -> NightPlan:
+    """Plan one observation night; ``exclusions`` default to the config's exclusion file."""
+    if exclusions is None:
+        exclusions = load_exclusions(settings.exclusions_file)
+    paths = night_paths(settings, night, version)
+    if not paths.run_summary.exists():
+        raise PlanningError(
+            f"{paths.run_summary} does not exist. Fix: create it with "
+            f"'lstchain_create_run_summary -d {night:%Y%m%d} --r0-path {paths.r0_root}'"
+        )
+    night_exclusions = exclusions.get(night, NightExclusions())
+    catalog = read_run_catalog(paths.run_catalog)
+    data_runs, skipped = [], []
+    for row in read_run_summary(paths.run_summary):
+        if row.run_type in ("DRS4", "PEDCALIB"):
+            continue
+        if row.run_type != "DATA":
+            skipped.append(SkippedRun(row.run_id, row.run_type, f"run_type {row.run_type}"))
+            continue
+        if night_exclusions.run_excluded(row.run_id):
+            reasons = [e.reason for e in night_exclusions.entries if e.run_id == row.run_id]
+            skipped.append(SkippedRun(row.run_id, row.run_type, f"excluded: {'; '.join(reasons)}"))
+            continue
+        on_disk = existing_subruns(paths.r0_dir, row.run_id)
+        dropped = night_exclusions.excluded_subruns(row.run_id)
+        subruns = tuple(s for s in on_disk if s not in dropped)
+        if not subruns:
+            why = "all subruns excluded" if on_disk else f"no R0 files in {paths.r0_dir}"
+            skipped.append(SkippedRun(row.run_id, row.run_type, why))
+            continue
+        data_runs.append(
+            DataRun(
+                run_id=row.run_id,
+                subruns=subruns,
+                summary_subruns=row.n_subruns,
+                source=catalog.get(row.run_id, SourceInfo(name="", ra=None, dec=None)),
+                pedestal_ids_subruns=_pedestal_ids_subruns(paths, row.run_id, subruns),
+            )
+        )
+    drs4 = last_calibration_run(settings, night, "DRS4", exclusions)
+    pedcal = last_calibration_run(settings, night, "PEDCALIB", exclusions)
+    return NightPlan(
+        night=night,
+        telescope=settings.telescope,
+        version=version,
+        paths=paths,
+        drs4=drs4,
+        pedcal=pedcal,
+        calibration_files=CalibrationFiles(
+            drs4_pedestal=drs4_pedestal_file(settings, version, drs4),
+            charge=charge_calibration_file(settings, version, pedcal),
+            time=find_time_calibration_file(settings, pedcal.run_id),
+            systematics=find_systematics_file(settings, night),
+        ),
+        data_runs=tuple(data_runs),
+        skipped=tuple(skipped),
+    )

@@ -1,0 +1,296 @@
+"""The onsite config (``include/onsite/*.yaml``) and the analysis version of a DAG run.
+
+Every path of the config is relative to the onsite base directory, given by the environment
+variable ``LSTFLOW_ONSITE_BASE`` (or an absolute path). The *analysis version* (lstchain
+environment, prod_id, configs, RF models) has defaults in the config and is overridden per DAG
+run: a release reprocessing is one backfill with a new ``prod_id``, and because every output
+directory contains the prod_id, a new version never touches the previous version's outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lstflow.onsite.errors import OnsiteConfigError
+from lstflow.workitems import Resources
+
+BASE_ENV_VAR = "LSTFLOW_ONSITE_BASE"
+DEFAULT_SETTINGS_PATH = (
+    Path(__file__).resolve().parents[3] / "include" / "onsite" / "lst1_onsite.yaml"
+)
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Directories of the onsite tree, relative to the base (lstosa's ``[LST1]`` roots).
+
+    ``calibration`` must stay ``monitoring/PixelCalibration/Cat-A``: lstchain's onsite tools
+    hard-code it below their ``--base_dir``.
+    """
+
+    r0: str
+    run_summary: str
+    run_catalog: str
+    drive_log: str
+    pedestal_ids: str
+    tailcuts_finder: str
+    calibration: str
+    dl1: str
+    dl2: str
+    datacheck: str
+    running: str
+    closer: str
+
+
+@dataclass(frozen=True)
+class StepResources:
+    """Slurm resources per kind of job (lstosa's ``[SLURM]`` section)."""
+
+    calibration: Resources
+    subrun: Resources
+    run: Resources
+    dl2: Resources
+    night: Resources
+
+
+@dataclass(frozen=True)
+class AnalysisVersion:
+    """What a reprocessing changes: resolved from the config defaults plus the DAG-run conf."""
+
+    prod_id: str
+    environment: tuple[tuple[str, ...], ...]
+    dl1a_config: str
+    dl2_config: str
+    rf_models_dir: str
+    mc_prod: str
+    calibration_version: str
+    store_image_dl1ab: bool
+
+
+VERSION_KEYS: tuple[str, ...] = tuple(f.name for f in fields(AnalysisVersion))
+
+
+@dataclass(frozen=True)
+class OnsiteSettings:
+    """The validated onsite config of one telescope."""
+
+    source: str
+    base: Path
+    telescope: str
+    layout: Layout
+    calibration_lookback_nights: int
+    calibration_filters: int
+    exclusions_file: Path
+    resources: StepResources
+    version_defaults: Mapping[str, Any]
+
+    def path(self, relative: str) -> Path:
+        """A config path: absolute as given, else below the base."""
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else self.base / candidate
+
+
+def _mapping(data: Any, source: str, key: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise OnsiteConfigError(
+            source,
+            key,
+            f"expected a mapping, got {type(data).__name__}",
+            f"write {key} as a YAML mapping of 'name: value'",
+        )
+    return data
+
+
+def _string(data: Mapping[str, Any], source: str, key: str, prefix: str = "") -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise OnsiteConfigError(
+            source,
+            prefix + key,
+            f"expected a non-empty string, got {value!r}",
+            f"set {prefix + key} to a string",
+        )
+    return value
+
+
+def _relative_dir(data: Mapping[str, Any], source: str, key: str) -> str:
+    value = _string(data, source, key, "layout.")
+    if Path(value).is_absolute() or ".." in Path(value).parts:
+        raise OnsiteConfigError(
+            source,
+            f"layout.{key}",
+            f"{value!r} is not a path inside the base",
+            f"give a relative path below ${BASE_ENV_VAR}",
+        )
+    return value
+
+
+def _positive_int(data: Mapping[str, Any], source: str, key: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise OnsiteConfigError(
+            source,
+            key,
+            f"expected a positive integer, got {value!r}",
+            f"set {key} to an integer >= 1",
+        )
+    return value
+
+
+def _resources(data: Any, source: str, key: str) -> Resources:
+    allowed = {"partition", "mem", "time", "cpus_per_task", "account"}
+    block = _mapping(data if data is not None else {}, source, key)
+    unknown = set(block) - allowed
+    if unknown:
+        raise OnsiteConfigError(
+            source, f"{key}.{sorted(unknown)[0]}", "unknown resource", f"use only {sorted(allowed)}"
+        )
+    return Resources(**block)
+
+
+def _environment(value: Any, source: str) -> tuple[tuple[str, ...], ...]:
+    if value in (None, "", []):
+        return ()
+    if isinstance(value, str):
+        return (tuple(shlex.split(value)),)
+    if isinstance(value, list) and all(
+        isinstance(line, list) and line and all(isinstance(arg, str) for arg in line)
+        for line in value
+    ):
+        return tuple(tuple(line) for line in value)
+    raise OnsiteConfigError(
+        source,
+        "environment",
+        f"cannot use {value!r}",
+        "give one shell line ('source /envs/lstchain/bin/activate') or a list of argv lists",
+    )
+
+
+def build_version(
+    settings: OnsiteSettings,
+    overrides: Mapping[str, Any] | None = None,
+    source: str = "DAG-run conf",
+) -> AnalysisVersion:
+    """The analysis version of a run: config defaults, then ``overrides`` (the DAG-run conf).
+
+    Config paths (dl1a/dl2 configs, RF models) are resolved against the base, so a conf may give
+    them relative to the onsite tree or absolute.
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(VERSION_KEYS))
+    if unknown:
+        raise OnsiteConfigError(
+            source, unknown[0], "not an analysis-version key", f"use only {list(VERSION_KEYS)}"
+        )
+    merged = {**settings.version_defaults, **overrides}
+
+    def origin(key: str) -> str:
+        return source if key in overrides else settings.source
+
+    for key in ("prod_id", "calibration_version"):
+        value = _string(merged, origin(key), key)
+        if not _NAME_PATTERN.match(value):
+            raise OnsiteConfigError(
+                origin(key),
+                key,
+                f"{value!r} cannot be a directory name",
+                "use letters, digits and '._+-' only (e.g. v0.12.3)",
+            )
+    store_image = merged.get("store_image_dl1ab", False)
+    if not isinstance(store_image, bool):
+        raise OnsiteConfigError(
+            origin("store_image_dl1ab"),
+            "store_image_dl1ab",
+            f"expected true/false, got {store_image!r}",
+            "set store_image_dl1ab to true or false",
+        )
+    mc_prod = merged.get("mc_prod", "")
+    if not isinstance(mc_prod, str):
+        raise OnsiteConfigError(
+            origin("mc_prod"),
+            "mc_prod",
+            f"expected a string, got {mc_prod!r}",
+            "set mc_prod to the RF-model directory prefix",
+        )
+    return AnalysisVersion(
+        prod_id=merged["prod_id"],
+        environment=_environment(merged.get("environment"), origin("environment")),
+        dl1a_config=str(settings.path(_string(merged, origin("dl1a_config"), "dl1a_config"))),
+        dl2_config=str(settings.path(_string(merged, origin("dl2_config"), "dl2_config"))),
+        rf_models_dir=str(settings.path(_string(merged, origin("rf_models_dir"), "rf_models_dir"))),
+        mc_prod=mc_prod,
+        calibration_version=merged["calibration_version"],
+        store_image_dl1ab=store_image,
+    )
+
+
+def _base_dir(base: Path | str | None, source: str) -> Path:
+    if base is None:
+        base = os.environ.get(BASE_ENV_VAR)
+    if not base:
+        raise OnsiteConfigError(
+            source,
+            BASE_ENV_VAR,
+            "the onsite base directory is not set",
+            f"export {BASE_ENV_VAR}=<root of the onsite data tree>",
+        )
+    return Path(base).absolute()
+
+
+def load_settings(
+    path: Path = DEFAULT_SETTINGS_PATH, base: Path | str | None = None
+) -> OnsiteSettings:
+    """Load and validate an onsite config; ``base`` defaults to ``$LSTFLOW_ONSITE_BASE``."""
+    source = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise OnsiteConfigError(
+            source,
+            "<file>",
+            f"cannot read YAML ({exc})",
+            "give the path of a valid onsite YAML file",
+        ) from exc
+    data = _mapping(raw, source, "<top level>")
+    known = {"telescope", "layout", "calibration", "exclusions", "resources", "version"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise OnsiteConfigError(source, unknown[0], "unknown key", f"use only {sorted(known)}")
+    layout_data = _mapping(data.get("layout"), source, "layout")
+    layout_names = [f.name for f in fields(Layout)]
+    extra = sorted(set(layout_data) - set(layout_names))
+    if extra:
+        raise OnsiteConfigError(
+            source, f"layout.{extra[0]}", "unknown directory", f"use only {layout_names}"
+        )
+    calibration = _mapping(data.get("calibration"), source, "calibration")
+    resources = _mapping(data.get("resources"), source, "resources")
+    version = _mapping(data.get("version"), source, "version")
+    settings = OnsiteSettings(
+        source=source,
+        base=_base_dir(base, source),
+        telescope=_string(data, source, "telescope"),
+        layout=Layout(**{name: _relative_dir(layout_data, source, name) for name in layout_names}),
+        calibration_lookback_nights=_positive_int(calibration, source, "lookback_nights"),
+        calibration_filters=_positive_int(calibration, source, "filters"),
+        exclusions_file=(path.parent / _string(data, source, "exclusions")).resolve(),
+        resources=StepResources(
+            **{
+                f.name: _resources(resources.get(f.name), source, f"resources.{f.name}")
+                for f in fields(StepResources)
+            }
+        ),
+        version_defaults=version,
+    )
+    build_version(settings, source=source)  # fail at load time, not in the first DAG run
+    return settings

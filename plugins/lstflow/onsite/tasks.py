@@ -1,0 +1,424 @@
+"""The night's work items: one per subrun for the job arrays, so each subrun retries alone.
+
+``NightTasks`` joins a ``NightPlan`` with the lstosa command lines (``commands``), the
+resources of the onsite config and the job mode: in simulate mode every command is wrapped in
+``lstflow.jobs.simulate`` (prints it, creates nothing); otherwise it is wrapped in
+``lstflow.jobs.provenance record``, which runs it and writes the task's provenance fragment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lstflow.onsite import commands
+from lstflow.onsite.paths import (
+    datacheck_file_name,
+    dl1_file_name,
+    dl2_file_name,
+    muons_file_name,
+    night_tag,
+    r0_file_name,
+)
+from lstflow.onsite.plan import NightPlan
+from lstflow.onsite.rfmodels import RFModelChoice, choose_rf_model
+from lstflow.onsite.settings import OnsiteSettings
+from lstflow.onsite.tailcuts import (
+    TailcutChoice,
+    finder_config_file,
+    finder_log_file,
+    tailcut_choice,
+)
+from lstflow.workitems import ArraySpec, Resources, WorkItem
+
+SIMULATE_MODULE = "lstflow.jobs.simulate"
+PROVENANCE_MODULE = "lstflow.jobs.provenance"
+NIGHT_CLOSE_MODULE = "lstflow.jobs.night_close"
+
+
+@dataclass(frozen=True)
+class JobMode:
+    """How jobs run: ``python`` is the job environment's interpreter with lstflow importable."""
+
+    simulate: bool = False
+    python: str = "python"
+
+
+def item_key(step: str, run_id: int | None = None, subrun: int | None = None) -> str:
+    """``r0_to_dl1.01807.0003``: unique in a night, also the simulate fail-once marker name."""
+    parts = [step]
+    if run_id is not None:
+        parts.append(f"{run_id:05d}")
+    if subrun is not None:
+        parts.append(f"{subrun:04d}")
+    return ".".join(parts)
+
+
+class NightTasks:
+    """Work items of every step of one planned night."""
+
+    def __init__(
+        self, settings: OnsiteSettings, plan: NightPlan, mode: JobMode = JobMode()
+    ) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.paths = plan.paths
+        self.mode = mode
+
+    # -- wrapping -------------------------------------------------------------------------------
+
+    def _item(
+        self,
+        key: str,
+        argv: commands.Argv,
+        resources: Resources,
+        description: str,
+        inputs: tuple[Path, ...] = (),
+        outputs: tuple[Path, ...] = (),
+    ) -> WorkItem:
+        py = self.mode.python
+        if self.mode.simulate:
+            wrapped = (
+                py,
+                "-m",
+                SIMULATE_MODULE,
+                "--key",
+                key,
+                "--fail-once-dir",
+                str(self.paths.fail_once_dir),
+                "--",
+                *argv,
+            )
+        else:
+            fragment = self.paths.provenance_dir / f"{key}.json"
+            wrapped = (
+                py,
+                "-m",
+                PROVENANCE_MODULE,
+                "record",
+                "--activity",
+                key,
+                "--fragment",
+                str(fragment),
+                *(f"--input={p}" for p in inputs),
+                *(f"--output={p}" for p in outputs),
+                "--",
+                *argv,
+            )
+        return WorkItem(
+            key=key,
+            argv=wrapped,
+            resources=resources,
+            outputs=tuple(str(p) for p in outputs),
+            description=description,
+        )
+
+    def _job_side(
+        self, key: str, argv: commands.Argv, description: str, outputs: tuple[Path, ...]
+    ) -> WorkItem:
+        """Night-level lstflow job-side steps: never wrapped in provenance recording."""
+        full = (self.mode.python, "-m", *argv)
+        if self.mode.simulate:
+            full = (
+                self.mode.python,
+                "-m",
+                SIMULATE_MODULE,
+                "--key",
+                key,
+                "--fail-once-dir",
+                str(self.paths.fail_once_dir),
+                "--",
+                *full,
+            )
+        return WorkItem(
+            key=key,
+            argv=full,
+            resources=self.settings.resources.night,
+            outputs=tuple(str(p) for p in outputs),
+            description=description,
+        )
+
+    def array_spec(
+        self,
+        step: str,
+        items: tuple[WorkItem, ...],
+        run_id: int | None = None,
+        env: tuple[tuple[str, str], ...] = (),
+    ) -> ArraySpec:
+        """Job name ``lst1_<night>_<prod>_<step>[_<run>]`` so sacct rows are attributable."""
+        name = f"lst1_{night_tag(self.plan.night)}_{self.plan.version.prod_id}_{step}"
+        return ArraySpec(
+            name=name if run_id is None else f"{name}_{run_id:05d}",
+            items=items,
+            log_dir=str(self.paths.log_dir),
+            workdir=str(self.paths.running_dir),
+            prologue=self.plan.version.environment,
+            env=(("MPLBACKEND", "Agg"), *env),
+        )
+
+    # -- calibration ----------------------------------------------------------------------------
+
+    def drs4_baseline(self) -> tuple[WorkItem, ...]:
+        """Empty when the DRS4 file exists: calibration files are reused, never rewritten."""
+        files, plan = self.plan.calibration_files, self.plan
+        if files.drs4_pedestal.exists():
+            return ()
+        argv = commands.drs4_baseline(
+            plan.drs4.run_id, self.paths.base, self.paths.r0_root, plan.version.calibration_version
+        )
+        return (
+            self._item(
+                item_key("drs4_baseline", plan.drs4.run_id),
+                argv,
+                self.settings.resources.calibration,
+                f"DRS4 baseline from run {plan.drs4.run_id}",
+                outputs=(files.drs4_pedestal,),
+            ),
+        )
+
+    def charge_calibration(self) -> tuple[WorkItem, ...]:
+        files, plan = self.plan.calibration_files, self.plan
+        if files.charge.exists():
+            return ()
+        argv = commands.charge_calibration(
+            plan.drs4.run_id,
+            plan.pedcal.run_id,
+            self.paths.base,
+            self.paths.r0_root,
+            plan.version.calibration_version,
+            self.settings.calibration_filters,
+        )
+        return (
+            self._item(
+                item_key("charge_calibration", plan.pedcal.run_id),
+                argv,
+                self.settings.resources.calibration,
+                f"charge calibration from run {plan.pedcal.run_id}",
+                inputs=(files.drs4_pedestal,),
+                outputs=(files.charge,),
+            ),
+        )
+
+    # -- per subrun (job arrays) ----------------------------------------------------------------
+
+    def r0_to_dl1(self, run_id: int) -> tuple[WorkItem, ...]:
+        run, paths = self.plan.data_run(run_id), self.paths
+        calib = self.plan.calibration_files
+        items = []
+        for subrun in run.subruns:
+            r0 = paths.r0_dir / r0_file_name(run_id, subrun)
+            ped_ids = (
+                paths.pedestal_ids_dir / f"pedestal_ids_Run{run_id:05d}.{subrun:04d}.h5"
+                if subrun in run.pedestal_ids_subruns
+                else None
+            )
+            argv = commands.r0_to_dl1(
+                r0,
+                paths.dl1_dir,
+                self.plan.version.dl1a_config,
+                paths.drive_log,
+                paths.run_summary,
+                calib,
+                ped_ids,
+            )
+            items.append(
+                self._item(
+                    item_key("r0_to_dl1", run_id, subrun),
+                    argv,
+                    self.settings.resources.subrun,
+                    f"R0→DL1a run {run_id} subrun {subrun}",
+                    inputs=(r0, calib.drs4_pedestal, calib.charge, calib.time, calib.systematics),
+                    outputs=(
+                        paths.dl1_dir / dl1_file_name(run_id, subrun),
+                        paths.dl1_dir / muons_file_name(run_id, subrun),
+                    ),
+                )
+            )
+        return tuple(items)
+
+    def dl1ab(self, run_id: int, tailcut: TailcutChoice) -> tuple[WorkItem, ...]:
+        run, paths = self.plan.data_run(run_id), self.paths
+        items = []
+        for subrun in run.subruns:
+            dl1a = paths.dl1_dir / dl1_file_name(run_id, subrun)
+            dl1b = paths.dl1b_dir(tailcut.name) / dl1_file_name(run_id, subrun)
+            argv = commands.dl1ab(
+                dl1a, dl1b, tailcut.config_file, self.plan.version.store_image_dl1ab
+            )
+            items.append(
+                self._item(
+                    item_key("dl1ab", run_id, subrun),
+                    argv,
+                    self.settings.resources.subrun,
+                    f"DL1a→DL1b ({tailcut.name}) run {run_id} subrun {subrun}",
+                    inputs=(dl1a, tailcut.config_file),
+                    outputs=(dl1b,),
+                )
+            )
+        return tuple(items)
+
+    def datacheck_subruns(self, run_id: int, tailcut: TailcutChoice) -> tuple[WorkItem, ...]:
+        run, paths = self.plan.data_run(run_id), self.paths
+        out_dir = paths.subrun_datacheck_dir(tailcut.name)
+        items = []
+        for subrun in run.subruns:
+            dl1b = paths.dl1b_dir(tailcut.name) / dl1_file_name(run_id, subrun)
+            argv = commands.check_dl1_subrun(dl1b, out_dir, paths.dl1_dir)
+            items.append(
+                self._item(
+                    item_key("datacheck_subrun", run_id, subrun),
+                    argv,
+                    self.settings.resources.subrun,
+                    f"DL1 datacheck run {run_id} subrun {subrun}",
+                    inputs=(dl1b,),
+                    outputs=(out_dir / datacheck_file_name(run_id, subrun),),
+                )
+            )
+        return tuple(items)
+
+    # -- per run --------------------------------------------------------------------------------
+
+    def tailcut_finder(self, run_id: int) -> WorkItem:
+        self.plan.data_run(run_id)
+        paths = self.paths
+        argv = commands.find_tailcuts(paths.dl1_dir, run_id, paths.tailcuts_dir)
+        return self._item(
+            item_key("tailcut_finder", run_id),
+            argv,
+            self.settings.resources.run,
+            f"tail-cut and NSB finder run {run_id}",
+            outputs=(finder_config_file(paths, run_id), finder_log_file(paths, run_id)),
+        )
+
+    def tailcut(self, run_id: int) -> TailcutChoice:
+        """The finder's result (after ``tailcut_finder`` ran); a stand-in in simulate mode."""
+        self.plan.data_run(run_id)
+        return tailcut_choice(self.paths, run_id, self.mode.simulate)
+
+    def rf_model(self, run_id: int, tailcut: TailcutChoice) -> RFModelChoice:
+        version = self.plan.version
+        return choose_rf_model(
+            Path(version.rf_models_dir),
+            version.mc_prod,
+            tailcut.nsb,
+            tailcut.picture,
+            self.plan.data_run(run_id).source.dec,
+            run_id,
+        )
+
+    def merged_dl1_file(self, run_id: int, tailcut: TailcutChoice) -> Path:
+        return self.paths.dl1b_dir(tailcut.name) / dl1_file_name(run_id)
+
+    def merge_dl1(self, run_id: int, tailcut: TailcutChoice) -> WorkItem:
+        run, merged = self.plan.data_run(run_id), self.merged_dl1_file(run_id, tailcut)
+        dl1b_dir = self.paths.dl1b_dir(tailcut.name)
+        argv = commands.merge_dl1(dl1b_dir, merged, run_id)
+        return self._item(
+            item_key("merge_dl1", run_id),
+            argv,
+            self.settings.resources.run,
+            f"merge DL1b of run {run_id}",
+            inputs=tuple(dl1b_dir / dl1_file_name(run_id, s) for s in run.subruns),
+            outputs=(merged,),
+        )
+
+    def merge_muons(self, run_id: int) -> WorkItem:
+        run, paths = self.plan.data_run(run_id), self.paths
+        merged = paths.merged_muons_dir / muons_file_name(run_id)
+        argv = commands.merge_muons(paths.dl1_dir, merged, run_id)
+        return self._item(
+            item_key("merge_muons", run_id),
+            argv,
+            self.settings.resources.run,
+            f"merge muons of run {run_id}",
+            inputs=tuple(paths.dl1_dir / muons_file_name(run_id, s) for s in run.subruns),
+            outputs=(merged,),
+        )
+
+    def dl1_to_dl2(self, run_id: int, tailcut: TailcutChoice, rf_model: RFModelChoice) -> WorkItem:
+        merged = self.merged_dl1_file(run_id, tailcut)
+        out_dir = self.paths.dl2_run_dir(tailcut.name, rf_model.nsb_dir)
+        argv = commands.dl1_to_dl2(merged, out_dir, rf_model.path, self.plan.version.dl2_config)
+        return self._item(
+            item_key("dl1_to_dl2", run_id),
+            argv,
+            self.settings.resources.dl2,
+            f"DL1→DL2 run {run_id} with {rf_model.path.parent.name}/{rf_model.path.name}",
+            inputs=(merged,),
+            outputs=(out_dir / dl2_file_name(run_id),),
+        )
+
+    def datacheck_run(self, run_id: int, tailcut: TailcutChoice) -> WorkItem:
+        self.plan.data_run(run_id)
+        paths = self.paths
+        pattern = str(
+            paths.subrun_datacheck_dir(tailcut.name) / f"datacheck_dl1_LST-1.Run{run_id:05d}.*.h5"
+        )
+        argv = commands.check_dl1_run(pattern, paths.datacheck_dir, paths.dl1_dir)
+        return self._item(
+            item_key("datacheck_run", run_id),
+            argv,
+            self.settings.resources.run,
+            f"run datacheck run {run_id}",
+            outputs=(paths.datacheck_dir / datacheck_file_name(run_id),),
+        )
+
+    # -- per night ------------------------------------------------------------------------------
+
+    def longterm_datacheck(self) -> WorkItem:
+        paths = self.paths
+        argv = commands.longterm_dl1_check(
+            paths.datacheck_dir, paths.longterm_file, paths.merged_muons_dir
+        )
+        return self._item(
+            item_key("longterm_datacheck"),
+            argv,
+            self.settings.resources.night,
+            f"long-term DL1 datacheck of night {self.plan.night}",
+            inputs=tuple(
+                paths.datacheck_dir / datacheck_file_name(r.run_id) for r in self.plan.data_runs
+            ),
+            outputs=(paths.longterm_file,),
+        )
+
+    @property
+    def night_provenance_file(self) -> Path:
+        return self.paths.running_dir / f"provenance_{night_tag(self.plan.night)}.json"
+
+    def provenance_merge(self) -> WorkItem:
+        argv = (
+            PROVENANCE_MODULE,
+            "merge",
+            "--fragments-dir",
+            str(self.paths.provenance_dir),
+            "--output",
+            str(self.night_provenance_file),
+        )
+        return self._job_side(
+            item_key("provenance_merge"),
+            argv,
+            f"merge provenance fragments of night {self.plan.night}",
+            (self.night_provenance_file,),
+        )
+
+    def night_close(self) -> WorkItem:
+        plan = self.plan
+        argv = (
+            NIGHT_CLOSE_MODULE,
+            "--night",
+            plan.night.isoformat(),
+            "--prod-id",
+            plan.version.prod_id,
+            "--marker",
+            str(self.paths.night_closed_marker),
+            "--require",
+            str(self.paths.longterm_file),
+            "--require",
+            str(self.night_provenance_file),
+        )
+        return self._job_side(
+            item_key("night_close"),
+            argv,
+            f"close night {plan.night}",
+            (self.paths.night_closed_marker,),
+        )

@@ -1,0 +1,98 @@
+"""The onsite config and the analysis version: defaults, DAG-run overrides, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from lstflow.onsite.errors import OnsiteConfigError
+from lstflow.onsite.settings import (
+    BASE_ENV_VAR,
+    DEFAULT_SETTINGS_PATH,
+    OnsiteSettings,
+    build_version,
+    load_settings,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def test_shipped_config_loads_with_base_from_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(BASE_ENV_VAR, str(tmp_path))
+    settings = load_settings(DEFAULT_SETTINGS_PATH)
+    assert settings.base == tmp_path
+    assert settings.path(settings.layout.r0) == tmp_path / "R0G"
+    assert settings.exclusions_file == DEFAULT_SETTINGS_PATH.parent / "exclusions.yaml"
+    assert settings.resources.dl2.mem == "60G"
+    version = build_version(settings)
+    assert version.prod_id == "v0.12.3"
+    assert version.dl1a_config == str(tmp_path / "cfg/lstchain_standard_config.json")
+
+
+def test_unset_base_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(BASE_ENV_VAR, raising=False)
+    with pytest.raises(OnsiteConfigError, match=f"export {BASE_ENV_VAR}="):
+        load_settings(DEFAULT_SETTINGS_PATH)
+
+
+def test_dag_run_conf_overrides_the_version(settings: OnsiteSettings) -> None:
+    version = build_version(
+        settings,
+        {
+            "prod_id": "v0.13.0",
+            "environment": "source /envs/lstchain-0.13/bin/activate",
+            "rf_models_dir": "/models/elsewhere",
+        },
+    )
+    assert version.prod_id == "v0.13.0"
+    assert version.environment == (("source", "/envs/lstchain-0.13/bin/activate"),)
+    assert version.rf_models_dir == "/models/elsewhere"
+    assert version.calibration_version == "v0.12.3"
+
+
+def test_unknown_conf_key_is_named(settings: OnsiteSettings) -> None:
+    with pytest.raises(OnsiteConfigError, match=r"DAG-run conf: key 'prodid'.*use only"):
+        build_version(settings, {"prodid": "v2"})
+
+
+@pytest.mark.parametrize("bad", ["../v1", "v1/x", "", "v 1"])
+def test_prod_id_must_be_a_directory_name(settings: OnsiteSettings, bad: str) -> None:
+    with pytest.raises(OnsiteConfigError, match="key 'prod_id'"):
+        build_version(settings, {"prod_id": bad})
+
+
+def _write_config(tmp_path: Path, change: dict[str, object]) -> Path:
+    config = yaml.safe_load(DEFAULT_SETTINGS_PATH.read_text())
+    for dotted, value in change.items():
+        *parents, leaf = dotted.split(".")
+        node = config
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"layout.dl1": "/fefs/DL1"}, r"bad.yaml: key 'layout.dl1': '/fefs/DL1' is not a path"),
+        ({"calibration.lookback_nights": 0}, r"key 'lookback_nights': expected a positive integer"),
+        (
+            {"resources.subrun": {"memory": "2G"}},
+            r"key 'resources.subrun.memory': unknown resource",
+        ),
+        ({"version.store_image_dl1ab": "no"}, r"key 'store_image_dl1ab': expected true/false"),
+        ({"layout.dl3": "DL3"}, r"key 'layout.dl3': unknown directory"),
+    ],
+)
+def test_invalid_config_errors_name_file_and_key(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    with pytest.raises(OnsiteConfigError, match=message) as info:
+        load_settings(_write_config(tmp_path, change), base=tmp_path)
+    assert "Fix:" in str(info.value)

@@ -1,0 +1,118 @@
+"""The night status view (lstosa's sequencer table) as text and JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from lstflow.onsite.plan import plan_night
+from lstflow.onsite.settings import OnsiteSettings, build_version
+from lstflow.onsite.status import (
+    JobHistory,
+    OutputCounts,
+    RunProgress,
+    aggregate_state,
+    count_outputs,
+    night_progress,
+    status_json,
+    status_table,
+)
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("states", "expected"),
+    [
+        (["COMPLETED", "COMPLETED"], "COMPLETED"),
+        (["PENDING", "PENDING"], "PENDING"),
+        (["COMPLETED", "FAILED", "RUNNING"], "FAILED"),
+        (["CANCELLED by 1000", "TIMEOUT"], "CANCELLED"),
+        (["COMPLETED", "TIMEOUT", "RUNNING"], "TIMEOUT"),
+        (["COMPLETED", "RUNNING", "PENDING"], "RUNNING"),
+        (["COMPLETED", "PENDING"], "UNKNOWN"),
+        ([], "NOT_SUBMITTED"),
+    ],
+)
+def test_array_state_follows_lstosa_precedence(states: list[str], expected: str) -> None:
+    assert aggregate_state(states) == expected
+
+
+ROWS = [
+    RunProgress(1806, "PEDCALIB", 1, "", ["2001"], ["COMPLETED"]),
+    RunProgress(
+        1807,
+        "DATA",
+        4,
+        "Crab",
+        ["2002_1", "2010_0", "2002_0"],
+        ["COMPLETED", "COMPLETED", "FAILED", "COMPLETED"],
+        OutputCounts(dl1=4, dl1ab=3, datacheck=2, dl2=0),
+    ),
+]
+
+
+def test_text_table() -> None:
+    assert status_table("2020-01-17", "v0.12.3", ROWS) == (
+        "Night 2020-01-17  prod_id v0.12.3\n"
+        "Run   Type      Subruns  Source  Tries  JobID  State      DL1%  DL1AB%  DATACHECK%  DL2%\n"
+        "1806  PEDCALIB  1        -       1      2001   COMPLETED  -     -       -           -\n"
+        "1807  DATA      4        Crab    2      2010   FAILED     100   75      50          0\n"
+    )
+
+
+def test_json_view() -> None:
+    data = json.loads(json.dumps(status_json("2020-01-17", "v0.12.3", ROWS)))
+    assert data["runs"][1] == {
+        "run": 1807,
+        "type": "DATA",
+        "subruns": 4,
+        "source": "Crab",
+        "tries": 2,
+        "job_id": "2010",
+        "state": "FAILED",
+        "dl1_pct": 100,
+        "dl1ab_pct": 75,
+        "datacheck_pct": 50,
+        "dl2_pct": 0,
+    }
+
+
+def test_progress_counts_output_files_on_disk(settings: OnsiteSettings) -> None:
+    plan = plan_night(settings, dt.date(2020, 1, 17), build_version(settings))
+    dl1 = plan.paths.dl1_dir
+    for name in (
+        "dl1_LST-1.Run01807.0000.h5",
+        "dl1_LST-1.Run01807.0001.h5",
+        "tailcut84/dl1_LST-1.Run01807.0000.h5",
+        "tailcut84/dl1_LST-1.Run01807.h5",
+        "tailcut84/datacheck/datacheck_dl1_LST-1.Run01807.0000.h5",
+        "dl1_LST-1.Run01808.0000.h5",
+    ):
+        (dl1 / name).parent.mkdir(parents=True, exist_ok=True)
+        (dl1 / name).touch()
+    dl2 = plan.paths.dl2_dir / "tailcut84/nsb_tuning_0.07/dl2_LST-1.Run01807.h5"
+    dl2.parent.mkdir(parents=True)
+    dl2.touch()
+    assert count_outputs(plan.paths, 1807) == OutputCounts(dl1=2, dl1ab=1, datacheck=1, dl2=1)
+    rows = night_progress(plan, {1807: JobHistory(["31_0", "31_1", "31_2"], ["RUNNING"] * 3)})
+    assert [(r.run_id, r.run_type, r.subruns) for r in rows] == [
+        (1806, "PEDCALIB", 1),
+        (1807, "DATA", 3),
+        (1808, "DATA", 2),
+    ]
+    line_1807 = status_table("2020-01-17", "v0.12.3", rows).splitlines()[3]
+    assert line_1807.split() == [
+        "1807",
+        "DATA",
+        "3",
+        "Crab",
+        "1",
+        "31",
+        "RUNNING",
+        "67",
+        "33",
+        "33",
+        "100",
+    ]
