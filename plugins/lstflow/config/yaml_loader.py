@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
+
 from lstflow.config.errors import ConfigError, ConfigIssue
 
 try:
@@ -40,7 +41,8 @@ class ProductionYamlLoader(_BaseLoader):  # type: ignore[misc,valid-type]
                         None, None, f"duplicate key '{key_node.value}'", key_node.start_mark
                     )
                 seen.add(key_node.value)
-        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
 
 
 for _tag, _pattern, _first in (
