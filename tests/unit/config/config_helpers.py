@@ -15,8 +15,6 @@ def sample_data_root() -> Path:
     return Path(override) if override else CHECKOUT_ROOT.parent / "shared" / "data"
 
 
-
-
 MINIMAL = """\
 workflow_kind: lstchain
 prod_id: {prod_id}

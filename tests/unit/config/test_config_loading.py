@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from config_helpers import MINIMAL, WriteConfig
-
 from lstflow.config import (
     ConfigError,
     Dl1ToDl2Entry,
@@ -87,7 +86,9 @@ def test_slurm_times_stay_strings(write_config: WriteConfig) -> None:
 
 
 def test_yaml_12_scalars(write_config: WriteConfig) -> None:
-    text = MINIMAL.format(prod_id="2024-01-22").replace("conda_env: lstchain-v0.12.3", "conda_env: no")
+    text = MINIMAL.format(prod_id="2024-01-22").replace(
+        "conda_env: lstchain-v0.12.3", "conda_env: no"
+    )
     config = load_production(write_config(text))
     assert config.prod_id == "2024-01-22"
     assert config.source_environment.conda_env == "no"
@@ -111,12 +112,14 @@ def test_legacy_slurm_options_become_extra_options_with_warning(write_config: Wr
 
 
 def test_test_size_is_the_ratio(write_config: WriteConfig) -> None:
-    text = MINIMAL.format(prod_id="split").replace(
-        "[r0_to_dl1, merge_dl1]", "[r0_to_dl1, train_test_split, merge_dl1]"
-    ).replace(
-        "  merge_dl1:\n",
-        "  train_test_split:\n  - input: /dl1\n    output: {train: /t, test: /s}\n"
-        "    options: {test_size: 0.25}\n  merge_dl1:\n",
+    text = (
+        MINIMAL.format(prod_id="split")
+        .replace("[r0_to_dl1, merge_dl1]", "[r0_to_dl1, train_test_split, merge_dl1]")
+        .replace(
+            "  merge_dl1:\n",
+            "  train_test_split:\n  - input: /dl1\n    output: {train: /t, test: /s}\n"
+            "    options: {test_size: 0.25}\n  merge_dl1:\n",
+        )
     )
     config = load_production(write_config(text))
     split = config.entries("train_test_split")[0]
@@ -153,12 +156,18 @@ def test_environment_variables_expand(write_config: WriteConfig) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"a: [1\n", "invalid YAML: line 2, column 1: while parsing a flow sequence did not "
-         "find expected ',' or ']'"),
+        (
+            b"a: [1\n",
+            "invalid YAML: line 2, column 1: while parsing a flow sequence did not "
+            "find expected ',' or ']'",
+        ),
         (b"prod_id: a\nprod_id: b\n", "invalid YAML: line 2, column 1: duplicate key 'prod_id'"),
         (b"\xff\xfeprod_id", "not UTF-8 text (byte 0) (save the file as UTF-8)"),
-        (b"- a\n- b\n", "expected a mapping of top-level keys, got a list (see "
-         "include/production_configs/README.md for the format)"),
+        (
+            b"- a\n- b\n",
+            "expected a mapping of top-level keys, got a list (see "
+            "include/production_configs/README.md for the format)",
+        ),
         (
             b"a: &a [x,x,x,x,x,x,x,x,x,x]\n"
             + b"".join(

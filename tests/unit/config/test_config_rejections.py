@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from config_helpers import MINIMAL, WriteConfig
-
 from lstflow.config import ConfigError, load_production
 
 pytestmark = pytest.mark.unit
@@ -55,10 +54,17 @@ def test_legacy_format_says_how_to_convert(write_config: WriteConfig) -> None:
 
 
 def test_stage_given_as_mapping(write_config: WriteConfig) -> None:
-    text = minimal().replace(
-        "  merge_dl1:\n  - input: /data/DL1/gamma\n",
-        "  merge_dl1:\n    input: /data/DL1/gamma\n",
-    ).replace("    output: /data/DL1/gamma_merged.h5\n    options", "    output: /data/m.h5\n    options")
+    text = (
+        minimal()
+        .replace(
+            "  merge_dl1:\n  - input: /data/DL1/gamma\n",
+            "  merge_dl1:\n    input: /data/DL1/gamma\n",
+        )
+        .replace(
+            "    output: /data/DL1/gamma_merged.h5\n    options",
+            "    output: /data/m.h5\n    options",
+        )
+    )
     path = write_config(text)
     assert problems(path) == [
         f"{path}: stages.merge_dl1: expected a list of entries, got a mapping (start each entry "

@@ -108,7 +108,21 @@ class _AllSkyGenerator:
                 return False
         else:
             nodes = self._training_nodes(dec)
-            if not any(nodes.values()):
+            if kind == FROM_SOURCE_DL1:
+                nodes = {
+                    particle: [
+                        node
+                        for node in particle_nodes
+                        if self._exists(
+                            self.source_scan.data("DL1", TRAINING, particle, dec, node),
+                            "source DL1",
+                        )
+                    ]
+                    for particle, particle_nodes in nodes.items()
+                }
+            empty = [particle for particle, particle_nodes in nodes.items() if not particle_nodes]
+            if empty:
+                self.stages.missing.append(f"{dec}: dropped, no {' or '.join(empty)} nodes")
                 return False
             for particle, particle_nodes in nodes.items():
                 self._training_particle(dec, particle, particle_nodes)
@@ -144,14 +158,12 @@ class _AllSkyGenerator:
         split = self.plan.split_diffuse and particle == DIFFUSE
         for node in nodes:
             dl1 = self.layout.data("DL1", TRAINING, particle, dec, node)
-            if not self._dl1(
+            self._dl1(
                 self.plan.training,
                 dl1,
                 dl0=self.layout.dl0_training(particle, dec, node),
                 source=self.source.data("DL1", TRAINING, particle, dec, node),
-                source_scan=self.source_scan.data("DL1", TRAINING, particle, dec, node),
-            ):
-                continue
+            )
             if split:
                 test = self.layout.data("DL1", TESTING, DIFFUSE, dec, node)
                 self.stages.add(
@@ -167,15 +179,12 @@ class _AllSkyGenerator:
             extra_slurm_options=TRAINING_MERGE_RESOURCES,
         )
 
-    def _dl1(self, mode: str | None, dl1: str, *, dl0: str, source: str, source_scan: str) -> bool:
-        """Add the DL1 production of one node (r0_to_dl1 or dl1ab); False if it has no source."""
+    def _dl1(self, mode: str | None, dl1: str, *, dl0: str, source: str) -> None:
+        """Add the DL1 production of one node: from DL0, or dl1ab from the source's DL1."""
         if mode == FROM_DL0:
             self.stages.add(R0ToDl1Entry, input=dl0, output=dl1)
-            return True
-        if not self._exists(source_scan, "source DL1"):
-            return False
-        self.stages.add(Dl1abEntry, input=source, output=dl1)
-        return True
+        else:
+            self.stages.add(Dl1abEntry, input=source, output=dl1)
 
     def _diffuse_testing(self, dec: str, node: str) -> None:
         """The test half of a split diffuse node: merged, to DL2, to full-enclosure IRFs."""
@@ -197,14 +206,17 @@ class _AllSkyGenerator:
                     continue
             else:
                 dl1 = self.layout.data("DL1", TESTING, TEST_PARTICLE, node)
-                if not self._dl1(
+                source_scan = self.source_scan.data("DL1", TESTING, TEST_PARTICLE, node)
+                if self.plan.testing == FROM_SOURCE_DL1 and not self._exists(
+                    source_scan, "source DL1"
+                ):
+                    continue
+                self._dl1(
                     self.plan.testing,
                     dl1,
                     dl0=self.layout.dl0_testing(node),
                     source=self.source.data("DL1", TESTING, TEST_PARTICLE, node),
-                    source_scan=self.source_scan.data("DL1", TESTING, TEST_PARTICLE, node),
-                ):
-                    continue
+                )
                 merged = self.layout.test_merged(node)
                 self.stages.add(MergeDl1Entry, input=dl1, output=merged, options="--no-image")
             for dec in decs:
