@@ -9,7 +9,13 @@ from collections.abc import Sequence
 
 # Each module defines ``register(subparsers)`` and sets ``handler`` on its parser; modules are
 # imported only here so ``lstflow --help`` stays cheap and each command owns its own imports.
-COMMAND_MODULES: tuple[str, ...] = ("lstflow.commands.init", "lstflow.commands.plan")
+COMMAND_MODULES: tuple[str, ...] = (
+    "lstflow.commands.init",
+    "lstflow.commands.validate",
+    "lstflow.commands.productions",
+    "lstflow.commands.generate_config",
+    "lstflow.commands.plan",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,68 @@
+"""``lstflow productions list [ROOT]``: what the production library holds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from lstflow.config import load_library
+from lstflow.config.loader import readme_title
+
+DEFAULT_LIBRARY = Path("include/production_configs")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("productions", help="inspect the production library")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "list",
+        help="prod_id, stages, entries per stage, environment and README title of each config",
+    )
+    listing.add_argument(
+        "root", nargs="?", type=Path, default=DEFAULT_LIBRARY, help=f"default: {DEFAULT_LIBRARY}"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.add_argument("--cache-dir", type=Path, default=None, help="parse cache directory")
+    listing.set_defaults(handler=run_list)
+
+
+def library_rows(root: Path, cache_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per valid production (sorted by prod_id) and the error lines of the others."""
+    library = load_library(root, cache_dir=cache_dir)
+    rows = [
+        {
+            "prod_id": prod_id,
+            "path": str(config.path),
+            "stages": config.entry_counts(),
+            "environment": config.source_environment.label,
+            "readme": readme_title(config.readme),
+        }
+        for prod_id, config in sorted(library.productions.items())
+    ]
+    errors = [str(error) for _, error in sorted(library.errors.items())]
+    return rows, errors
+
+
+def run_list(args: argparse.Namespace) -> int:
+    if not args.root.is_dir():
+        print(f"lstflow productions list: {args.root}: not a directory", file=sys.stderr)
+        return 1
+    rows, errors = library_rows(args.root, args.cache_dir)
+    if args.json:
+        json.dump({"productions": rows, "errors": errors}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        table = [["PROD_ID", "STAGES (entries)", "ENVIRONMENT", "README"]]
+        for row in rows:
+            stages = " ".join(f"{stage}={count}" for stage, count in row["stages"].items())
+            table.append([row["prod_id"], stages, row["environment"], row["readme"]])
+        widths = [max(len(line[column]) for line in table) for column in range(3)]
+        for line in table:
+            cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+            print("  ".join([*cells, line[3]]).rstrip())
+        for error in errors:
+            print(error, file=sys.stderr)
+    return 1 if errors else 0

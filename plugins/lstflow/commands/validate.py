@@ -1,0 +1,99 @@
+"""``lstflow validate PATH...``: check production configs, e.g. in the library's pull-request CI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from lstflow.config import ConfigIssue, ConfigWarning, discover, load_files
+from lstflow.config.lstchain_json import check_with_lstchain, lstchain_available
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check production configs (files or directories, recursively)",
+        description="Validate lstmcpipe-format production configs and their lstchain JSON. "
+        "Exits 1 on any error.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    parser.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    parser.add_argument(
+        "--no-lstchain",
+        action="store_true",
+        help="check only the JSON syntax of the lstchain config, not with lstchain's reader",
+    )
+    parser.add_argument("--cache-dir", type=Path, default=None, help="parse cache directory")
+    parser.set_defaults(handler=run)
+
+
+def _file_report(
+    path: Path,
+    issues: list[ConfigIssue],
+    warnings: list[ConfigIssue],
+    prod_id: str | None,
+    entries: int | None,
+) -> dict[str, Any]:
+    return {
+        "path": str(path),
+        "ok": not issues,
+        "prod_id": prod_id,
+        "entries": entries,
+        "errors": [issue.to_json(path) for issue in issues],
+        "warnings": [warning.to_json(path) for warning in warnings],
+    }
+
+
+def collect(paths: list[Path], *, use_lstchain: bool, cache_dir: Path | None) -> dict[str, Any]:
+    """The validation report of every config under ``paths``."""
+    files: list[Path] = []
+    reports: list[dict[str, Any]] = []
+    for path in paths:
+        if not path.exists():
+            missing = ConfigIssue("", "no such file or directory", None)
+            reports.append(_file_report(path, [missing], [], None, None))
+            continue
+        found = discover(path)
+        if not found:
+            empty = ConfigIssue("", "no *.yml or *.yaml file here", None)
+            reports.append(_file_report(path, [empty], [], None, None))
+        files.extend(found)
+    loaded, errors = load_files(dict.fromkeys(files), cache_dir=cache_dir)
+    for config_path, error in errors.items():
+        reports.append(_file_report(config_path, error.issues, [], None, None))
+    for config_path, config in loaded.items():
+        issues: list[ConfigIssue] = []
+        warnings: list[ConfigIssue] = list(config.warnings)
+        if use_lstchain and config.lstchain_config is not None:
+            for issue in check_with_lstchain(config.lstchain_config):
+                (warnings if isinstance(issue, ConfigWarning) else issues).append(issue)
+        entries = sum(len(config.entries(stage)) for stage in config.stages_to_run)
+        reports.append(_file_report(config_path, issues, warnings, config.prod_id, entries))
+    reports.sort(key=lambda report: report["path"])
+    return {"ok": all(report["ok"] for report in reports), "files": reports}
+
+
+def run(args: argparse.Namespace) -> int:
+    use_lstchain = not args.no_lstchain and lstchain_available()
+    report = collect(args.paths, use_lstchain=use_lstchain, cache_dir=args.cache_dir)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_text(report)
+    return 0 if report["ok"] else 1
+
+
+def _print_text(report: dict[str, Any]) -> None:
+    for file in report["files"]:
+        if file["ok"]:
+            print(f"ok: {file['path']} ({file['prod_id']}, {file['entries']} entries)")
+        for error in file["errors"]:
+            print(f"error: {error['text']}")
+        for warning in file["warnings"]:
+            print(f"warning: {warning['text']}")
+    failed = sum(not file["ok"] for file in report["files"])
+    print(f"{len(report['files'])} config(s) checked, {failed} with errors")

@@ -1,0 +1,88 @@
+"""``${VAR}`` in path strings, so a committed config can be portable (``${LSTFLOW_DATA_ROOT}``).
+
+Expansion runs after the parse cache: the cache holds the text as written, and a changed
+environment takes effect without a re-parse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from lstflow.config.errors import ConfigIssue
+from lstflow.config.model import PATH_FIELDS, ProductionConfig, StageEntry
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Expander:
+    """Expands strings, remembering each unset variable with where it was first used."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.unset: dict[str, list[str]] = {}
+
+    def __call__(self, value: str, yaml_path: str) -> str:
+        if "${" not in value:
+            return value
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in self.environ:
+                return self.environ[name]
+            self.unset.setdefault(name, []).append(yaml_path)
+            return match.group(0)
+
+        return _VARIABLE.sub(substitute, value)
+
+    def issues(self) -> list[ConfigIssue]:
+        issues = []
+        for name, paths in self.unset.items():
+            more = f" (and {len(paths) - 1} more places)" if len(paths) > 1 else ""
+            issues.append(
+                ConfigIssue(
+                    paths[0],
+                    f"environment variable '{name}' is not set{more}",
+                    f"export {name}=... before running lstflow, or write the path out",
+                )
+            )
+        return issues
+
+
+def expand_string(value: str, environ: Mapping[str, str]) -> str:
+    """``value`` with every set ``${VAR}`` replaced (unset ones are left as written)."""
+    return _Expander(environ)(value, "")
+
+
+def expand_production(
+    config: ProductionConfig, environ: Mapping[str, str]
+) -> tuple[ProductionConfig, list[ConfigIssue]]:
+    """``config`` with ``${VAR}`` expanded in every path, plus one issue per unset variable."""
+    expand = _Expander(environ)
+    source = config.source_environment
+    stages = {
+        stage: tuple(_expand_entry(entry, expand) for entry in entries)
+        for stage, entries in config.stages.items()
+    }
+    tune_data, tune_mc = config.dl1_noise_tune_data_run, config.dl1_noise_tune_mc_run
+    expanded = replace(
+        config,
+        source_environment=replace(
+            source, source_file=expand(source.source_file, "source_environment.source_file")
+        ),
+        stages=stages,
+        dl1_noise_tune_data_run=tune_data and expand(tune_data, "dl1_noise_tune_data_run"),
+        dl1_noise_tune_mc_run=tune_mc and expand(tune_mc, "dl1_noise_tune_mc_run"),
+    )
+    return expanded, expand.issues()
+
+
+def _expand_entry(entry: StageEntry, expand: _Expander) -> StageEntry:
+    changes: dict[str, Any] = {}
+    for name, key in entry.YAML_KEYS:
+        value = getattr(entry, name)
+        if name in PATH_FIELDS and isinstance(value, str) and "${" in value:
+            changes[name] = expand(value, f"stages.{entry.STAGE}[{entry.index}].{key}")
+    return replace(entry, **changes) if changes else entry

@@ -1,0 +1,72 @@
+"""``lstflow validate`` and ``lstflow productions list``: exit codes, text and JSON output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from config_helpers import MINIMAL, WriteConfig
+from lstflow.cli import main
+
+pytestmark = pytest.mark.unit
+
+
+def test_validate_samples_exit_0_with_lstchain_reader(
+    samples_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", str(samples_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok: ") == 3
+    assert out.endswith("3 config(s) checked, 0 with errors\n")
+
+
+def test_validate_json_report_and_exit_1(
+    write_config: WriteConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write_config(MINIMAL.format(prod_id="good"), subdir="good")
+    bad = write_config(MINIMAL.format(prod_id="bad") + "ouput: x\n", subdir="nested/bad")
+    assert main(["validate", "--json", "--no-lstchain", str(tmp_path)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    by_path = {file["path"]: file for file in report["files"]}
+    assert by_path[str(good)]["ok"] is True and by_path[str(good)]["entries"] == 2
+    [error] = by_path[str(bad)]["errors"]
+    assert error["path"] == "" and error["message"] == "unknown key 'ouput'"
+    assert error["text"].startswith(f"{bad}: unknown key 'ouput' (allowed keys: ")
+
+
+def test_validate_reports_lstchain_reader_error(
+    write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON that parses but that lstchain cannot use fails (lstmcpipe's CI ignored this)."""
+    path = write_config(MINIMAL.format(prod_id="extractor"))
+    (path.parent / "lstchain_config.json").write_text('{"image_extractor": "NoSuchExtractor"}')
+    assert main(["validate", str(path)]) == 1
+    assert (
+        f"error: {path}: lstchain_config: lstchain_config.json: no "
+        "'NoSuchExtractor.apply_integration_correction' for the image_extractor "
+        "'NoSuchExtractor' (start from 'lstchain_dump_config --mc' and keep the extractor's "
+        "block)"
+    ) in capsys.readouterr().out.splitlines()
+
+
+def test_validate_missing_path_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 1
+    assert f"error: {tmp_path / 'nope.yaml'}: no such file or directory" in capsys.readouterr().out
+
+
+def test_productions_list(samples_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["productions", "list", "--json", str(samples_dir)]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["errors"] == []
+    [first, *_] = listing["productions"]
+    assert first["prod_id"] == "20240122_v0.10.4_prod5_trans80"
+    assert first["stages"]["dl2_to_sensitivity"] == 2
+    assert first["environment"] == "lstchain-v0.10.7"
+    assert first["readme"] == "20240122_v0.10.4_prod5_trans80"
+    assert main(["productions", "list", str(samples_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["PROD_ID", "STAGES", "(entries)", "ENVIRONMENT", "README"]
+    assert lines[2].split()[0] == "20240430_v0.10.4_src9_dec3476_tuned"
+    assert lines[2].endswith("lstchain-v0.10.7  New Product Configuration for src9")
