@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 
 class JobError(Exception):
@@ -63,7 +63,8 @@ def read_json(path: Path, what: str) -> Any:
         raise JobError(f"{what} {path} is not valid JSON: {exc}") from exc
 
 
-MainFunction = Callable[[Sequence[str] | None], int]
+class MainFunction(Protocol):
+    def __call__(self, argv: Sequence[str] | None = None) -> int: ...
 
 
 def job_main(prog: str) -> Callable[[MainFunction], MainFunction]:
