@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ class Resources:
         merged.update(self.extra)
         return list(merged.items())
 
-    def with_overrides(self, **changes: str | int | None) -> Resources:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_overrides(self, **changes: Any) -> Resources:
+        return replace(self, **changes)
+
 
 
 @dataclass(frozen=True)
@@ -62,18 +64,18 @@ class WorkItem:
     outputs: tuple[str, ...] = ()
     description: str = ""
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> WorkItem:
-        res = dict(data.get("resources") or {})  # type: ignore[call-overload]
-        res["extra"] = tuple(tuple(pair) for pair in res.get("extra", ()))
+    def from_json(cls, data: dict[str, Any]) -> WorkItem:
+        resources = dict(data.get("resources") or {})
+        resources["extra"] = tuple(tuple(pair) for pair in resources.get("extra", ()))
         return cls(
             key=str(data["key"]),
-            argv=tuple(data["argv"]),  # type: ignore[call-overload]
-            resources=Resources(**res),
-            outputs=tuple(data.get("outputs", ())),  # type: ignore[call-overload]
+            argv=tuple(data["argv"]),
+            resources=Resources(**resources),
+            outputs=tuple(data.get("outputs", ())),
             description=str(data.get("description", "")),
         )
 
@@ -93,6 +95,21 @@ class ArraySpec:
     prologue: tuple[tuple[str, ...], ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     throttle: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ArraySpec:
+        return cls(
+            name=str(data["name"]),
+            items=tuple(WorkItem.from_json(item) for item in data["items"]),
+            log_dir=str(data["log_dir"]),
+            workdir=str(data["workdir"]),
+            prologue=tuple(tuple(line) for line in data.get("prologue", ())),
+            env=tuple((str(k), str(v)) for k, v in data.get("env", ())),
+            throttle=data.get("throttle"),
+        )
 
     def fingerprint(self) -> str:
         """A stable hash of the work: the same spec always gives the same fingerprint."""

@@ -14,10 +14,13 @@ DEFAULT_PARTITION = "short"
 
 
 class FileLister(Protocol):
-    """Lists the files of a directory where the jobs will run (the cluster's filesystem)."""
+    """Lists directories where the jobs will run (the cluster's filesystem), in one go."""
 
-    def list_files(self, directory: str, patterns: Sequence[str]) -> list[str] | None:
-        """Sorted file paths matching any glob pattern, non-recursive; None if not listable."""
+    def list_directories(
+        self, directories: Sequence[str], patterns: Sequence[str]
+    ) -> dict[str, list[str] | None]:
+        """Per directory, its sorted files matching any glob pattern (non-recursive), or None
+        when the directory does not exist."""
 
 
 @dataclass(frozen=True)

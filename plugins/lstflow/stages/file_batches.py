@@ -40,8 +40,13 @@ class FileBatchStage:
         elements: list[tuple[FileTask, ...]] = []
         items: list[WorkItem] = []
         problems: list[str] = []
+        listings = (
+            context.files.list_directories([entry.input for entry in entries], self.patterns)
+            if context.files
+            else {}
+        )
         for entry in entries:
-            files = context.files.list_files(entry.input, self.patterns) if context.files else None
+            files = listings.get(entry.input)
             if not files:
                 problems.append(self._input_problem(entry, files))
                 continue

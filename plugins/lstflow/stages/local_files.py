@@ -7,9 +7,15 @@ from pathlib import Path
 
 
 class LocalFileLister:
-    def list_files(self, directory: str, patterns: Sequence[str]) -> list[str] | None:
-        path = Path(directory)
-        if not path.is_dir():
-            return None
-        found = {str(match) for pattern in patterns for match in path.glob(pattern)}
-        return sorted(found)
+    def list_directories(
+        self, directories: Sequence[str], patterns: Sequence[str]
+    ) -> dict[str, list[str] | None]:
+        listings: dict[str, list[str] | None] = {}
+        for directory in directories:
+            path = Path(directory)
+            if path.is_dir():
+                found = {str(match) for pattern in patterns for match in path.glob(pattern)}
+                listings[directory] = sorted(found)
+            else:
+                listings[directory] = None
+        return listings
