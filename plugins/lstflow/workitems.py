@@ -49,7 +49,6 @@ class Resources:
         return replace(self, **changes)
 
 
-
 @dataclass(frozen=True)
 class WorkItem:
     """One element of a job array: a command line plus what it needs and produces.

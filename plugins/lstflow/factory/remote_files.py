@@ -11,7 +11,7 @@ from lstflow.slurm.hook import SlurmHook
 # Directories travel on stdin, NUL-separated: no path is ever part of the shell text.
 _LIST_SNIPPET = (
     "while IFS= read -r -d '' d; do "
-    "if [ -d \"$d\" ]; then printf 'D%s\\0' \"$d\"; "
+    'if [ -d "$d" ]; then printf \'D%s\\0\' "$d"; '
     "find \"$d\" -mindepth 1 -maxdepth 1 -type f -printf 'F%p\\0'; "
     "else printf 'M%s\\0' \"$d\"; fi; done"
 )

@@ -71,4 +71,3 @@ def stage_resources(
         account=context.account or None,
         extra=tuple(extra_slurm_options),
     )
-

@@ -28,7 +28,7 @@ def dl2_argv(inputs: Sequence[str], path_model: str, output: str, config: str) -
     argv: tuple[str, ...] = ("lstchain_dl1_to_dl2",)
     for path in inputs:
         argv += ("-f", path)
-    return argv + ("-p", path_model, "-o", output, "-c", config)
+    return (*argv, "-p", path_model, "-o", output, "-c", config)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ def irf_command(entry: Dl2ToIrfsEntry, context: PlanContext) -> Command:
         argv += ("-p", entry.proton_file)
     if entry.electron_file:
         argv += ("-e", entry.electron_file)
-    return argv + (f"--config={context.lstchain_config}",), (entry.output,)
+    return (*argv, f"--config={context.lstchain_config}"), (entry.output,)
 
 
 DL2_TO_IRFS = EntryStage("dl2_to_irfs", Resources(partition="short"), irf_command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+
 from lstflow.config.model import TrainPipeEntry
 from lstflow.stages.base import PlanContext
 from lstflow.stages.simple import Command, EntryStage

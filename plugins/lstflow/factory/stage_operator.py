@@ -1,0 +1,191 @@
+"""The task of one production stage: plan its work items when it runs, then run them on Slurm.
+
+Planning happens at run time, not parse time (it lists input directories on the cluster). The
+planned ``ArraySpec`` is kept in the task state store, so ``execute_complete`` and a retried
+try see exactly the same work and the Slurm operator re-attaches to its jobs instead of
+submitting again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from lstflow.config import load_production
+from lstflow.config.model import ProductionConfig
+from lstflow.factory.remote_files import RemoteFileLister
+from lstflow.factory.settings import log_root, parse_cache_dir, ssh_conn_id
+from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.operator import SlurmArrayOperator
+from lstflow.stages.base import PlanContext, StagePlan
+from lstflow.stages.file_batches import InputDirectoryError
+from lstflow.stages.registry import plan_stage
+from lstflow.workitems import ArraySpec, WorkItem
+
+SPEC_KEY = "lstflow.stage_spec"
+SHOWN_EXISTING = 10
+
+
+def run_label(run_id: str) -> str:
+    """A run id made safe for file names (run ids hold ':' and '+')."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+
+
+class ProductionStageOperator(SlurmArrayOperator):
+    """One stage of an MC production, planned from its config when the task runs."""
+
+    template_fields: Sequence[str] = ("ssh_conn_id", "config_path")
+
+    def __init__(self, *, config_path: str, stage: str, **kwargs: Any) -> None:
+        kwargs.setdefault("ssh_conn_id", ssh_conn_id())
+        kwargs.setdefault("trigger_rule", "none_failed")
+        super().__init__(**kwargs)
+        self.config_path = config_path
+        self.stage = stage
+
+    def build_array_spec(self, context: Any) -> ArraySpec:
+        store = context["task_state_store"]
+        label = run_label(context["run_id"])
+        stored = store.get(SPEC_KEY)
+        if stored:
+            spec = ArraySpec.from_json(stored)
+            self._records = _records_dir(spec, label)
+            return spec
+        params = context["params"]
+        if self.stage not in set(params["stages"]) | _implicit(params["stages"]):
+            raise AirflowSkipException(f"{self.stage} is not among this run's stages")
+        production = load_production(Path(self.config_path), cache_dir=parse_cache_dir())
+        hook = SlurmHook(self.ssh_conn_id)
+        plan = self._plan(production, hook, label)
+        items = self._apply_overwrite_policy(hook, plan.items, params["overwrite"], label)
+        spec = ArraySpec(
+            name=self.stage,
+            items=items,
+            log_dir=plan.log_dir,
+            workdir=plan.log_dir,
+            prologue=production.source_environment.prologue(),
+        )
+        if params["dry_run"]:
+            self._log_dry_run(spec, plan)
+            raise AirflowSkipException(f"dry run: {len(items)} {self.stage} elements not submitted")
+        for path, content in plan.files:
+            hook.write_file(path, content)
+        self._records = _records_dir(spec, label)
+        self._write_run_record(hook, spec)
+        store.set(SPEC_KEY, spec.to_json())
+        return spec
+
+    def _plan(self, production: ProductionConfig, hook: SlurmHook, label: str) -> StagePlan:
+        context = PlanContext(
+            prod_id=production.prod_id,
+            lstchain_config=self._publish_lstchain_config(production, hook),
+            log_root=log_root(),
+            run_label=label,
+            account=production.slurm_config.user_account,
+            files=RemoteFileLister(hook),
+        )
+        try:
+            return plan_stage(production, self.stage, context)
+        except InputDirectoryError as error:
+            raise AirflowFailException(f"{production.path}:\n{error}") from error
+
+    def _publish_lstchain_config(self, production: ProductionConfig, hook: SlurmHook) -> str:
+        """Copy the lstchain config to the cluster under a content-addressed name.
+
+        The jobs read this copy, so they see the config this run was planned with, and the
+        production's log directory keeps a record of it.
+        """
+        if production.lstchain_config is None:
+            raise AirflowFailException(
+                f"{production.path}: no lstchain config JSON beside the production config"
+            )
+        text = production.lstchain_config.read_text()
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        remote = posixpath.join(
+            log_root(), production.prod_id, "config", f"lstchain_config_{digest}.json"
+        )
+        if not hook.existing_paths([remote]):
+            hook.write_file(remote, text)
+        return remote
+
+    def _apply_overwrite_policy(
+        self, hook: SlurmHook, items: Sequence[WorkItem], policy: str, label: str
+    ) -> tuple[WorkItem, ...]:
+        """Never delete outputs at submission: refuse, skip done elements, or move them aside."""
+        existing = hook.existing_paths(path for item in items for path in item.outputs)
+        if not existing:
+            return tuple(items)
+        if policy == "refuse":
+            shown = "\n  ".join(sorted(existing)[:SHOWN_EXISTING])
+            raise AirflowFailException(
+                f"{self.stage}: {len(existing)} output(s) already exist, e.g.\n  {shown}\n"
+                "Nothing was submitted and nothing was deleted. Trigger again with "
+                "overwrite='skip' to run only the missing outputs, or overwrite='overwrite' to "
+                "replace them (existing outputs are renamed aside, not deleted)."
+            )
+        if policy == "skip":
+            remaining = tuple(item for item in items if not set(item.outputs) <= existing)
+            self.log.info(
+                "%s: skipping %d element(s) whose outputs all exist",
+                self.stage,
+                len(items) - len(remaining),
+            )
+            if not remaining:
+                raise AirflowSkipException(f"{self.stage}: every output already exists")
+            return remaining
+        moves = " && ".join(
+            f"mv -- {shlex.quote(path)} {shlex.quote(f'{path}.replaced-{label}')}"
+            for path in sorted(existing)
+        )
+        hook.check(moves)
+        self.log.info("%s: renamed %d existing output(s) aside", self.stage, len(existing))
+        return tuple(items)
+
+    def _write_run_record(self, hook: SlurmHook, spec: ArraySpec) -> None:
+        record = {
+            "stage": self.stage,
+            "config": self.config_path,
+            "log_dir": spec.log_dir,
+            "elements": [
+                {"key": item.key, "command": shlex.join(item.argv), "outputs": item.outputs}
+                for item in spec.items
+            ],
+        }
+        hook.write_file(
+            posixpath.join(self._records, f"{self.stage}.json"), json.dumps(record, indent=1)
+        )
+
+    def defer(self, *, trigger: Any, method_name: str, **kwargs: Any) -> None:  # type: ignore[override]
+        """Before each deferral, record the job ids and the scancel line users expect."""
+        scancel = f"scancel {','.join(sorted(trigger.jobs, key=int))}"
+        SlurmHook(self.ssh_conn_id).write_file(
+            posixpath.join(self._records, f"{self.stage}.scancel.sh"), scancel + "\n"
+        )
+        self.log.info(
+            "%s: job ids in %s; to cancel by hand: %s", self.stage, self._records, scancel
+        )
+        super().defer(trigger=trigger, method_name=method_name, **kwargs)
+
+    def _log_dry_run(self, spec: ArraySpec, plan: StagePlan) -> None:
+        self.log.info("%s: dry run, %d elements", self.stage, len(spec.items))
+        for item in spec.items:
+            self.log.info("%s: %s", item.key, shlex.join(item.argv))
+        for path, _content in plan.files:
+            self.log.info("would write %s", path)
+
+
+def _records_dir(spec: ArraySpec, label: str) -> str:
+    """``<log_root>/<prod_id>/runs/<run>/``: what each stage of a run submitted."""
+    return posixpath.join(posixpath.dirname(spec.log_dir), "runs", label)
+
+
+def _implicit(stages: Sequence[str]) -> set[str]:
+    return {"plot_rf_feat"} if "train_pipe" in stages else set()
