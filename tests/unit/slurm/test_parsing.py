@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from lstflow.slurm.parsing import (
     ElementId,
     SlurmOutputError,
@@ -134,14 +133,21 @@ def test_sbatch_parsable() -> None:
 
 
 def test_scontrol_config() -> None:
-    text = "Configuration data as of 2026-11-21T10:00:00\nMaxArraySize            = 1001\nMinJobAge               = 300 sec\n"
+    text = (
+        "Configuration data as of 2026-11-21T10:00:00\n"
+        "MaxArraySize            = 1001\n"
+        "MinJobAge               = 300 sec\n"
+    )
     config = parse_scontrol_config(text)
     assert config["MaxArraySize"] == "1001"
     assert config["MinJobAge"] == "300 sec"
 
 
 def test_named_jobs_from_squeue_and_sacct_rows() -> None:
-    text = "lstflow.d.t.aaa|30\nlstflow.d.t.aaa|30_1\nlstflow.d.t.bbb|31_[0-3]\nlstflow.d.t.aaa|30_1.batch\n"
+    text = (
+        "lstflow.d.t.aaa|30\nlstflow.d.t.aaa|30_1\n"
+        "lstflow.d.t.bbb|31_[0-3]\nlstflow.d.t.aaa|30_1.batch\n"
+    )
     assert parse_named_jobs(text) == {"lstflow.d.t.aaa": {"30"}, "lstflow.d.t.bbb": {"31"}}
 
 

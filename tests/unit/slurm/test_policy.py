@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from lstflow.slurm.policy import (
     RetryPolicy,
     format_memory,

@@ -1,11 +1,10 @@
-"""How a trigger's ``StatusWatch`` reads one poll cycle: grace for sacct lag, never assumed success."""
+"""How a ``StatusWatch`` reads a poll cycle: grace for sacct lag, success never assumed."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-
 from lstflow.slurm.parsing import ElementId, ElementStatus
 from lstflow.slurm.poller import PollSettings, StatusWatch
 from lstflow.slurm.states import SlurmState
