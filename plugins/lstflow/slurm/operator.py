@@ -136,14 +136,12 @@ class SlurmArrayOperator(BaseOperator):
         if event.get("status") != "done":
             raise AirflowException(f"{spec.name}: {event.get('message', event)}")
         statuses = [_status_from_row(row) for row in event["elements"]]
-        for element, why in plan.apply_results(statuses, self.policy):
-            item = spec.items[element.item]
+        for element_id, element, why in plan.apply_results(statuses, self.policy):
             self.log.info(
-                "%s: element %s_%d (%s) ended %s (exit %s): %s",
+                "%s: element %s (%s) ended %s (exit %s): %s",
                 spec.name,
-                element.job_id or "-",
-                element.array_index,
-                item.key,
+                element_id,
+                spec.items[element.item].key,
                 element.state,
                 _exit_text(element),
                 why,

@@ -9,6 +9,7 @@ Everything here is pure; the operator does the I/O.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -116,7 +117,9 @@ class ArrayPlan:
         return cls(fingerprint, scripts, elements)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON types only (tuples become lists): the state store validates values."""
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ArrayPlan:
@@ -203,17 +206,17 @@ class ArrayPlan:
 
     def apply_results(
         self, statuses: Iterable[ElementStatus], policy: RetryPolicy
-    ) -> list[tuple[Element, str]]:
+    ) -> list[tuple[ElementId, Element, str]]:
         """Record terminal states; failed elements get a retry (job cleared) or become final.
 
-        Returns the retry decisions as (element, why) for the task log.
+        Returns the decisions as (element id of the ended attempt, element, why) for the log.
         """
         by_id = {status.element: status for status in statuses}
-        decisions: list[tuple[Element, str]] = []
+        decisions: list[tuple[ElementId, Element, str]] = []
         for element in self.watched():
             element_id = element.element_id
             status = by_id.get(element_id) if element_id else None
-            if status is None:
+            if status is None or element_id is None:
                 continue
             element.state = str(status.state)
             element.exit_code = status.exit_code
@@ -224,7 +227,7 @@ class ArrayPlan:
                 continue
             decision = policy.decide(status.state, element.attempts, element.resources)
             element.note = decision.why
-            decisions.append((element, decision.why))
+            decisions.append((element_id, element, decision.why))
             if decision.resources is None:
                 element.final = True
             else:
