@@ -163,3 +163,15 @@ def test_element_cancelled_outside_airflow_is_reported_cancelled(
     assert failure["state"].startswith("CANCELLED by ")
     assert failure["command"] == "sleep 120"
     assert failure["attempts"] == 1  # CANCELLED is a human decision: never retried
+
+
+def test_timed_out_element_succeeds_after_time_escalation(
+    airflow_db: Path, remote_dir: str
+) -> None:
+    # --time=1 is enforced after 60-90 s on this cluster; 100 s fits in the doubled limit
+    items = [WorkItem("slow", ("sleep", "100"), Resources(time="1"))]
+    state, report = _run_dag(_dag_id(), _spec(remote_dir, items), time_ceiling="00:05:00")
+    assert state == "success"
+    first, retry = report["job_ids"]
+    assert _elements(first, 1)[0] is SlurmState.TIMEOUT
+    assert _elements(retry, 1)[0] is SlurmState.COMPLETED
