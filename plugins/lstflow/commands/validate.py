@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lstflow.config import ConfigIssue, ConfigWarning, discover, load_files
+from lstflow.config import ConfigIssue, discover, load_files
 from lstflow.config.lstchain_json import check_with_lstchain, lstchain_available
 
 
@@ -64,12 +64,13 @@ def collect(paths: list[Path], *, use_lstchain: bool, cache_dir: Path | None) ->
     loaded, errors = load_files(dict.fromkeys(files), cache_dir=cache_dir)
     for config_path, error in errors.items():
         reports.append(_file_report(config_path, error.issues, [], None, None))
+    json_files = sorted({c.lstchain_config for c in loaded.values() if c.lstchain_config})
+    lstchain_issues = check_with_lstchain(json_files) if use_lstchain else {}
     for config_path, config in loaded.items():
-        issues: list[ConfigIssue] = []
         warnings: list[ConfigIssue] = list(config.warnings)
-        if use_lstchain and config.lstchain_config is not None:
-            for issue in check_with_lstchain(config.lstchain_config):
-                (warnings if isinstance(issue, ConfigWarning) else issues).append(issue)
+        issues = (
+            list(lstchain_issues.get(config.lstchain_config, [])) if config.lstchain_config else []
+        )
         entries = sum(len(config.entries(stage)) for stage in config.stages_to_run)
         reports.append(_file_report(config_path, issues, warnings, config.prod_id, entries))
     reports.sort(key=lambda report: report["path"])

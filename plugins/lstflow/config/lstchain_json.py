@@ -3,15 +3,17 @@
 lstmcpipe takes it on the command line; in a production directory it is the JSON next to the
 YAML: exactly one ``*lstchain*.json``, or failing that exactly one ``*.json``. Its syntax is
 always checked; ``check_with_lstchain`` also runs lstchain's own reader when lstchain is
-installed (imported lazily: the Airflow side must not import it).
+installed, in a subprocess (``lstflow.jobs.check_lstchain_config``): the Airflow side never
+imports lstchain.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
 
 from lstflow.config.errors import ConfigIssue
 
@@ -60,28 +62,18 @@ def lstchain_available() -> bool:
     return importlib.util.find_spec("lstchain") is not None
 
 
-def check_with_lstchain(path: Path) -> list[ConfigIssue]:
-    """What lstchain itself says: its reader's error, and the image extractor's integration
-    correction, which lstmcpipe's validator looks up (and lstchain's MC chain needs)."""
-    from lstchain.io.config import get_standard_config, read_configuration_file, replace_config
-
-    try:
-        config: dict[str, Any] = read_configuration_file(str(path))
-    except Exception as exc:  # report lstchain's own error, whatever it is
-        return [
-            ConfigIssue(KEY, f"{path}: lstchain cannot read it: {type(exc).__name__}: {exc}", None)
+def check_with_lstchain(paths: list[Path]) -> dict[Path, list[ConfigIssue]]:
+    """What lstchain's own reader says of each file, run in a subprocess of this Python."""
+    if not paths:
+        return {}
+    command = [sys.executable, "-m", "lstflow.jobs.check_lstchain_config", *map(str, paths)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the lstchain config check failed:\n{done.stderr[-2000:]}")
+    found: dict[str, list[str]] = json.loads(done.stdout)
+    return {
+        Path(path): [
+            ConfigIssue(KEY, f"{Path(path).name}: {problem}", None) for problem in problems
         ]
-    issues: list[ConfigIssue] = []
-    merged = replace_config(get_standard_config(), config)
-    extractor = merged.get("image_extractor")
-    block = merged.get(extractor) if isinstance(extractor, str) else None
-    if not isinstance(block, dict) or "apply_integration_correction" not in block:
-        issues.append(
-            ConfigIssue(
-                KEY,
-                f"{path.name}: no '{extractor}.apply_integration_correction' for the "
-                f"image_extractor '{extractor}'",
-                "start from 'lstchain_dump_config --mc' and keep the extractor's block",
-            )
-        )
-    return issues
+        for path, problems in found.items()
+    }
