@@ -55,7 +55,8 @@ def effective_upstream(stage: str, present: Iterable[str]) -> tuple[str, ...]:
 
 
 class StagePlanner(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def plan(self, entries: Sequence[Any], context: PlanContext) -> StagePlan: ...
 
