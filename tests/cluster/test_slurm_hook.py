@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+
 from lstflow.slurm.commands import sacct_status_argv, squeue_forgot_all, squeue_status_argv
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.parsing import ElementId, ElementStatus, parse_sacct

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from lstflow.slurm.commands import sacct_status_argv
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.parsing import parse_sacct

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.poller import CYCLE_COUNTS, QUERY_COUNTS
 from lstflow.slurm.trigger import SlurmArrayTrigger

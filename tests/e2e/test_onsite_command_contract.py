@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from ctapipe.core import Tool
+
 from lstflow.onsite import synthetic
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import OnsiteSettings, build_version, load_settings

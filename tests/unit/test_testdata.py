@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from lstflow import testdata
 from lstflow.testdata import DataFileError, DataLocator
 

@@ -56,7 +56,7 @@ class SlurmHook(BaseHook):
 
     conn_name_attr = "ssh_conn_id"
     default_conn_name = DEFAULT_CONN_ID
-    conn_type = "ssh"
+    conn_type = "slurm"
     hook_name = "Slurm over SSH (lstflow)"
 
     def __init__(self, ssh_conn_id: str = DEFAULT_CONN_ID, command_timeout: float = 120.0) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from config_helpers import MINIMAL, WriteConfig
+
 from lstflow.cli import main
 
 pytestmark = pytest.mark.unit

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from lstflow.cli import main
 from lstflow.config import ProductionConfig, SourceEnvironment, load_production
 from lstflow.config.dump import dump_production

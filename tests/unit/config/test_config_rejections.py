@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from config_helpers import MINIMAL, WriteConfig
+
 from lstflow.config import ConfigError, load_production
 
 pytestmark = pytest.mark.unit

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lstflow.jobs import batch
 from lstflow.jobs.batch_manifest import BatchManifest, FileTask
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from lstflow.jobs.batch_manifest import BatchManifest, FileTask, split_into_batches
 from lstflow.jobs.common import JobError
 

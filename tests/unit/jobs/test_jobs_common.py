@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from lstflow.jobs.common import JobError, atomic_output, job_main, write_text_atomic
 
 pytestmark = pytest.mark.unit

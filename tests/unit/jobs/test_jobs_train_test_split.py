@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from lstflow.jobs import train_test_split as tts
 from lstflow.jobs.common import JobError
 

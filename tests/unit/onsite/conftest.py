@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from lstflow.onsite import synthetic
 from lstflow.onsite.settings import OnsiteSettings, load_settings
 

@@ -10,6 +10,7 @@ import datetime as dt
 import shlex
 
 import pytest
+
 from lstflow.onsite.plan import NightPlan, plan_night
 from lstflow.onsite.settings import OnsiteSettings, build_version
 from lstflow.onsite.tasks import JobMode, NightTasks

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from lstflow.onsite.errors import OnsiteConfigError, PlanningError
 from lstflow.onsite.exclusions import load_exclusions
 from lstflow.onsite.plan import plan_night

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from lstflow.onsite.errors import PlanningError
 from lstflow.onsite.rfmodels import choose_nsb_level, choose_rf_model, parse_declination_dir
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from astropy.table import Table
+
 from lstflow.onsite.ecsv import read_ecsv
 from lstflow.onsite.errors import OnsiteError
 from lstflow.onsite.runsummary import read_run_catalog, read_run_summary

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from lstflow.onsite.errors import OnsiteConfigError
 from lstflow.onsite.settings import (
     BASE_ENV_VAR,

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import OnsiteSettings, build_version
 from lstflow.onsite.status import (

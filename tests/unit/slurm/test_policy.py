@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from lstflow.slurm.policy import (
     RetryPolicy,
     format_memory,

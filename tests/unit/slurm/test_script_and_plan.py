@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from lstflow.slurm.commands import sbatch_argv
 from lstflow.slurm.parsing import ElementId, ElementStatus
 from lstflow.slurm.plan import ArrayPlan, RunIdentity, compact_indices

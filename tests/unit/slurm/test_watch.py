@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from lstflow.slurm.parsing import ElementId, ElementStatus
 from lstflow.slurm.poller import PollSettings, StatusWatch
 from lstflow.slurm.states import SlurmState
