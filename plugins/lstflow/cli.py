@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 # Each module defines ``register(subparsers)`` and sets ``handler`` on its parser; modules are
 # imported only here so ``lstflow --help`` stays cheap and each command owns its own imports.
-COMMAND_MODULES: tuple[str, ...] = ("lstflow.commands.init",)
+COMMAND_MODULES: tuple[str, ...] = ("lstflow.commands.init", "lstflow.commands.cluster")
 
 
 def build_parser() -> argparse.ArgumentParser:
