@@ -214,3 +214,34 @@ render_template() {
     done
     printf '%s\n' "$text"
 }
+
+# set_plugin_types yes|no (cgroup mode): process tracking, task, gather and accounting plugins.
+set_plugin_types() {
+    CGROUP_MODE=$1
+    if [[ $CGROUP_MODE == yes ]]; then
+        PROCTRACK_TYPE=proctrack/cgroup
+        TASK_PLUGIN=task/cgroup,task/affinity
+        JOBACCT_GATHER_TYPE=jobacct_gather/cgroup
+        JOBACCT_GATHER_PARAMS=NoShared
+    else
+        # No cgroups: slurmstepd polls memory use and kills the step above its limit instead.
+        PROCTRACK_TYPE=proctrack/linuxproc
+        TASK_PLUGIN=task/none
+        JOBACCT_GATHER_TYPE=jobacct_gather/linux
+        JOBACCT_GATHER_PARAMS=NoShared,OverMemoryKill
+    fi
+    if [[ $LSTFLOW_CLUSTER_ACCOUNTING == slurmdbd ]]; then
+        ACCOUNTING_STORAGE_TYPE=accounting_storage/slurmdbd
+    else
+        ACCOUNTING_STORAGE_TYPE=accounting_storage/none
+    fi
+}
+
+# set_node_hardware "<first line of slurmd -C>": CPUs and topology as slurmd sees them, and
+# RealMemory 5 % below the real value (a node configured above it is drained, "Low RealMemory").
+set_node_hardware() {
+    local hardware=$1
+    [[ $hardware =~ RealMemory=([0-9]+) ]] || die "cannot read RealMemory from 'slurmd -C': $hardware"
+    REAL_MEMORY=$((BASH_REMATCH[1] * 95 / 100))
+    NODE_HARDWARE=$(grep -oE '(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)=[0-9]+' <<<"$hardware" | paste -sd' ')
+}

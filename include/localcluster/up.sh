@@ -126,37 +126,17 @@ cgroup_v1_writable() {
 
 # Decide the values the templates need that depend on this machine.
 derive_machine_values() {
-    local use_cgroup=no hardware
+    local use_cgroup=no
     case $LSTFLOW_CLUSTER_CGROUP in
         yes) cgroup_v1_writable || die "LSTFLOW_CLUSTER_CGROUP=yes but cgroup v1 memory/freezer under /sys/fs/cgroup is not writable; use auto or no"
             use_cgroup=yes ;;
         auto) cgroup_v1_writable && use_cgroup=yes ;;
     esac
-    CGROUP_MODE=$use_cgroup
-    if [[ $use_cgroup == yes ]]; then
-        PROCTRACK_TYPE=proctrack/cgroup
-        TASK_PLUGIN=task/cgroup,task/affinity
-        JOBACCT_GATHER_TYPE=jobacct_gather/cgroup
-        JOBACCT_GATHER_PARAMS=NoShared
-    else
-        # No cgroups: slurmstepd polls memory use and kills the step above its limit instead.
-        PROCTRACK_TYPE=proctrack/linuxproc
-        TASK_PLUGIN=task/none
-        JOBACCT_GATHER_TYPE=jobacct_gather/linux
-        JOBACCT_GATHER_PARAMS=NoShared,OverMemoryKill
-    fi
+    set_plugin_types "$use_cgroup"
+    set_node_hardware "$(slurmd -C | head -n 1)"
     if [[ $LSTFLOW_CLUSTER_ACCOUNTING == slurmdbd ]]; then
-        ACCOUNTING_STORAGE_TYPE=accounting_storage/slurmdbd
         DB_PASSWORD=$(<"$DB_PASSWORD_FILE")
-    else
-        ACCOUNTING_STORAGE_TYPE=accounting_storage/none
     fi
-    # CPUs and topology as slurmd sees them; RealMemory 5 % below the real value, because a
-    # node configured above it is drained with "Low RealMemory".
-    hardware=$(slurmd -C | head -n 1)
-    [[ $hardware =~ RealMemory=([0-9]+) ]] || die "cannot read RealMemory from 'slurmd -C': $hardware"
-    REAL_MEMORY=$((BASH_REMATCH[1] * 95 / 100))
-    NODE_HARDWARE=$(grep -oE '(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)=[0-9]+' <<<"$hardware" | paste -sd' ')
 }
 
 # install_config TEMPLATE|- DEST OWNER MODE [DAEMON...]: write the rendered template (or stdin)
