@@ -64,7 +64,9 @@ class WorkItem:
     description: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON types only (lists, not tuples): the task state store accepts no others."""
+        result: dict[str, Any] = json.loads(json.dumps(asdict(self)))
+        return result
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WorkItem:
@@ -96,7 +98,9 @@ class ArraySpec:
     throttle: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON types only (lists, not tuples): the task state store accepts no others."""
+        result: dict[str, Any] = json.loads(json.dumps(asdict(self)))
+        return result
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ArraySpec:

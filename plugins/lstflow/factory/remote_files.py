@@ -12,7 +12,7 @@ from lstflow.slurm.hook import SlurmHook
 _LIST_SNIPPET = (
     "while IFS= read -r -d '' d; do "
     'if [ -d "$d" ]; then printf \'D%s\\0\' "$d"; '
-    "find \"$d\" -mindepth 1 -maxdepth 1 -type f -printf 'F%p\\0'; "
+    "find \"$d\" -mindepth 1 -maxdepth 1 -xtype f -printf 'F%p\\0'; "
     "else printf 'M%s\\0' \"$d\"; fi; done"
 )
 
