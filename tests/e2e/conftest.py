@@ -27,8 +27,12 @@ def analysis_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def run_job(analysis_env: dict[str, str]) -> RunJob:
-    """Run a command as a job would; ``expect`` is the exit code it must return."""
+def run_job(analysis_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> RunJob:
+    """Run a command as a job would; ``expect`` is the exit code it must return.
+
+    The default working directory is a scratch one: lstchain tools drop provenance logs there.
+    """
+    scratch = tmp_path_factory.mktemp("job_cwd")
 
     def run(
         argv: Sequence[str], expect: int | None = 0, cwd: Path | None = None
@@ -36,7 +40,7 @@ def run_job(analysis_env: dict[str, str]) -> RunJob:
         result = subprocess.run(
             [str(a) for a in argv],
             env=analysis_env,
-            cwd=cwd,
+            cwd=cwd or scratch,
             capture_output=True,
             text=True,
             check=False,
