@@ -100,7 +100,10 @@ def r0_batch(run_job: RunJob, chain_dir: Path) -> BatchRun:
 
 @pytest.fixture(scope="session")
 def dl1_template(r0_batch: BatchRun) -> Path:
-    return r0_batch.output_dir / "dl1" / dl1_name(GOOD_GAMMA)
+    """The demo helper finds the r0_to_dl1 output of the batch instead of making its own."""
+    template = demo_data.make_dl1_template(r0_batch.output_dir / "dl1")
+    assert template == r0_batch.output_dir / "dl1" / dl1_name(GOOD_GAMMA)
+    return template
 
 
 @pytest.fixture(scope="session")
