@@ -1,0 +1,385 @@
+"""The job-side modules on REAL lstchain and the REAL sim_telarray files, run locally.
+
+No Slurm and no Airflow here: every step is the command line a job array element would run.
+Expensive steps are session fixtures, each run once and shared by the tests that check it:
+r0_to_dl1 through the batch runner (two good files and one that really fails), dl1ab through
+the batch runner, synthetic DL1 from the real DL1 template, then merge -> trainpipe ->
+RF-importance plot -> dl1_to_dl2 -> create_irf_files -> sensitivity, and the split.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import tables
+from astropy.io import fits
+from astropy.table import QTable
+from lstflow import testdata
+from lstflow.jobs import demo_data, synthetic_dl1
+from lstflow.jobs.batch_manifest import BatchManifest, FileTask
+from lstflow.jobs.demo_data import lstchain_tool
+
+pytestmark = pytest.mark.e2e
+
+RunJob = Callable[..., subprocess.CompletedProcess[str]]
+GOOD_GAMMA = "history_meta_75.simtel.zst"
+GOOD_PROTON = "run202_proton_za20deg_azm0deg_North-Prod5_layout_test-prod.simtel.zst"
+FAILING = "gamma_prod6_tel_event_header_v4.simtel.zst"
+DL1_PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"
+DL2_PARAMETERS = "/dl2/event/telescope/parameters/LST_LSTCam"
+
+
+def python_module(module: str, *args: object) -> list[str]:
+    return [sys.executable, "-m", module, *(str(a) for a in args)]
+
+
+def dl1_name(simtel: str) -> str:
+    return f"dl1_{simtel.removesuffix('.simtel.zst')}.h5"
+
+
+def n_rows(path: Path, key: str) -> int:
+    with h5py.File(path, "r") as h5:
+        return int(h5[key].shape[0])
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    result: subprocess.CompletedProcess[str]
+    output_dir: Path
+    log_dir: Path
+    failed_dir: Path
+
+
+def run_batch(run_job: RunJob, workdir: Path, tasks: list[FileTask], expect: int) -> BatchRun:
+    workdir.mkdir(parents=True)
+    manifest = workdir / "manifest.json"
+    BatchManifest((tuple(tasks),)).write(manifest)
+    log_dir, failed_dir = workdir / "job_logs", workdir / "failed_outputs"
+    result = run_job(
+        python_module(
+            "lstflow.jobs.batch",
+            manifest,
+            "--element",
+            0,
+            "--log-dir",
+            log_dir,
+            "--failed-outputs-dir",
+            failed_dir,
+        ),
+        expect=expect,
+    )
+    return BatchRun(result, workdir, log_dir, failed_dir)
+
+
+@pytest.fixture(scope="session")
+def chain_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("jobs_chain")
+
+
+@pytest.fixture(scope="session")
+def r0_batch(run_job: RunJob, chain_dir: Path) -> BatchRun:
+    """r0_to_dl1 of one element: a gamma, the failing prod6 file, then a proton."""
+    out = chain_dir / "r0_to_dl1" / "dl1"
+    tool = lstchain_tool("lstchain_mc_r0_to_dl1")
+    tasks = [
+        FileTask(
+            (tool, "-f", str(testdata.simtel_file(name)), "-o", str(out)), str(out / dl1_name(name))
+        )
+        for name in (GOOD_GAMMA, FAILING, GOOD_PROTON)
+    ]
+    return run_batch(run_job, chain_dir / "r0_to_dl1", tasks, expect=1)
+
+
+@pytest.fixture(scope="session")
+def dl1_template(r0_batch: BatchRun) -> Path:
+    """The demo helper finds the r0_to_dl1 output of the batch instead of making its own."""
+    template = demo_data.make_dl1_template(r0_batch.output_dir / "dl1")
+    assert template == r0_batch.output_dir / "dl1" / dl1_name(GOOD_GAMMA)
+    return template
+
+
+@pytest.fixture(scope="session")
+def dl1ab_batch(run_job: RunJob, r0_batch: BatchRun, chain_dir: Path) -> BatchRun:
+    out = chain_dir / "dl1ab" / "dl1ab"
+    tool = lstchain_tool("lstchain_dl1ab")
+    tasks = []
+    for name in (GOOD_GAMMA, GOOD_PROTON):
+        source = r0_batch.output_dir / "dl1" / dl1_name(name)
+        target = out / dl1_name(name)
+        tasks.append(
+            FileTask((tool, "--no-image", "-f", str(source), "-o", str(target)), str(target))
+        )
+    return run_batch(run_job, chain_dir / "dl1ab", tasks, expect=0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_sets(dl1_template: Path, chain_dir: Path) -> dict[str, Path]:
+    return demo_data.build_synthetic_sets(dl1_template, chain_dir / "synthetic")
+
+
+@pytest.fixture(scope="session")
+def merged(run_job: RunJob, synthetic_sets: dict[str, Path], chain_dir: Path) -> dict[str, Path]:
+    outputs = {}
+    (chain_dir / "merged").mkdir()
+    for name, directory in synthetic_sets.items():
+        output = chain_dir / "merged" / f"dl1_{name}_merged.h5"
+        merge = lstchain_tool("lstchain_merge_hdf5_files")
+        run_job([merge, "-d", directory, "-o", output, "--no-image", "--no-progress"])
+        outputs[name] = output
+    return outputs
+
+
+@pytest.fixture(scope="session")
+def training_config(chain_dir: Path) -> Path:
+    return demo_data.write_training_config(chain_dir / "lstchain_train_config.json")
+
+
+@pytest.fixture(scope="session")
+def models(
+    run_job: RunJob, merged: dict[str, Path], training_config: Path, chain_dir: Path
+) -> Path:
+    models_dir = chain_dir / "models"
+    run_job(
+        [
+            lstchain_tool("lstchain_mc_trainpipe"),
+            "--fg",
+            merged["gamma_diffuse_train"],
+            "--fp",
+            merged["proton_train"],
+            "-o",
+            models_dir,
+            "-c",
+            training_config,
+        ]
+    )
+    return models_dir
+
+
+@pytest.fixture(scope="session")
+def dl2(
+    run_job: RunJob, merged: dict[str, Path], models: Path, training_config: Path, chain_dir: Path
+) -> dict[str, Path]:
+    out = chain_dir / "dl2"
+    names = ("gamma_test", "proton_test")
+    # one -f per file: lstchain_dl1_to_dl2 silently ignores files after the first otherwise
+    inputs = [arg for name in names for arg in ("-f", merged[name])]
+    run_job(
+        [
+            lstchain_tool("lstchain_dl1_to_dl2"),
+            *inputs,
+            "-p",
+            models,
+            "-o",
+            out,
+            "-c",
+            training_config,
+        ]
+    )
+    return {name: out / merged[name].name.replace("dl1", "dl2", 1) for name in names}
+
+
+@pytest.fixture(scope="session")
+def irf(run_job: RunJob, dl2: dict[str, Path], chain_dir: Path) -> Path:
+    output = chain_dir / "irf" / "irf_pointlike.fits.gz"
+    output.parent.mkdir()
+    run_job(
+        [
+            lstchain_tool("lstchain_create_irf_files"),
+            "-g",
+            dl2["gamma_test"],
+            "-p",
+            dl2["proton_test"],
+            "-o",
+            output,
+            "--point-like",
+        ]
+    )
+    return output
+
+
+@pytest.fixture(scope="session")
+def sensitivity(run_job: RunJob, dl2: dict[str, Path], chain_dir: Path) -> Path:
+    output = chain_dir / "sensitivity" / "sensitivity.fits.gz"
+    run_job(
+        python_module(
+            "lstflow.jobs.sensitivity",
+            "-g",
+            dl2["gamma_test"],
+            "-p",
+            dl2["proton_test"],
+            "-o",
+            output,
+        )
+    )
+    return output
+
+
+def test_r0_batch_processes_good_files_despite_a_failing_one(r0_batch: BatchRun) -> None:
+    dl1 = r0_batch.output_dir / "dl1"
+    assert n_rows(dl1 / dl1_name(GOOD_GAMMA), DL1_PARAMETERS) == 1
+    assert n_rows(dl1 / dl1_name(GOOD_PROTON), DL1_PARAMETERS) == 2
+    assert not (dl1 / dl1_name(FAILING)).exists()
+
+
+def test_failing_file_is_tried_twice_with_logs_and_partial_outputs_kept(r0_batch: BatchRun) -> None:
+    log = r0_batch.log_dir / f"{dl1_name(FAILING)}.log"
+    text = log.read_text()
+    assert "=== try 1/2" in text and "=== try 2/2" in text
+    assert text.count("No object named /dl1/event/telescope/parameters/LST_LSTCam") == 2
+    moved = sorted(r0_batch.failed_dir.iterdir())
+    assert len(moved) == 2
+    assert all(p.name.startswith(dl1_name(FAILING)) for p in moved)
+    assert {p.name.rsplit(".", 1)[1] for p in moved} == {"try1", "try2"}
+    summary = r0_batch.result.stderr
+    assert "3 files, 2 done, 0 skipped (output exists), 1 failed" in summary
+    assert f"log: {log}" in summary
+    assert all(str(p) in summary for p in moved)
+    good_log = (r0_batch.log_dir / f"{dl1_name(GOOD_GAMMA)}.log").read_text()
+    assert "=== try 2/2" not in good_log and "exit code 0" in good_log
+
+
+def test_dl1ab_runs_through_the_batch_runner(dl1ab_batch: BatchRun) -> None:
+    out = dl1ab_batch.output_dir / "dl1ab"
+    assert n_rows(out / dl1_name(GOOD_GAMMA), DL1_PARAMETERS) == 1
+    assert n_rows(out / dl1_name(GOOD_PROTON), DL1_PARAMETERS) == 2
+    assert "2 done" in dl1ab_batch.result.stdout
+
+
+def test_synthetic_dl1_keeps_the_template_instrument_and_is_deterministic(
+    run_job: RunJob, synthetic_sets: dict[str, Path], dl1_template: Path, chain_dir: Path
+) -> None:
+    gamma = synthetic_sets["gamma_test"] / synthetic_dl1.output_name("gamma", 301)
+    again = chain_dir / "synthetic_again"
+    run_job(
+        python_module(
+            "lstflow.jobs.synthetic_dl1",
+            "--template",
+            dl1_template,
+            "--particle",
+            "gamma",
+            "--runs",
+            301,
+            "--n-showers",
+            30_000,
+            "-o",
+            again,
+        )
+    )
+    with tables.open_file(gamma) as first, tables.open_file(again / gamma.name) as second:
+        rows = first.get_node(DL1_PARAMETERS).read()
+        assert rows.tobytes() == second.get_node(DL1_PARAMETERS).read().tobytes()
+        assert len(rows) > 1000
+        assert set(rows["obs_id"]) == {301}
+        assert "/dl1/event/telescope/image" not in first
+        run_config = first.get_node("/simulation/run_config").read()
+        assert run_config["n_showers"][0] == 30_000
+        assert run_config["min_viewcone_radius"][0] == pytest.approx(0.4)
+        with tables.open_file(dl1_template) as template:
+            layout = "/configuration/instrument/subarray/layout"
+            assert np.array_equal(first.get_node(layout).read(), template.get_node(layout).read())
+            param_attrs = template.get_node(DL1_PARAMETERS).attrs
+            assert (
+                first.get_node(DL1_PARAMETERS).attrs["CTAFIELD_4_UNIT"]
+                == param_attrs["CTAFIELD_4_UNIT"]
+            )
+
+
+def test_merged_sets_hold_all_runs(
+    merged: dict[str, Path], synthetic_sets: dict[str, Path]
+) -> None:
+    for name, path in merged.items():
+        runs = sorted(synthetic_sets[name].glob("*.h5"))
+        assert n_rows(path, DL1_PARAMETERS) == sum(n_rows(r, DL1_PARAMETERS) for r in runs)
+
+
+def test_rf_importance_plot_is_written(
+    run_job: RunJob, models: Path, training_config: Path
+) -> None:
+    assert sorted(p.name for p in models.glob("*.sav")) == [
+        "cls_disp_sign.sav",
+        "cls_gh.sav",
+        "reg_disp_norm.sav",
+        "reg_energy.sav",
+    ]
+    run_job(python_module("lstflow.jobs.plot_rf_importance", models, "-cf", training_config))
+    png = models / "features_importance.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    refused = run_job(python_module("lstflow.jobs.plot_rf_importance", models), expect=1)
+    assert "already exists; pass --overwrite" in refused.stderr
+
+
+def test_dl2_separates_gammas_from_protons(dl2: dict[str, Path]) -> None:
+    import pandas as pd
+
+    gammaness = {
+        name: pd.read_hdf(path, DL2_PARAMETERS)["gammaness"].to_numpy()
+        for name, path in dl2.items()
+    }
+    assert np.nanmean(gammaness["gamma_test"]) > np.nanmean(gammaness["proton_test"]) + 0.3
+
+
+def test_irf_has_effective_area_and_energy_dispersion(irf: Path) -> None:
+    with fits.open(irf) as hdus:
+        names = [hdu.name for hdu in hdus]
+        assert {"EFFECTIVE AREA", "ENERGY DISPERSION"} <= set(names)
+        assert np.nanmax(hdus["EFFECTIVE AREA"].data["EFFAREA"]) > 1e3  # m2
+
+
+def test_sensitivity_is_finite_in_several_bins_and_plotted(
+    run_job: RunJob, sensitivity: Path, dl2: dict[str, Path]
+) -> None:
+    table = QTable.read(sensitivity, hdu="SENSITIVITY")
+    finite = np.isfinite(table["relative_sensitivity"])
+    assert finite.sum() >= 5
+    assert np.all(table["relative_sensitivity"][finite] > 0)
+    assert {"GH_CUTS", "THETA_CUTS"} <= {hdu.name for hdu in fits.open(sensitivity)}
+    png = sensitivity.with_name("sensitivity.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    before = sensitivity.stat().st_mtime_ns
+    refused = run_job(
+        python_module(
+            "lstflow.jobs.sensitivity",
+            "-g",
+            dl2["gamma_test"],
+            "-p",
+            dl2["proton_test"],
+            "-o",
+            sensitivity,
+        ),
+        expect=1,
+    )
+    assert "already exists; pass --overwrite" in refused.stderr
+    assert sensitivity.stat().st_mtime_ns == before
+
+
+def test_train_test_split_is_idempotent(
+    run_job: RunJob, synthetic_sets: dict[str, Path], chain_dir: Path
+) -> None:
+    source = chain_dir / "split" / "dl1"
+    source.mkdir(parents=True)
+    for name in ("gamma_diffuse_train", "proton_train"):
+        for path in synthetic_sets[name].glob("*.h5"):
+            shutil.copy(path, source / path.name)
+    train, test = chain_dir / "split" / "train", chain_dir / "split" / "test"
+    argv = python_module(
+        "lstflow.jobs.train_test_split", "-i", source, "--otrain", train, "--otest", test, "-r", 0.5
+    )
+    first = run_job(argv)
+    assert first.stdout.strip().endswith("2 train, 2 test, 4 moved now")
+    placed = sorted(p.name for p in train.iterdir()), sorted(p.name for p in test.iterdir())
+    second = run_job(argv)
+    assert second.stdout.strip().endswith("2 train, 2 test, 0 moved now")
+    assert (
+        sorted(p.name for p in train.iterdir()),
+        sorted(p.name for p in test.iterdir()),
+    ) == placed
+    listed = (chain_dir / "split" / "testing.list").read_text().split()
+    assert listed == [str(test / name) for name in placed[1]]
