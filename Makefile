@@ -17,7 +17,7 @@ cluster-down:
 	$(BIN)/lstflow cluster down
 
 airflow-init: setup
-	$(BIN)/lstflow init
+	$(BIN)/lstflow init --poll-interval 5
 
 demo: airflow-init cluster-up
 	$(BIN)/lstflow demo

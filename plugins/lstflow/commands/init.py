@@ -43,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="production logs on the cluster (default: $LSTFLOW_DATA_ROOT/prod_logs, "
         "else .lstflow/data/prod_logs in this checkout)",
     )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=60.0,
+        help="first Slurm poll interval in s (60; a local test cluster can use 5)",
+    )
     parser.add_argument("--no-db", action="store_true", help="only render airflow.cfg")
     parser.set_defaults(handler=run)
 
@@ -71,6 +77,7 @@ def render_config(
     executor: str,
     sql_alchemy_conn: str | None,
     log_root: str | None = None,
+    poll_interval: float = 60.0,
 ) -> str:
     template_path = project_root() / "airflow.cfg.template"
     template = jinja2.Template(template_path.read_text(), undefined=jinja2.StrictUndefined)
@@ -82,6 +89,8 @@ def render_config(
         sql_alchemy_conn=sql_alchemy_conn or f"sqlite:///{airflow_home}/airflow.db",
         api_port=api_port,
         log_root=log_root or default_log_root(),
+        poll_interval=poll_interval,
+        max_poll_interval=max(poll_interval, 10 * poll_interval),
         admin_user=ADMIN_USER,
         secret_key=kept.get("secret_key") or secrets.token_urlsafe(32),
         jwt_secret=kept.get("jwt_secret") or secrets.token_urlsafe(32),
@@ -111,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         executor=args.executor,
         sql_alchemy_conn=args.sql_alchemy_conn,
         log_root=args.log_root,
+        poll_interval=args.poll_interval,
     )
     tmp = cfg_path.with_suffix(".cfg.tmp")
     tmp.write_text(text)

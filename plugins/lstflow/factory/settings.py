@@ -32,3 +32,17 @@ def ssh_conn_id() -> str:
 def log_root() -> str:
     """Where production logs, manifests and run records go, on the cluster's filesystem."""
     return conf.get(SECTION, "log_root", fallback=str(state_dir() / "data" / "prod_logs"))
+
+
+def poll_interval() -> float:
+    """First Slurm status poll interval in seconds (minutes in production, seconds in tests)."""
+    return conf.getfloat(SECTION, "poll_interval", fallback=60.0)
+
+
+def max_poll_interval() -> float:
+    return conf.getfloat(SECTION, "max_poll_interval", fallback=600.0)
+
+
+def array_throttle() -> int:
+    """At most this many elements of one job array run at once (``--array=...%N``)."""
+    return conf.getint(SECTION, "array_throttle", fallback=100)

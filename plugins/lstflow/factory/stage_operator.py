@@ -22,7 +22,14 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from lstflow.config import load_production
 from lstflow.config.model import ProductionConfig
 from lstflow.factory.remote_files import RemoteFileLister
-from lstflow.factory.settings import log_root, parse_cache_dir, ssh_conn_id
+from lstflow.factory.settings import (
+    array_throttle,
+    log_root,
+    max_poll_interval,
+    parse_cache_dir,
+    poll_interval,
+    ssh_conn_id,
+)
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.operator import SlurmArrayOperator
 from lstflow.stages.base import PlanContext, StagePlan
@@ -46,6 +53,8 @@ class ProductionStageOperator(SlurmArrayOperator):
 
     def __init__(self, *, config_path: str, stage: str, **kwargs: Any) -> None:
         kwargs.setdefault("ssh_conn_id", ssh_conn_id())
+        kwargs.setdefault("poll_interval", poll_interval())
+        kwargs.setdefault("max_poll_interval", max_poll_interval())
         kwargs.setdefault("trigger_rule", "none_failed")
         super().__init__(**kwargs)
         self.config_path = config_path
@@ -72,12 +81,15 @@ class ProductionStageOperator(SlurmArrayOperator):
             log_dir=plan.log_dir,
             workdir=plan.log_dir,
             prologue=production.source_environment.prologue(),
+            throttle=array_throttle(),
         )
         if params["dry_run"]:
             self._log_dry_run(spec, plan)
             raise AirflowSkipException(f"dry run: {len(items)} {self.stage} elements not submitted")
         for path, content in plan.files:
             hook.write_file(path, content)
+        # lstchain tools do not create their output's directory: make them as the job user.
+        hook.make_dirs(sorted({posixpath.dirname(p) for item in items for p in item.outputs}))
         self._records = _records_dir(spec, label)
         self._write_run_record(hook, spec)
         store.set(SPEC_KEY, spec.to_json())
