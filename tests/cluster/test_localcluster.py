@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -157,3 +158,36 @@ def test_status_command_exits_0_and_names_the_env_file(
     assert result.returncode == 0, result.stderr
     assert "cluster is UP" in result.stdout
     assert str(slurm_cluster.env_file) in result.stdout
+
+
+def test_up_upserts_the_connection_into_an_initialised_airflow_db(
+    slurm_cluster: localcluster.ClusterInfo, tmp_path: Path
+) -> None:
+    env = {**CLI_ENV, "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    airflow = [sys.executable, "-m", "airflow"]
+    migrate = subprocess.run(
+        [*airflow, "db", "migrate"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert migrate.returncode == 0, migrate.stderr
+
+    up = subprocess.run([*CLI, "up"], capture_output=True, text=True, env=env, timeout=600)
+    stored = subprocess.run(
+        [*airflow, "connections", "get", localcluster.CONNECTION_ID, "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+    assert up.returncode == 0, up.stderr
+    assert f"Airflow connection '{localcluster.CONNECTION_ID}' upserted" in up.stdout
+    assert stored.returncode == 0, stored.stderr
+    (connection,) = json.loads(stored.stdout)
+    expected = json.loads(slurm_cluster.connection_json)
+    assert connection["conn_type"] == "ssh"
+    assert (connection["host"], int(connection["port"]), connection["login"]) == (
+        expected["host"],
+        expected["port"],
+        expected["login"],
+    )
+    assert connection["extra_dejson"] == expected["extra"]
