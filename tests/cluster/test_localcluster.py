@@ -288,3 +288,16 @@ def test_cluster_recovers_from_kill_9_refuses_foreign_ports_and_stops_its_jobs(
     assert stopped["up"] is False
     assert set(stopped["daemons"].values()) == {None}
     wait_for(lambda: not processes_running(job_argv), 30, "the cancelled job to end")
+
+
+def test_a_python_the_job_user_cannot_read_is_refused_clearly(
+    slurm_cluster: localcluster.ClusterInfo, tmp_path: Path
+) -> None:
+    # pytest's tmp_path is private to root, like a checkout the job user cannot enter.
+    private_python = tmp_path / "venv" / "bin" / "python"
+    private_python.parent.mkdir(parents=True)
+    private_python.symlink_to(sys.executable)
+
+    with pytest.raises(localcluster.ClusterError, match=f"jobs run as '{slurm_cluster.user}' but"):
+        localcluster.check_job_python(str(private_python), slurm_cluster.user)
+    localcluster.check_job_python(sys.executable, slurm_cluster.user)
