@@ -38,11 +38,14 @@ for daemon in "${STOP_ORDER[@]}"; do
     stop_daemon "$daemon"
 done
 
-# Deepest first; rmdir only ever removes a cgroup with no processes left in it.
-for cgroup in /sys/fs/cgroup/*/slurm_"$NODE"; do
-    [[ -d $cgroup ]] || continue
-    find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null || true
-done
+# Only a cluster in cgroup mode made these. Deepest first; rmdir only ever removes a cgroup with
+# no processes left in it.
+if grep -qx 'ProctrackType=proctrack/cgroup' "$SLURM_CONF" 2>/dev/null; then
+    for cgroup in /sys/fs/cgroup/*/slurm_"$NODE"; do
+        [[ -d $cgroup ]] || continue
+        find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
+fi
 
 if [[ $WIPE == yes ]]; then
     log "wiping $ROOT"

@@ -142,6 +142,7 @@ derive_machine_values() {
 # install_config TEMPLATE|- DEST OWNER MODE [DAEMON...]: write the rendered template (or stdin)
 # to DEST; when it differs from what is there, schedule DAEMONs for a restart.
 declare -A RESTART=()
+STARTED=()
 install_config() {
     local source=$1 dest=$2 owner=$3 mode=$4 staged daemon
     shift 4
@@ -208,6 +209,7 @@ start_munged() {
     local logfile=$LOGDIR/munge/munged.log
     if ! daemon_pid munged >/dev/null; then
         log "starting munged"
+        STARTED+=("munged")
         runuser -u munge -- /usr/sbin/munged "--socket=$MUNGE_SOCKET" "--key-file=$MUNGE_KEY" \
             "--pid-file=${PIDFILE[munged]}" "--log-file=$logfile" \
             "--seed-file=$SPOOL/munge/munged.seed" </dev/null >/dev/null 2>&1 9>&- ||
@@ -227,6 +229,7 @@ start_mariadbd() {
                 >"$LOGDIR/mysql/install-db.log" 2>&1 || fail_with_log mariadb-install-db "$LOGDIR/mysql/install-db.log"
         fi
         log "starting mariadbd"
+        STARTED+=("mariadbd")
         mapfile -t args <"$ETC/mariadbd.args"
         setsid /usr/sbin/mariadbd "${args[@]}" </dev/null >>"$LOGDIR/mysql/console.log" 2>&1 9>&- &
         wait_until 30 mariadb_ping || fail_with_log mariadbd "$logfile"
@@ -249,6 +252,7 @@ start_slurmdbd() {
     if ! daemon_pid slurmdbd >/dev/null; then
         require_free_port slurmdbd
         log "starting slurmdbd"
+        STARTED+=("slurmdbd")
         /usr/sbin/slurmdbd </dev/null >/dev/null 2>&1 9>&- || fail_with_log slurmdbd "$logfile"
     fi
     wait_until 30 tcp_open "$LSTFLOW_CLUSTER_SLURMDBD_PORT" || fail_with_log slurmdbd "$logfile"
@@ -259,6 +263,7 @@ start_slurmctld() {
     if ! daemon_pid slurmctld >/dev/null; then
         require_free_port slurmctld
         log "starting slurmctld"
+        STARTED+=("slurmctld")
         /usr/sbin/slurmctld -f "$SLURM_CONF" </dev/null >/dev/null 2>&1 9>&- || fail_with_log slurmctld "$logfile"
     fi
     wait_until 30 controller_up || fail_with_log slurmctld "$logfile"
@@ -269,6 +274,7 @@ start_slurmd() {
     if ! daemon_pid slurmd >/dev/null; then
         require_free_port slurmd
         log "starting slurmd"
+        STARTED+=("slurmd")
         /usr/sbin/slurmd -f "$SLURM_CONF" -N "$NODE" </dev/null >/dev/null 2>&1 9>&- || fail_with_log slurmd "$logfile"
     fi
     if ! wait_until 30 node_usable; then
@@ -285,6 +291,7 @@ start_sshd() {
         require_free_port sshd
         /usr/sbin/sshd -t -f "$ETC/sshd_config" || die "sshd rejects the generated $ETC/sshd_config"
         log "starting sshd"
+        STARTED+=("sshd")
         /usr/sbin/sshd -f "$ETC/sshd_config" -E "$logfile" </dev/null >/dev/null 2>&1 9>&- ||
             fail_with_log sshd "$logfile"
     fi
@@ -315,6 +322,12 @@ EOF
     mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
+ssh_as_job_user() {
+    ssh -i "$CLIENT_KEY" -p "$LSTFLOW_CLUSTER_SSH_PORT" -o BatchMode=yes \
+        -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$KNOWN_HOSTS" -o ConnectTimeout=10 \
+        "$LSTFLOW_CLUSTER_SSH_USER@127.0.0.1" "$@"
+}
+
 probe_job_state() {
     squeue -h -t all -j "$1" -o %T 2>/dev/null
 }
@@ -323,20 +336,42 @@ probe_job_finished() {
     [[ $(probe_job_state "$1") =~ ^(COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL)$ ]]
 }
 
-# Submit a trivial job exactly as clients will: over ssh, with strict host-key checking, as the
-# job user; it must reach COMPLETED.
-probe_ssh_sbatch() {
+# Finished, or pending only because other users' jobs fill the node.
+probe_settled() {
+    probe_job_finished "$1" || {
+        [[ $(squeue -h -j "$1" -o %r 2>/dev/null) =~ ^(Resources|Priority)$ ]] &&
+            [[ $(node_state) =~ ^(mixed|allocated)$ ]]
+    }
+}
+
+# After starting anything: submit a trivial job exactly as clients will (over ssh, strict host
+# key, as the job user); it must reach COMPLETED. If jobs that survived a restart keep the node
+# busy, the scheduler's "pending: Resources" is accepted as proof instead, and the probe cancelled.
+probe_ssh_sbatch_job() {
     local job_id state
-    job_id=$(ssh -i "$CLIENT_KEY" -p "$LSTFLOW_CLUSTER_SSH_PORT" -o BatchMode=yes \
-        -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$KNOWN_HOSTS" -o ConnectTimeout=10 \
-        "$LSTFLOW_CLUSTER_SSH_USER@127.0.0.1" \
-        sbatch --parsable --job-name=lstflow-probe --output=/dev/null --chdir=/ --time=1 --wrap true) ||
+    job_id=$(ssh_as_job_user sbatch --parsable --job-name=lstflow-probe --output=/dev/null \
+        --chdir=/ --time=1 --wrap true) ||
         die "ssh -> sbatch probe failed; see $LOGDIR/sshd.log and $SLURM_LOG_DIR/slurmctld.log"
-    wait_until 60 probe_job_finished "$job_id" ||
+    wait_until 60 probe_settled "$job_id" ||
         die "probe job $job_id did not finish within 60 s (state '$(probe_job_state "$job_id")')"
     state=$(probe_job_state "$job_id")
+    if [[ $state == PENDING ]]; then
+        scancel "$job_id" 2>/dev/null || true
+        log "node busy with other jobs; probe job $job_id was accepted and cancelled"
+        return 0
+    fi
     [[ $state == COMPLETED ]] ||
         die "probe job $job_id ended $state: $(scontrol show job "$job_id" 2>&1 | tr -s ' \n' ' ')"
+}
+
+# When everything was already running, a real job could queue behind others' work for minutes:
+# check the same ssh -> sbatch path with --test-only, which the scheduler answers at once.
+probe_ssh_sbatch_test_only() {
+    local answer
+    answer=$(ssh_as_job_user sbatch --test-only --job-name=lstflow-probe --output=/dev/null \
+        --chdir=/ --time=1 --wrap true 2>&1) || true
+    [[ $answer == *" to start at "* ]] ||
+        die "ssh -> sbatch --test-only probe failed ($answer); see $LOGDIR/sshd.log and $SLURM_LOG_DIR/slurmctld.log"
 }
 
 # --- main -----------------------------------------------------------------------------------
@@ -366,5 +401,9 @@ if [[ $LSTFLOW_CLUSTER_ACCOUNTING == slurmdbd ]]; then
 fi
 start_sshd
 write_client_env
-probe_ssh_sbatch
+if ((${#STARTED[@]})); then
+    probe_ssh_sbatch_job
+else
+    probe_ssh_sbatch_test_only
+fi
 log "ready: env file $ENV_FILE"

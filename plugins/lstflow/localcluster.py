@@ -271,7 +271,10 @@ def parse_status(text: str) -> dict[str, Any]:
 
 def status() -> dict[str, Any]:
     """Which daemons are alive (pid or None), partitions and node state, and the env file."""
-    return parse_status(_run_script("status.sh", [], 60).stdout)
+    result = _run_script("status.sh", [], 60)
+    if result.stdout.splitlines()[-1:] not in (["up yes"], ["up no"]):
+        raise ClusterError(f"cannot report the local cluster's status: {result.stderr.strip()}")
+    return parse_status(result.stdout)
 
 
 def make_workdir(prefix: str) -> Path:
@@ -301,7 +304,7 @@ def airflow_metadata_db_exists(environ: Mapping[str, str] | None = None) -> bool
     """True when ``$AIRFLOW_HOME`` is set and holds an initialised SQLite metadata DB."""
     environ = os.environ if environ is None else environ
     home = environ.get("AIRFLOW_HOME")
-    return bool(home) and (Path(home) / "airflow.db").is_file()
+    return home is not None and home != "" and (Path(home) / "airflow.db").is_file()
 
 
 def upsert_airflow_connection() -> None:

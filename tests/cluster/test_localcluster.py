@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -157,3 +163,141 @@ def test_status_command_exits_0_and_names_the_env_file(
     assert result.returncode == 0, result.stderr
     assert "cluster is UP" in result.stdout
     assert str(slurm_cluster.env_file) in result.stdout
+
+
+def test_up_upserts_the_connection_into_an_initialised_airflow_db(
+    slurm_cluster: localcluster.ClusterInfo, tmp_path: Path
+) -> None:
+    env = {**CLI_ENV, "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    airflow = [sys.executable, "-m", "airflow"]
+    migrate = subprocess.run(
+        [*airflow, "db", "migrate"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert migrate.returncode == 0, migrate.stderr
+
+    up = subprocess.run([*CLI, "up"], capture_output=True, text=True, env=env, timeout=600)
+    stored = subprocess.run(
+        [*airflow, "connections", "get", localcluster.CONNECTION_ID, "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+    assert up.returncode == 0, up.stderr
+    assert f"Airflow connection '{localcluster.CONNECTION_ID}' upserted" in up.stdout
+    assert stored.returncode == 0, stored.stderr
+    (connection,) = json.loads(stored.stdout)
+    expected = json.loads(slurm_cluster.connection_json)
+    assert connection["conn_type"] == "ssh"
+    assert (connection["host"], int(connection["port"]), connection["login"]) == (
+        expected["host"],
+        expected["port"],
+        expected["login"],
+    )
+    assert connection["extra_dejson"] == expected["extra"]
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def processes_running(argv: list[str]) -> list[int]:
+    wanted = "\0".join(argv).encode() + b"\0"
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes() == wanted:
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture
+def isolated_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A second, throw-away cluster (own root and ports) that a test may break and stop.
+
+    Without cgroups, so it never touches the shared cluster's cgroup directories, and without
+    accounting, to keep it quick.
+    """
+    root = Path(f"{localcluster.cluster_root()}-isolated-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("LSTFLOW_CLUSTER_ROOT", str(root))
+    names = ("SSH", "SLURMCTLD", "SLURMD", "SLURMDBD", "MARIADB")
+    for name, port in zip(names, free_ports(len(names)), strict=True):
+        monkeypatch.setenv(f"LSTFLOW_CLUSTER_{name}_PORT", str(port))
+    monkeypatch.setenv("LSTFLOW_CLUSTER_CGROUP", "no")
+    monkeypatch.setenv("LSTFLOW_CLUSTER_ACCOUNTING", "none")
+    try:
+        yield root
+    finally:
+        localcluster.down(wipe=True)
+        shutil.rmtree(root)
+
+
+@pytest.mark.reliability
+def test_cluster_recovers_from_kill_9_refuses_foreign_ports_and_stops_its_jobs(
+    isolated_cluster: Path,
+) -> None:
+    localcluster.up()
+    first = localcluster.status()["daemons"]
+    for pid in first.values():
+        os.kill(pid, signal.SIGKILL)
+
+    info = localcluster.up()  # stale PID files and sockets, maybe zombies
+    second = localcluster.status()
+
+    assert second["up"] is True
+    assert set(second["daemons"].values()).isdisjoint(first.values())
+
+    job_argv = ["sleep", str(3000 + os.getpid() % 1000)]
+    rc, _, err = run_over_ssh(
+        info, f"sbatch --parsable --chdir=/ --output=/dev/null --wrap '{' '.join(job_argv)}'"
+    )
+    assert rc == 0, err
+    wait_for(lambda: bool(processes_running(job_argv)), 30, "the job to start")
+
+    sshd = second["daemons"]["sshd"]
+    os.kill(sshd, signal.SIGTERM)
+    wait_for(lambda: localcluster.status()["daemons"]["sshd"] is None, 20, "sshd to stop")
+    foreign_holder = rf"port {info.port} needed by sshd is held by python"
+    with (
+        socket.create_server(("127.0.0.1", info.port)),
+        pytest.raises(localcluster.ClusterError, match=foreign_holder),
+    ):
+        localcluster.up()
+    localcluster.up()
+
+    localcluster.down()
+
+    stopped = localcluster.status()
+    assert stopped["up"] is False
+    assert set(stopped["daemons"].values()) == {None}
+    wait_for(lambda: not processes_running(job_argv), 30, "the cancelled job to end")
+
+
+def test_a_python_the_job_user_cannot_read_is_refused_clearly(
+    slurm_cluster: localcluster.ClusterInfo, tmp_path: Path
+) -> None:
+    # pytest's tmp_path is private to root, like a checkout the job user cannot enter.
+    private_python = tmp_path / "venv" / "bin" / "python"
+    private_python.parent.mkdir(parents=True)
+    private_python.symlink_to(sys.executable)
+
+    with pytest.raises(localcluster.ClusterError, match=f"jobs run as '{slurm_cluster.user}' but"):
+        localcluster.check_job_python(str(private_python), slurm_cluster.user)
+    localcluster.check_job_python(sys.executable, slurm_cluster.user)

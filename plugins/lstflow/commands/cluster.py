@@ -35,9 +35,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     down.add_argument("--wipe", action="store_true", help="also delete all cluster state")
     down.set_defaults(handler=run_down)
 
-    actions.add_parser("status", help="show daemons and partitions; exit 1 unless all up").set_defaults(
-        handler=run_status
-    )
+    actions.add_parser(
+        "status", help="show daemons and partitions; exit 1 unless all up"
+    ).set_defaults(handler=run_status)
     actions.add_parser(
         "connection",
         help="print the Airflow connection JSON (for AIRFLOW_CONN_LSTFLOW_LOCAL_SLURM)",
@@ -71,7 +71,11 @@ def run_down(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    report = localcluster.status()
+    try:
+        report = localcluster.status()
+    except localcluster.ClusterError as error:
+        print(f"lstflow cluster status: {error}", file=sys.stderr)
+        return 1
     for name, pid in report["daemons"].items():
         print(f"{name:<10} {'pid ' + str(pid) if pid else 'NOT RUNNING'}")
     for partition in report["partitions"]:
