@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from lstflow import localcluster
 
 pytestmark = pytest.mark.cluster

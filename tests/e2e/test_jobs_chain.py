@@ -22,6 +22,7 @@ import pytest
 import tables
 from astropy.io import fits
 from astropy.table import QTable
+
 from lstflow import testdata
 from lstflow.jobs import demo_data, synthetic_dl1
 from lstflow.jobs.batch_manifest import BatchManifest, FileTask

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from lstflow import cli, localcluster
 
 pytestmark = pytest.mark.unit
