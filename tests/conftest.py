@@ -1,23 +1,53 @@
-"""Shared fixtures; the local-cluster logic lives in ``lstflow.localcluster``."""
+"""Shared fixtures and the tier guard; the local-cluster logic lives in ``lstflow.localcluster``.
+
+Every test carries exactly one tier marker (unit, cluster, e2e, browser, reliability). With
+``LSTFLOW_REQUIRED_TIERS`` set (CI sets it), a run fails when a required tier ran no test or
+when any test was skipped: a green run means every tier really ran.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lstflow import localcluster
+from lstflow.commands.init import render_config
+
+TIERS = ("unit", "cluster", "e2e", "browser", "reliability")
+CHECKOUT = Path(__file__).resolve().parents[1]
+AIRFLOW_HOME = CHECKOUT / ".lstflow" / "airflow-tests"
+
+# Airflow reads its configuration when first imported, so the tests' own AIRFLOW_HOME is
+# rendered here, before any test module is imported; short poll intervals suit the local cluster.
+AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+(AIRFLOW_HOME / "airflow.cfg").write_text(
+    render_config(
+        AIRFLOW_HOME,
+        api_port=18080,
+        executor="LocalExecutor",
+        sql_alchemy_conn=None,
+        log_root=str(CHECKOUT / ".lstflow" / "test-data" / "prod_logs"),
+        poll_interval=2.0,
+    )
+)
+os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
 
 
 @pytest.fixture(scope="session")
 def slurm_cluster() -> localcluster.ClusterInfo:
     """The machine-wide local Slurm-over-SSH cluster, brought up (or re-probed) once per session.
 
-    ``.env`` holds SLURM_SSH_* / SLURM_CONF / ...; ``.connection_json`` is the Airflow SSH
-    connection (export it as ``AIRFLOW_CONN_LSTFLOW_LOCAL_SLURM``). The cluster stays up.
+    Its Airflow connection (host key pinned) is exported as ``AIRFLOW_CONN_LSTFLOW_LOCAL_SLURM``.
     """
-    return localcluster.up()
+    info = localcluster.up()
+    os.environ["AIRFLOW_CONN_LSTFLOW_LOCAL_SLURM"] = info.connection_json
+    return info
 
 
 @pytest.fixture
@@ -28,3 +58,58 @@ def cluster_workdir(
     path = localcluster.make_workdir(request.node.name)
     yield path
     localcluster.remove_workdir(path)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated metadata DB (SQLite) in the tests' AIRFLOW_HOME, for ``dag.test()``."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, timeout=600)
+    return AIRFLOW_HOME
+
+
+# ---- tier guard ----------------------------------------------------------------------------
+
+_outcomes: dict[str, Counter[str]] = {tier: Counter() for tier in TIERS}
+
+
+def _tier(item: pytest.Item) -> str | None:
+    tiers = [tier for tier in TIERS if item.get_closest_marker(tier)]
+    return tiers[0] if len(tiers) == 1 else None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [item.nodeid for item in items if _tier(item) is None]
+    if unmarked:
+        raise pytest.UsageError(
+            "every test needs exactly one tier marker (" + ", ".join(TIERS) + "); missing or "
+            "ambiguous on:\n  " + "\n  ".join(unmarked)
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    tier = _tier(item)
+    if tier is None:
+        return
+    if call.excinfo is not None and call.excinfo.errisinstance(pytest.skip.Exception):
+        _outcomes[tier]["skipped"] += 1
+    elif call.when == "call":
+        _outcomes[tier]["passed" if call.excinfo is None else "failed"] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    required = [t for t in os.environ.get("LSTFLOW_REQUIRED_TIERS", "").split(",") if t]
+    if not required:
+        return
+    problems = [f"tier '{t}' ran no test" for t in required if not _outcomes[t]["passed"]]
+    problems += [
+        f"tier '{t}' skipped {counts['skipped']} test(s)"
+        for t, counts in _outcomes.items()
+        if counts["skipped"]
+    ]
+    summary = ", ".join(f"{t}: {dict(c)}" for t, c in _outcomes.items() if c)
+    print(f"\nlstflow tiers: {summary}")
+    if problems:
+        print("lstflow tier guard FAILED: " + "; ".join(problems))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
