@@ -1,0 +1,90 @@
+"""The DAG factory as Airflow's DagBag sees it: one DAG per production, bad configs isolated."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from lstflow.factory.library import INVALID_DAG_ID
+from lstflow.factory.naming import dag_id_for
+from lstflow.testdata import production_samples_dir
+
+pytestmark = pytest.mark.unit
+
+DAG_FILE = Path(__file__).resolve().parents[3] / "dags" / "lstflow_productions.py"
+SAMPLE_IDS = {
+    "20240122_v0.10.4_prod5_trans80",
+    "20240430_v0.10.4_src9_dec3476_tuned",
+    "20240716_v0.10.7_src10_dec3476_tuned",
+}
+TYPO_CONFIG = """\
+workflow_kind: lstchain
+prod_id: typo_prod
+source_environment: {source_file: /env/bin/activate}
+stages_to_run: [merge_dl1]
+stages:
+  merge_dl1:
+  - input: /data/in
+    ouput: /data/out.h5
+"""
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(production_samples_dir(), tmp_path / "library")
+    broken = tmp_path / "library" / "broken"
+    broken.mkdir()
+    (broken / "lstmcpipe_config_typo.yaml").write_text(TYPO_CONFIG)
+    (broken / "lstchain_config.json").write_text("{}")
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__PRODUCTION_CONFIGS", str(tmp_path / "library"))
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__PARSE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "library"
+
+
+def test_one_dag_per_production_and_the_bad_one_is_an_import_error(library: Path) -> None:
+    dagbag = DagBag(str(DAG_FILE))
+    assert set(dagbag.dags) == {dag_id_for(prod_id) for prod_id in SAMPLE_IDS}
+    (error,) = dagbag.import_errors.values()
+    assert "1 production config(s) could not be loaded" in error
+    assert (
+        f"{library}/broken/lstmcpipe_config_typo.yaml: stages.merge_dl1[0]: unknown key "
+        "'ouput' (did you mean 'output'?)"
+    ) in error
+    assert INVALID_DAG_ID not in dagbag.dags
+
+
+def test_dag_id_is_mc_plus_the_sanitised_prod_id() -> None:
+    assert dag_id_for("20240122_v0.10.4_prod5_trans80") == "mc_20240122_v0.10.4_prod5_trans80"
+    assert dag_id_for("my prod/v1") == "mc_my_prod_v1"
+
+
+def test_dag_shape_params_tags_doc_and_schedule(library: Path) -> None:
+    dag = DagBag(str(DAG_FILE)).dags[dag_id_for("20240122_v0.10.4_prod5_trans80")]
+    stages = [
+        "r0_to_dl1",
+        "train_test_split",
+        "merge_dl1",
+        "train_pipe",
+        "plot_rf_feat",
+        "dl1_to_dl2",
+        "dl2_to_irfs",
+        "dl2_to_sensitivity",
+    ]
+    assert [task.task_id for task in dag.topological_sort()] == stages
+    assert dag.get_task("dl1_to_dl2").upstream_task_ids == {"merge_dl1", "train_pipe"}
+    assert dag.get_task("dl2_to_sensitivity").upstream_task_ids == {"dl1_to_dl2"}
+    assert dag.schedule is None
+    assert dag.is_paused_upon_creation is False
+    assert set(dag.tags) == {*stages, "env:lstchain-v0.10.7"}
+    assert dag.params["stages"] == stages
+    assert dag.params["dry_run"] is False
+    assert dag.params["overwrite"] == "refuse"
+    assert "prod5" in (dag.doc_md or "").lower()
+
+
+def test_stage_tasks_run_unless_an_upstream_failed(library: Path) -> None:
+    dag = DagBag(str(DAG_FILE)).dags[dag_id_for("20240716_v0.10.7_src10_dec3476_tuned")]
+    assert {task.trigger_rule for task in dag.tasks} == {"none_failed"}
