@@ -21,6 +21,7 @@ from typing import Any
 
 from lstflow import localcluster, testdata
 from lstflow.factory.naming import dag_id_for
+from lstflow.factory.settings import log_root
 from lstflow.project import state_dir
 
 PRODUCTIONS = ("lstflow_demo_dl1", "lstflow_demo_dl1ab", "lstflow_demo_analysis")
@@ -79,7 +80,7 @@ def give_to(path: Path, user: str) -> None:
 
 
 def prepare_dl0(data_root: Path, user: str) -> None:
-    for directory in (data_root, data_root / "demo"):
+    for directory in (data_root, data_root / "demo", Path(log_root())):
         directory.mkdir(parents=True, exist_ok=True)
         give_to(directory, user)
     for particle, (name, copies) in DL0_LINKS.items():
