@@ -28,7 +28,7 @@ lint: setup
 	$(BIN)/mypy
 
 pytest: setup cluster-up
-	$(BIN)/python -m pytest tests --ignore=tests/benchmarks
+	LSTFLOW_REQUIRE_ALL_TIERS=1 $(BIN)/python -m pytest tests --ignore=tests/benchmarks
 
 test: lint pytest
 

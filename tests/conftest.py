@@ -1,8 +1,8 @@
 """Shared fixtures and the tier guard; the local-cluster logic lives in ``lstflow.localcluster``.
 
 Every test carries exactly one tier marker (unit, cluster, e2e, browser, reliability). With
-``LSTFLOW_REQUIRED_TIERS`` set (CI sets it), a run fails when a required tier ran no test or
-when any test was skipped: a green run means every tier really ran.
+``LSTFLOW_REQUIRE_ALL_TIERS=1`` (``make test`` sets it), a run fails when a tier that has tests
+in this checkout ran none, or when any test was skipped: a green run means every tier ran.
 """
 
 from __future__ import annotations
@@ -68,6 +68,18 @@ def airflow_db() -> Path:
     return AIRFLOW_HOME
 
 
+@pytest.fixture(scope="session")
+def demo_data(slurm_cluster: localcluster.ClusterInfo, airflow_db: Path) -> Path:
+    """The demo productions, run once per session through ``dag.test()`` on the local Slurm;
+    returns the demo data directory (``<data root>/demo``)."""
+    from lstflow import demo
+
+    root = CHECKOUT / ".lstflow" / "test-data" / f"run-{os.getpid()}"
+    states = demo.run_demo(root, {"overwrite": "refuse"})
+    assert states == {prod_id: "success" for prod_id in demo.PRODUCTIONS}, states
+    return root / "demo"
+
+
 # ---- tier guard ----------------------------------------------------------------------------
 
 _outcomes: dict[str, Counter[str]] = {tier: Counter() for tier in TIERS}
@@ -98,10 +110,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         _outcomes[tier]["passed" if call.excinfo is None else "failed"] += 1
 
 
+def existing_tiers() -> list[str]:
+    """The tiers that have tests in this checkout: all of them must run."""
+    return [tier for tier in TIERS if any((CHECKOUT / "tests" / tier).glob("**/test_*.py"))]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    required = [t for t in os.environ.get("LSTFLOW_REQUIRED_TIERS", "").split(",") if t]
-    if not required:
+    if not os.environ.get("LSTFLOW_REQUIRE_ALL_TIERS"):
         return
+    required = existing_tiers()
     problems = [f"tier '{t}' ran no test" for t in required if not _outcomes[t]["passed"]]
     problems += [
         f"tier '{t}' skipped {counts['skipped']} test(s)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, get_parsing_context
 
 from lstflow.config import load_library
 from lstflow.factory.naming import dag_id_for
@@ -34,12 +34,16 @@ class InvalidProductionConfigs(DAG):
 
 
 def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> dict[str, DAG]:
+    """All production DAGs; on a worker running one task, only that task's DAG."""
     library = load_library(config_root, cache_dir=cache_dir)
+    only = get_parsing_context().dag_id
     dags: dict[str, DAG] = {}
     owners: dict[str, str] = {}
     problems = [str(error) for error in library.errors.values()]
     for prod_id, production in sorted(library.productions.items()):
         dag_id = dag_id_for(prod_id)
+        if only is not None and dag_id != only:
+            continue
         if dag_id in owners:
             problems.append(
                 f"{production.path}: prod_id: '{prod_id}' gives DAG id '{dag_id}', already used "
@@ -52,6 +56,6 @@ def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> d
             problems.append(f"{production.path}: {exc}")
             continue
         owners[dag_id] = prod_id
-    if problems:
+    if problems and only is None:
         dags[INVALID_DAG_ID] = InvalidProductionConfigs(problems)
     return dags
