@@ -1,0 +1,1 @@
+"""Shared test configuration (pytest puts tests/ on sys.path for the support package)."""
