@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -60,26 +60,45 @@ def stack(slurm_env: dict[str, str]) -> Iterator[AirflowStack]:
         airflow.stop_all()
 
 
-def _deploy(stack: AirflowStack, label: str, specs: dict[str, ArraySpec]) -> str:
-    """Write a DAG running each spec as one task; wait until it is parsed; return its id."""
-    dag_id = f"procs_{label}_{uuid.uuid4().hex[:8]}"
-    config = {
-        "dag_id": dag_id,
-        "tasks": {task_id: spec.to_json() for task_id, spec in specs.items()},
-        "operator": FAST_POLLING,
-    }
-    (stack.dags_folder / f"{dag_id}.py").write_text(DAG_FILE.format(config=json.dumps(config)))
-    stack.wait_for_dag(dag_id)
-    return dag_id
+@pytest.fixture
+def deploy(stack: AirflowStack) -> Iterator[Callable[[str, dict[str, ArraySpec]], str]]:
+    """Write a DAG running each spec as one task and wait until it is parsed; give its id.
+
+    Whatever the test's outcome, its jobs still in the queue are cancelled afterwards: they
+    would otherwise hold the shared 2-core cluster.
+    """
+    dag_ids: list[str] = []
+
+    def deploy_dag(label: str, specs: dict[str, ArraySpec]) -> str:
+        dag_id = f"procs_{label}_{uuid.uuid4().hex[:8]}"
+        config = {
+            "dag_id": dag_id,
+            "tasks": {task_id: spec.to_json() for task_id, spec in specs.items()},
+            "operator": FAST_POLLING,
+        }
+        dag_file = stack.dags_folder / f"{dag_id}.py"
+        dag_file.write_text(DAG_FILE.format(config=json.dumps(config)))
+        dag_ids.append(dag_id)
+        stack.wait_for_dag(dag_id)
+        return dag_id
+
+    yield deploy_dag
+    hook = SlurmHook()
+    leftovers = [
+        job
+        for dag_id in dag_ids
+        for job in _live_jobs(hook, f"lstflow.{dag_id}.", "PENDING,RUNNING")
+    ]
+    hook.cancel(leftovers)
 
 
 def _spec(remote_dir: str, name: str, items: list[WorkItem]) -> ArraySpec:
     return ArraySpec(name, tuple(items), log_dir=f"{remote_dir}/logs", workdir=remote_dir)
 
 
-def _live_jobs(hook: SlurmHook, name_prefix: str) -> dict[str, str]:
-    """``{array job id: job name}`` of our jobs the controller still shows, in any state."""
-    out = hook.check(["squeue", "--me", "-h", "-t", "all", "-o", "%F|%j"]).stdout
+def _live_jobs(hook: SlurmHook, name_prefix: str, states: str = "all") -> dict[str, str]:
+    """``{array job id: job name}`` of our jobs the controller still shows in ``states``."""
+    out = hook.check(["squeue", "--me", "-h", "-t", states, "-o", "%F|%j"]).stdout
     rows = (line.split("|", 1) for line in out.splitlines() if "|" in line)
     return {job: name for job, name in rows if name.startswith(name_prefix)}
 
@@ -127,11 +146,11 @@ def _poll_cycles(log: str) -> list[tuple[int, str]]:
 
 
 def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
-    stack: AirflowStack, remote_dir: str
+    stack: AirflowStack, deploy: Callable[[str, dict[str, ArraySpec]], str], remote_dir: str
 ) -> None:
     hook = SlurmHook()
     items = [WorkItem(f"nap{i}", ("sleep", "30"), Resources(mem="50M", time="5")) for i in (0, 1)]
-    dag_id = _deploy(stack, "kill", {"stage": _spec(remote_dir, "stage", items)})
+    dag_id = deploy("kill", {"stage": _spec(remote_dir, "stage", items)})
     prefix = f"lstflow.{dag_id}.stage."
     run_id = stack.trigger(dag_id, "kill_triggerer")
     _deferred_with_trigger(stack, dag_id, run_id, 1)
@@ -158,40 +177,41 @@ def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
 
 
 def test_clearing_a_deferred_task_cancels_its_slurm_jobs(
-    stack: AirflowStack, remote_dir: str
+    stack: AirflowStack, deploy: Callable[[str, dict[str, ArraySpec]], str], remote_dir: str
 ) -> None:
     hook = SlurmHook()
     items = [
-        WorkItem(f"long{i}", ("sleep", "600"), Resources(mem="50M", time="15")) for i in (0, 1)
+        WorkItem(f"long{i}", ("sleep", "300"), Resources(mem="50M", time="10")) for i in (0, 1)
     ]
-    dag_id = _deploy(stack, "clear", {"stage": _spec(remote_dir, "stage", items)})
+    dag_id = deploy("clear", {"stage": _spec(remote_dir, "stage", items)})
     prefix = f"lstflow.{dag_id}.stage."
     run_id = stack.trigger(dag_id, "clear_deferred")
     _deferred_with_trigger(stack, dag_id, run_id, 1)
     job_ids = sorted(_live_jobs(hook, prefix))
     assert len(job_ids) == 1
 
-    stack.airflow("tasks", "clear", "--yes", "--task-regex", "^stage$", dag_id)
+    stack.clear_task(dag_id, "stage")
 
     states = _final_states(hook, job_ids)
     assert states == {
         f"{job_ids[0]}_0": SlurmState.CANCELLED,
         f"{job_ids[0]}_1": SlurmState.CANCELLED,
     }
-    log = stack.log_text("triggerer")
+    log = stack.task_log_text(dag_id, run_id, "stage")  # trigger logs land with the task's
     assert "Trigger cancelled by user action, invoking on_kill" in log
+    assert f"stage: cancelled Slurm jobs {job_ids[0]}" in log
     assert "on_kill() raised an exception" not in log
 
 
 def test_twenty_deferred_tasks_share_one_squeue_per_poll_cycle(
-    stack: AirflowStack, remote_dir: str
+    stack: AirflowStack, deploy: Callable[[str, dict[str, ArraySpec]], str], remote_dir: str
 ) -> None:
     hook = SlurmHook()
     specs = {
         f"stage{n:02d}": _spec(remote_dir, f"stage{n:02d}", [WorkItem("one", ("true",), HELD)])
         for n in range(20)
     }
-    dag_id = _deploy(stack, "poll", specs)
+    dag_id = deploy("poll", specs)
     run_id = stack.trigger(dag_id, "twenty_deferred")
     _deferred_with_trigger(stack, dag_id, run_id, 20)
 

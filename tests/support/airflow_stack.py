@@ -289,6 +289,19 @@ class AirflowStack:
         self.airflow("dags", "trigger", dag_id, "--run-id", run_id, "--output", "json")
         return run_id
 
+    def task_log_text(self, dag_id: str, run_id: str, task_id: str) -> str:
+        """Every log file of a task instance: each try's worker log and its triggers' logs."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return "".join(path.read_text(errors="replace") for path in sorted(folder.rglob("*.log")))
+
+    def clear_task(self, dag_id: str, task_id: str) -> None:
+        """What a user's "Clear" does, through the CLI.
+
+        Airflow 3.3's ``--task-regex`` is a substring match on task ids (``partial_subset``), not
+        a regex: ``^stage$`` matches nothing. Pass task ids that no other task id contains.
+        """
+        self.airflow("tasks", "clear", "--yes", "--task-regex", task_id, dag_id)
+
     def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str | None]:
         """``{(task_id, map_index): state}`` of one DAG run."""
         rows = self.query(
