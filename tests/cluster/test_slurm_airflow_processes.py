@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,7 +52,8 @@ with DAG(CONFIG["dag_id"], schedule=None, start_date=datetime(2026, 1, 1), max_a
 
 @pytest.fixture(scope="module")
 def stack(slurm_env: dict[str, str]) -> Iterator[AirflowStack]:
-    home = CHECKOUT / ".lstflow" / f"airflow-procs-{uuid.uuid4().hex[:8]}"
+    home = CHECKOUT / ".lstflow" / "airflow-procs"
+    shutil.rmtree(home, ignore_errors=True)  # the previous run's logs stay until the next run
     airflow = AirflowStack.create(home, home / "dags")
     try:
         airflow.start()
@@ -84,11 +86,7 @@ def deploy(stack: AirflowStack) -> Iterator[Callable[[str, dict[str, ArraySpec]]
 
     yield deploy_dag
     hook = SlurmHook()
-    leftovers = [
-        job
-        for dag_id in dag_ids
-        for job in _live_jobs(hook, f"lstflow.{dag_id}.", "PENDING,RUNNING")
-    ]
+    leftovers = [job for dag_id in dag_ids for job in _live_jobs(hook, f"lstflow.{dag_id}.")]
     hook.cancel(leftovers)
 
 
@@ -96,9 +94,9 @@ def _spec(remote_dir: str, name: str, items: list[WorkItem]) -> ArraySpec:
     return ArraySpec(name, tuple(items), log_dir=f"{remote_dir}/logs", workdir=remote_dir)
 
 
-def _live_jobs(hook: SlurmHook, name_prefix: str, states: str = "all") -> dict[str, str]:
-    """``{array job id: job name}`` of our jobs the controller still shows in ``states``."""
-    out = hook.check(["squeue", "--me", "-h", "-t", states, "-o", "%F|%j"]).stdout
+def _live_jobs(hook: SlurmHook, name_prefix: str) -> dict[str, str]:
+    """``{array job id: job name}`` of our jobs still pending or running."""
+    out = hook.check(["squeue", "--me", "-h", "-t", "PENDING,RUNNING", "-o", "%F|%j"]).stdout
     rows = (line.split("|", 1) for line in out.splitlines() if "|" in line)
     return {job: name for job, name in rows if name.startswith(name_prefix)}
 
@@ -156,8 +154,7 @@ def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
     _deferred_with_trigger(stack, dag_id, run_id, 1)
     assert _live_jobs(hook, prefix), "the jobs must still be in flight when the triggerer dies"
 
-    stack.kill("triggerer")
-    stack.start("triggerer")
+    stack.restart("triggerer")  # kill -9 of its process group, then a fresh triggerer
 
     states = stack.wait_for_tasks(dag_id, run_id, all_in({"success", "failed"}), "to finish")
     assert states == {("stage", -1): "success"}
@@ -173,7 +170,8 @@ def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
         f"{job_ids[0]}_0": SlurmState.COMPLETED,
         f"{job_ids[0]}_1": SlurmState.COMPLETED,
     }
-    assert "Slurm squeue over" in stack.log_path("triggerer").read_text()  # the new one polled
+    new_triggerer_log = stack.log_path("triggerer").read_text()
+    assert f"squeue -h -t all -r -j {job_ids[0]} " in new_triggerer_log  # it took the trigger over
 
 
 def test_clearing_a_deferred_task_cancels_its_slurm_jobs(

@@ -6,6 +6,16 @@ one private ``AIRFLOW_HOME`` (rendered by ``lstflow init``), each in its own pro
 its log in a file, and lets a test trigger DAGs, read states from the metadata DB, and kill -9
 or restart one process. Everything is stopped by PID (process group) at the end; nothing is ever
 killed by name.
+
+    stack = AirflowStack.create(home, home / "dags")   # lstflow init + db migrate
+    stack.start()                                      # all four, waits until healthy
+    ...write a DAG file into stack.dags_folder...; stack.wait_for_dag(dag_id)
+    run_id = stack.trigger(dag_id, "run1")
+    stack.wait_for_tasks(dag_id, run_id, all_in({"deferred"}), "to defer")
+    stack.restart("triggerer")                         # kill -9 its process group, start again
+    stack.stop_all()
+
+The api-server runs only the Execution API: LocalExecutor's task workers report through it.
 """
 
 from __future__ import annotations
