@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.airflow_stack import AirflowStack, all_in, wait_until
+
 from lstflow.slurm.commands import sacct_status_argv
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.parsing import parse_sacct
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, Resources, WorkItem
-from support.airflow_stack import AirflowStack, all_in, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -199,6 +200,15 @@ def test_clearing_a_deferred_task_cancels_its_slurm_jobs(
     assert "Trigger cancelled by user action, invoking on_kill" in log
     assert f"stage: cancelled Slurm jobs {job_ids[0]}" in log
     assert "on_kill() raised an exception" not in log
+    # The cleared task runs again: its new try resubmits the cancelled elements, once.
+    rerun = stack.wait(
+        lambda: (
+            hook.count_jobs_by_tag(prefix) if len(hook.count_jobs_by_tag(prefix)) == 2 else None
+        ),
+        180,
+        "the cleared task to resubmit its cancelled elements",
+    )
+    assert set(rerun.values()) == {1}
 
 
 def test_twenty_deferred_tasks_share_one_squeue_per_poll_cycle(

@@ -116,6 +116,9 @@ class AirflowStack:
             "PYTHONPATH": os.pathsep.join(part for part in python_path if part),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            # Several stacks may run on one machine: their log servers need ports of their own.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             **(extra_env or {}),
         }
         init_argv = [sys.executable, "-m", "lstflow.cli", "init", "--airflow-home", str(home)]

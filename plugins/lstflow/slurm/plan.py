@@ -58,6 +58,7 @@ class Element:
     cancelled_by: str | None = None
     note: str = ""
     final: bool = False
+    submitted_in_try: int = 1
 
     @property
     def element_id(self) -> ElementId | None:
@@ -94,6 +95,7 @@ class ArrayPlan:
     round: int = 0
     job_ids: list[str] = field(default_factory=list)
     submitting: bool = False  # a round's sbatch calls started and may not all be recorded
+    task_try: int = 1  # how many Airflow tries have worked on this plan
 
     # ---- construction and persistence -------------------------------------------------------
 
@@ -136,6 +138,7 @@ class ArrayPlan:
             round=int(data["round"]),
             job_ids=list(data.get("job_ids", [])),
             submitting=bool(data.get("submitting", False)),
+            task_try=int(data.get("task_try", 1)),
         )
 
     # ---- queries ---------------------------------------------------------------------------
@@ -165,6 +168,7 @@ class ArrayPlan:
 
     def start_try(self) -> None:
         """A new Airflow try reruns the elements that ended failed, with a fresh retry budget."""
+        self.task_try += 1
         for element in self.failures():
             element.final = False
             element.job_id = None
@@ -201,6 +205,7 @@ class ArrayPlan:
                 element.job_id = job_id
                 element.attempts += 1
                 element.state = None
+                element.submitted_in_try = self.task_try
         if job_id not in self.job_ids:
             self.job_ids.append(job_id)
 
@@ -224,6 +229,13 @@ class ArrayPlan:
             element.cancelled_by = status.cancelled_by
             if status.state is SlurmState.COMPLETED:
                 element.final = True
+                continue
+            if status.state is SlurmState.CANCELLED and element.submitted_in_try < self.task_try:
+                # Cancelled while an earlier try owned it (a cleared task's on_kill, or by hand
+                # before the user re-ran the task): this new try runs it again.
+                element.job_id = None
+                element.note = f"rerun by task try {self.task_try} after CANCELLED"
+                decisions.append((element_id, element, element.note))
                 continue
             decision = policy.decide(status.state, element.attempts, element.resources)
             element.note = decision.why

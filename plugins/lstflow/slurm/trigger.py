@@ -8,6 +8,7 @@ a triggerer restart is in its serialized kwargs; the jobs keep running meanwhile
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from lstflow.slurm.poller import PollSettings, SlurmStatusPoller, StatusWatch
 from lstflow.slurm.states import SlurmState
+
+# Shortest time between deferring and firing (one default scheduler heartbeat).
+SETTLE_SECONDS = 5.0
 
 
 class SlurmArrayTrigger(BaseTrigger):
@@ -74,6 +78,7 @@ class SlurmArrayTrigger(BaseTrigger):
             self.log_pattern,
         )
         last_line = ""
+        deferred_at = time.monotonic()
         try:
             while True:
                 await watch.updated.wait()
@@ -86,6 +91,10 @@ class SlurmArrayTrigger(BaseTrigger):
                     self.log.info("%s", line)
                     last_line = line
                 if watch.finished(time.monotonic()):
+                    # Airflow 3.3's scheduler fails a task whose trigger fires before the
+                    # executor has reported the deferring worker's exit (seen when jobs were
+                    # already over, e.g. cancelled): give it a scheduler heartbeat first.
+                    await asyncio.sleep(max(0.0, deferred_at + SETTLE_SECONDS - time.monotonic()))
                     yield TriggerEvent({"status": "done", "elements": _element_rows(watch)})
                     return
         finally:

@@ -147,6 +147,31 @@ def test_new_try_reruns_failed_elements_only() -> None:
     assert [e.needs_submission for e in plan.elements] == [False, True]
 
 
+def test_jobs_cancelled_under_an_earlier_try_rerun_but_a_cancel_in_this_try_is_final() -> None:
+    plan = ArrayPlan.create(_spec(2), max_array_size=1001)
+    plan.round = 1
+    (submission,) = plan.submissions(IDENTITY)
+    plan.record_submission(submission, "70")
+    plan.start_try()  # the task was cleared while its jobs ran: try 2 re-attaches
+    plan.apply_results(
+        [ElementStatus(ElementId("70", 0), SlurmState.CANCELLED, cancelled_by="1001")],
+        RetryPolicy(),
+    )
+    assert plan.elements[0].needs_submission
+    assert plan.elements[0].note == "rerun by task try 2 after CANCELLED"
+    (rerun,) = plan.submissions(IDENTITY)
+    plan.record_submission(rerun, "71")
+    plan.apply_results(
+        [
+            ElementStatus(ElementId("71", 0), SlurmState.CANCELLED, cancelled_by="1001"),
+            ElementStatus(ElementId("70", 1), SlurmState.COMPLETED, exit_code=0),
+        ],
+        RetryPolicy(),
+    )
+    assert [e.final for e in plan.elements] == [True, True]
+    assert plan.failures() == [plan.elements[0]]
+
+
 def test_compact_indices() -> None:
     assert compact_indices([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"
     assert compact_indices([3, 17]) == "3,17"
