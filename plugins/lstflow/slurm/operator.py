@@ -116,6 +116,7 @@ class SlurmArrayOperator(BaseOperator):
             if plan.submitting:  # a previous try died mid-round: finish that round first
                 self._submit_round(hook, plan, spec, context, store, key)
             plan.start_try()
+            store.set(key, plan.to_json())
         else:
             plan = ArrayPlan.create(spec, hook.cluster_limits().max_array_size)
             self._write_scripts(hook, plan, spec)
