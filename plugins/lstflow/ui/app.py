@@ -10,9 +10,10 @@ from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from lstflow.ui import views
-from lstflow.ui.auth import require_dag_reader
+from lstflow.ui.auth import refuse_or_login, require_dag_reader
 from lstflow.ui.library import production_for_dag, read_library
 from lstflow.ui.nights import NIGHTLY_DAG_ID
 from lstflow.ui.plugin import URL_PREFIX
@@ -35,7 +36,13 @@ def create_app() -> FastAPI:
         title="lstflow",
         description="Productions, nights and provenance of the LST-1 analysis chain",
         dependencies=[require_dag_reader()],
+        # FastAPI's docs routes would bypass the app's dependencies: none are served.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+
+    app.add_exception_handler(HTTPException, refuse_or_login)  # type: ignore[arg-type]
 
     @app.exception_handler(views.NotFound)
     async def not_found(request: Request, error: views.NotFound) -> Response:
