@@ -59,9 +59,29 @@ def from_report(stage: str, task_state: str | None, report: Mapping[str, Any]) -
     )
 
 
-def from_plan(stage: str, task_state: str | None, plan: Mapping[str, Any]) -> StageProgress:
-    """A running or deferred task: final elements from the stored plan, the rest in Slurm."""
+def watched_jobs(plan: Mapping[str, Any]) -> set[str]:
+    """Array jobs of the plan's submitted, not yet final elements."""
+    return {
+        str(e["job_id"])
+        for e in plan.get("elements") or ()
+        if not e.get("final") and e.get("job_id") is not None
+    }
+
+
+def from_plan(
+    stage: str,
+    task_state: str | None,
+    plan: Mapping[str, Any],
+    live: Mapping[str, str] | None = None,
+) -> StageProgress:
+    """A running or deferred task: final elements from the stored plan, the rest in Slurm.
+
+    ``live`` (element id -> Slurm state, from sacct) counts the elements that completed since
+    the trigger last reported; elements that ended otherwise stay "in Slurm" until the operator
+    decides whether to retry them.
+    """
     elements: Sequence[Mapping[str, Any]] = plan.get("elements") or ()
+    live = live or {}
     done = failed = in_slurm = 0
     for element in elements:
         if element.get("final"):
@@ -70,7 +90,11 @@ def from_plan(stage: str, task_state: str | None, plan: Mapping[str, Any]) -> St
             else:
                 failed += 1
         elif element.get("job_id") is not None:
-            in_slurm += 1
+            element_id = f"{element['job_id']}_{element.get('array_index')}"
+            if live.get(element_id) == "COMPLETED":
+                done += 1
+            else:
+                in_slurm += 1
     return StageProgress(
         stage=stage,
         task_state=task_state,
@@ -79,7 +103,7 @@ def from_plan(stage: str, task_state: str | None, plan: Mapping[str, Any]) -> St
         failed=failed,
         in_slurm=in_slurm,
         job_ids=tuple(str(j) for j in plan.get("job_ids") or ()),
-        source="plan",
+        source="plan+sacct" if live else "plan",
     )
 
 
@@ -88,6 +112,7 @@ def stage_progress(
     task_state: str | None,
     reports: Mapping[str, Any],
     plans: Sequence[Mapping[str, Any]],
+    live: Mapping[str, str] | None = None,
 ) -> StageProgress:
     """The best view available: the final report, else the latest plan, else nothing yet."""
     for key in ("return_value", "slurm_report"):
@@ -95,5 +120,5 @@ def stage_progress(
         if isinstance(report, Mapping) and "total" in report:
             return from_report(stage, task_state, report)
     if plans:
-        return from_plan(stage, task_state, plans[-1])
+        return from_plan(stage, task_state, plans[-1], live)
     return StageProgress(stage=stage, task_state=task_state)

@@ -14,11 +14,13 @@ from lstflow.config.model import ProductionConfig
 from lstflow.factory.provenance import TASK_ID as PROVENANCE_TASK_ID
 from lstflow.factory.provenance import provenance_path
 from lstflow.stages.registry import stages_to_run
-from lstflow.ui import airflow_db, cluster_files
+from lstflow.ui import airflow_db, cluster_files, live
 from lstflow.ui.histograms import svg_histogram
 from lstflow.ui.library import production_row, read_library
 from lstflow.ui.nights import NIGHTLY_DAG_ID, ROW_KEYS, STATUS_TASK_ID, night_statuses
-from lstflow.ui.progress import StageProgress, stage_progress
+from lstflow.ui.progress import StageProgress, stage_progress, watched_jobs
+
+LIVE_TASK_STATES = frozenset({"running", "deferred"})
 
 
 class NotFound(LookupError):
@@ -46,13 +48,20 @@ def find_production(prod_id: str) -> ProductionConfig:
 def stage_table(
     production: ProductionConfig, tasks: dict[str, airflow_db.TaskRecord]
 ) -> list[StageProgress]:
+    """Each stage's progress; stages still waiting on Slurm get live states (one sacct)."""
+    waiting = [
+        tasks[stage]
+        for stage in stages_to_run(production)
+        if stage in tasks and tasks[stage].state in LIVE_TASK_STATES and tasks[stage].plans
+    ]
+    states = live.element_states(sorted({j for r in waiting for j in watched_jobs(r.plans[-1])}))
     table = []
     for stage in stages_to_run(production):
         record = tasks.get(stage)
         if record is None:
             table.append(StageProgress(stage=stage, task_state=None))
         else:
-            table.append(stage_progress(stage, record.state, record.xcoms, record.plans))
+            table.append(stage_progress(stage, record.state, record.xcoms, record.plans, states))
     return table
 
 

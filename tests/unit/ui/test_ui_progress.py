@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lstflow.slurm.plan import ArrayPlan
-from lstflow.ui.progress import StageProgress, from_plan, stage_progress
+from lstflow.ui.progress import StageProgress, from_plan, stage_progress, watched_jobs
 from lstflow.workitems import ArraySpec, WorkItem
 
 pytestmark = pytest.mark.unit
@@ -60,3 +60,15 @@ def test_a_task_without_slurm_work_is_complete_only_when_it_succeeded_or_skipped
     assert StageProgress("dl1ab", "skipped").percent_done == 100.0
     assert StageProgress("dl1ab", None).percent_done == 0.0
     assert stage_progress("dl1ab", "queued", {"return_value": None}, []).total == 0
+
+
+def test_live_sacct_states_count_elements_completed_since_the_trigger_last_reported() -> None:
+    plan = _plan(3)
+    for element in plan.elements:
+        element.job_id = "300"
+    data = plan.to_json()
+    assert watched_jobs(data) == {"300"}
+    live = {"300_0": "COMPLETED", "300_1": "RUNNING", "300_2": "FAILED"}
+    progress = from_plan("dl1_to_dl2", "deferred", data, live)
+    assert (progress.done, progress.failed, progress.in_slurm) == (1, 0, 2)
+    assert progress.source == "plan+sacct"
