@@ -8,6 +8,7 @@ from pathlib import Path
 from selenium import webdriver
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".lstflow" / "test-artifacts"
+MAX_HEIGHT = 8000
 
 
 @dataclass(frozen=True)
@@ -17,8 +18,10 @@ class ApiServer:
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> Path:
-    """Save the page as ``.lstflow/test-artifacts/<name>.png`` (kept after the run)."""
+    """Save the whole page as ``.lstflow/test-artifacts/<name>.png`` (kept after the run)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(max(int(height), 800), MAX_HEIGHT))
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path

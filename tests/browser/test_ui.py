@@ -42,7 +42,12 @@ def _status(url: str, headers: dict[str, str]) -> tuple[int, str]:
 
 
 def _concrete(path: str) -> str:
-    values = {"prod_id": ANALYSIS, "name": "sensitivity-0", "dag_id": dag_id_for(ANALYSIS)}
+    values = {
+        "prod_id": ANALYSIS,
+        "name": "sensitivity-0",
+        "dag_id": dag_id_for(ANALYSIS),
+        "run_id": "manual__x",
+    }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
@@ -116,15 +121,44 @@ def test_production_page_after_the_demo_shows_full_progress_plots_and_provenance
     screenshot(logged_in, "production_detail")
 
 
-def test_dag_run_link_lands_on_that_runs_production_page(
+def _open_iframe_page(driver: webdriver.Chrome) -> None:
+    wait = WebDriverWait(driver, 60)
+    wait.until(lambda d: d.find_elements(By.TAG_NAME, "iframe"))
+    driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+    wait.until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
+
+
+def test_airflow_nav_shows_the_productions_page_inside_the_ui(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    logged_in.get(f"{api_server.url}/plugin/lstflow-productions")
+    _open_iframe_page(logged_in)
+    try:
+        assert logged_in.find_element(By.TAG_NAME, "h1").text == "Productions"
+    finally:
+        logged_in.switch_to.default_content()
+    screenshot(logged_in, "airflow_nav_productions")
+
+
+def test_the_dag_run_tab_of_the_airflow_ui_opens_that_runs_production_page(
     logged_in: webdriver.Chrome, api_server: ApiServer
 ) -> None:
     logged_in.get(f"{api_server.url}{URL_PREFIX}/productions/{ANALYSIS}")
     run_id = logged_in.find_element(By.CSS_SELECTOR, "#run a").text
-    link = f"{api_server.url}{URL_PREFIX}/dags/{dag_id_for(ANALYSIS)}?run_id={run_id}"
-    logged_in.get(link)
-    assert logged_in.current_url.startswith(f"{api_server.url}{URL_PREFIX}/productions/{ANALYSIS}")
-    assert logged_in.find_element(By.CSS_SELECTOR, "#run a").text == run_id
+    logged_in.get(f"{api_server.url}/dags/{dag_id_for(ANALYSIS)}/runs/{run_id}")
+    tab = WebDriverWait(logged_in, 60).until(
+        lambda d: next(
+            (a for a in d.find_elements(By.CSS_SELECTOR, "a") if a.text == "lstflow run"), None
+        )
+    )
+    tab.click()
+    _open_iframe_page(logged_in)
+    try:
+        assert logged_in.find_element(By.TAG_NAME, "h1").text == f"Production {ANALYSIS}"
+        assert logged_in.find_element(By.CSS_SELECTOR, "#run a").text == run_id
+    finally:
+        logged_in.switch_to.default_content()
+    screenshot(logged_in, "airflow_dag_run_tab")
 
 
 def test_nights_page_shows_the_night_status_tables(

@@ -31,6 +31,17 @@ def _page(request: Request, template: str, values: dict[str, Any]) -> HTMLRespon
     return HTMLResponse(render(template, **_bases(request), **values))
 
 
+def _page_of_dag(request: Request, dag_id: str, run_id: str | None) -> str:
+    base = _bases(request)["base"]
+    if dag_id == NIGHTLY_DAG_ID:
+        return f"{base}/nights"
+    production = production_for_dag(read_library(), dag_id)
+    if production is None:
+        raise views.NotFound(f"DAG {dag_id!r} is not an lstflow production")
+    query = f"?{urlencode({'run_id': run_id})}" if run_id else ""
+    return f"{base}/productions/{quote(production.prod_id)}{query}"
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="lstflow",
@@ -77,15 +88,13 @@ def create_app() -> FastAPI:
         return _page(request, "nights.html", views.nights_page())
 
     @app.get("/dags/{dag_id}", include_in_schema=False)
-    def dag_link(request: Request, dag_id: str, run_id: str | None = None) -> RedirectResponse:
-        """Where a DAG (or DAG run) link of the Airflow UI lands: its production or the nights."""
-        base = _bases(request)["base"]
-        if dag_id == NIGHTLY_DAG_ID:
-            return RedirectResponse(f"{base}/nights")
-        production = production_for_dag(read_library(), dag_id)
-        if production is None:
-            raise views.NotFound(f"DAG {dag_id!r} is not an lstflow production")
-        query = f"?{urlencode({'run_id': run_id})}" if run_id else ""
-        return RedirectResponse(f"{base}/productions/{quote(production.prod_id)}{query}")
+    def dag_link(request: Request, dag_id: str) -> RedirectResponse:
+        """Where the DAG tab of the Airflow UI lands: the production's page, or the nights."""
+        return RedirectResponse(_page_of_dag(request, dag_id, None))
+
+    @app.get("/dags/{dag_id}/runs/{run_id}", include_in_schema=False)
+    def run_link(request: Request, dag_id: str, run_id: str) -> RedirectResponse:
+        """Where the DAG-run tab lands (the run id is a path part: it holds '+' and ':')."""
+        return RedirectResponse(_page_of_dag(request, dag_id, run_id))
 
     return app

@@ -43,7 +43,10 @@ class LazyApp:
 
 
 def external_views() -> list[dict[str, str]]:
-    """Navigation entries and the DAG / DAG-run tabs that open lstflow's pages in the UI."""
+    """Navigation entries and the DAG / DAG-run tabs that open lstflow's pages in the UI.
+
+    The UI shows only views with a ``url_route`` (its iframe route), so each has one.
+    """
     return [
         {
             "name": "Productions",
@@ -59,11 +62,17 @@ def external_views() -> list[dict[str, str]]:
             "url_route": "lstflow-nights",
             "category": "browse",
         },
-        {"name": "lstflow", "href": f"{URL_PREFIX}/dags/{{DAG_ID}}", "destination": "dag"},
+        {
+            "name": "lstflow",
+            "href": f"{URL_PREFIX}/dags/{{DAG_ID}}",
+            "destination": "dag",
+            "url_route": "lstflow-dag",
+        },
         {
             "name": "lstflow run",
-            "href": f"{URL_PREFIX}/dags/{{DAG_ID}}?run_id={{RUN_ID}}",
+            "href": f"{URL_PREFIX}/dags/{{DAG_ID}}/runs/{{RUN_ID}}",
             "destination": "dag_run",
+            "url_route": "lstflow-run",
         },
     ]
 

@@ -31,7 +31,7 @@ def test_external_views_link_the_nav_a_dag_and_a_dag_run_to_the_pages() -> None:
     views = {view["destination"]: view for view in LstflowPlugin.external_views}
     assert set(views) == {"nav", "dag", "dag_run"}
     assert views["dag"]["href"] == "/lstflow/dags/{DAG_ID}"
-    assert views["dag_run"]["href"] == "/lstflow/dags/{DAG_ID}?run_id={RUN_ID}"
+    assert views["dag_run"]["href"] == "/lstflow/dags/{DAG_ID}/runs/{RUN_ID}"
     nav = [v["href"] for v in LstflowPlugin.external_views if v["destination"] == "nav"]
     assert nav == ["/lstflow/productions", "/lstflow/nights"]
 
