@@ -5,7 +5,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="${LSTFLOW_VENV:-$root/.venv}"
-apt_packages=(python3 python3-venv python3-dev make git)
+# chromium + chromium-driver: the browser tests drive the Airflow UI in headless Chromium.
+apt_packages=(python3 python3-venv python3-dev make git chromium chromium-driver)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do

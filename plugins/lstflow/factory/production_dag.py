@@ -10,7 +10,10 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param
 
 from lstflow.config.model import ProductionConfig
+from lstflow.factory.assets import models_asset
 from lstflow.factory.naming import dag_id_for
+from lstflow.factory.provenance import TASK_ID as PROVENANCE_TASK_ID
+from lstflow.factory.provenance import ProductionProvenanceOperator
 from lstflow.factory.stage_operator import ProductionStageOperator
 from lstflow.stages.registry import effective_upstream, stages_to_run
 
@@ -71,11 +74,21 @@ def build_production_dag(production: ProductionConfig) -> DAG:
     ) as dag:
         tasks = {
             stage: ProductionStageOperator(
-                task_id=stage, config_path=str(production.path), stage=stage
+                task_id=stage,
+                config_path=str(production.path),
+                stage=stage,
+                # The models directory is an Asset: nights reading these models declare it.
+                outlets=[models_asset(production.prod_id)] if stage == "train_pipe" else [],
             )
             for stage in stages
         }
         for stage, task in tasks.items():
             for upstream in effective_upstream(stage, stages):
                 tasks[upstream] >> task
+        # Last, whatever happened (all done): what ran, with which software and resources. A
+        # teardown, so it never decides the run's state: a failed stage still fails the run.
+        provenance = ProductionProvenanceOperator(
+            task_id=PROVENANCE_TASK_ID, config_path=str(production.path), stages=stages
+        )
+        list(tasks.values()) >> provenance.as_teardown()
     return dag

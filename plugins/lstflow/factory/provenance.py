@@ -1,0 +1,270 @@
+"""Provenance of one production DAG run, written next to its run records on the cluster.
+
+The last task of every production DAG (a teardown: it runs once all stages are done, failed runs
+included, and never changes the run's state) writes
+``<log_root>/<prod_id>/runs/<run>/provenance.json``: the production and lstchain configs
+with their hashes, the software versions of the Airflow side (this process) and of the analysis
+environment (asked over SSH through the production's ``source_environment``), every Slurm job of
+the run with what each element used (sacct: Elapsed, MaxRSS, State), and the inputs and outputs
+with their sizes. The UI shows it and draws the runtime/memory histograms from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import posixpath
+import re
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from lstflow.config import load_production
+from lstflow.config.model import PATH_FIELDS, ProductionConfig
+from lstflow.factory.settings import log_root, parse_cache_dir, ssh_conn_id
+from lstflow.factory.stage_operator import run_label
+from lstflow.slurm.hook import SlurmHook
+
+FORMAT = "lstflow-provenance-run/1"
+PROVENANCE_FILE = "provenance.json"
+TASK_ID = "provenance"
+AIRFLOW_SIDE = ("apache-airflow", "apache-airflow-providers-ssh", "lstflow")
+ANALYSIS_SIDE = ("lstflow", "lstchain", "ctapipe", "pyirf")
+SACCT_FORMAT = "JobID,Elapsed,MaxRSS,State"
+# Config fields naming what a stage writes; every other path field is an input.
+OUTPUT_FIELDS = frozenset({"output", "train", "test"})
+_RSS = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>[KMGTP]?)$")
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def run_dir(prod_id: str, run_id: str) -> str:
+    """``<log_root>/<prod_id>/runs/<run>``: the stage operator's run records live there too."""
+    return posixpath.join(log_root(), prod_id, "runs", run_label(run_id))
+
+
+def provenance_path(prod_id: str, run_id: str) -> str:
+    return posixpath.join(run_dir(prod_id, run_id), PROVENANCE_FILE)
+
+
+# ---- pure helpers (unit-tested) ------------------------------------------------------------
+
+
+def elapsed_seconds(text: str) -> float | None:
+    """sacct's ``Elapsed``: ``[D-]HH:MM:SS``, ``MM:SS`` or ``MM:SS.mmm``."""
+    text = text.strip()
+    if not text or text in {"INVALID", "UNLIMITED"}:
+        return None
+    days = 0
+    if "-" in text:
+        day_text, text = text.split("-", 1)
+        days = int(day_text)
+    seconds = 0.0
+    for part in text.split(":"):
+        seconds = seconds * 60 + float(part)
+    return days * 86400 + seconds
+
+
+def rss_bytes(text: str) -> int | None:
+    """sacct's ``MaxRSS`` (``1234K``, ``1.50G``, ``0``) in bytes; empty means not measured."""
+    match = _RSS.match(text.strip())
+    if match is None:
+        return None
+    return int(float(match["number"]) * _UNITS[match["unit"]])
+
+
+def element_usage(sacct_output: str) -> dict[str, dict[str, Any]]:
+    """Per element (``123_4`` or ``124``): state and elapsed of the allocation, and the largest
+    MaxRSS of its steps (sacct reports memory on ``.batch``/``.extern`` steps only)."""
+    usage: dict[str, dict[str, Any]] = {}
+    for line in sacct_output.splitlines():
+        if not line.strip():
+            continue
+        fields = line.split("|")
+        if len(fields) != 4:
+            raise ValueError(f"sacct -o {SACCT_FORMAT} printed an unexpected line: {line!r}")
+        job, elapsed, max_rss, state = fields
+        element, _, step = job.partition(".")
+        row = usage.setdefault(
+            element, {"job_id": element, "state": None, "elapsed_s": None, "max_rss_bytes": None}
+        )
+        if not step:
+            row["state"] = state.split(" ")[0] or None
+            row["elapsed_s"] = elapsed_seconds(elapsed)
+        rss = rss_bytes(max_rss)
+        if rss is not None and (row["max_rss_bytes"] is None or rss > row["max_rss_bytes"]):
+            row["max_rss_bytes"] = rss
+    return usage
+
+
+def config_paths(production: ProductionConfig, stages: Iterable[str]) -> dict[str, list[str]]:
+    """The paths the config names for the run stages: ``{"inputs": [...], "outputs": [...]}``.
+
+    A path written by one stage and read by the next is an output only.
+    """
+    inputs: list[str] = []
+    outputs: list[str] = []
+    for stage in stages:
+        for entry in production.entries(stage):
+            for name in sorted(PATH_FIELDS):
+                value = getattr(entry, name, None)
+                if isinstance(value, str) and value:
+                    (outputs if name in OUTPUT_FIELDS else inputs).append(value)
+    produced = set(outputs)
+    return {
+        "inputs": sorted({p for p in inputs if p not in produced}),
+        "outputs": sorted(produced),
+    }
+
+
+def parse_sizes(output: str) -> dict[str, dict[str, Any]]:
+    """Lines ``kind\\0size\\0files\\0path\\0`` of ``SIZES_SNIPPET`` into rows by path."""
+    parts = output.split("\0")
+    rows: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(parts) - 3, 4):
+        kind, size, files, path = parts[i : i + 4]
+        kind = kind.strip()
+        rows[path] = {
+            "path": path,
+            "kind": kind,
+            "size": int(size) if size.isdigit() else None,
+            "files": int(files) if files.isdigit() else None,
+        }
+    return rows
+
+
+def software_versions(names: Sequence[str]) -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def config_record(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    text = path.read_text(errors="replace")
+    return {"path": str(path), "sha256": hashlib.sha256(text.encode()).hexdigest(), "text": text}
+
+
+# ---- remote queries ------------------------------------------------------------------------
+
+# Paths arrive NUL-separated on stdin; for each: kind, size in bytes, file count, path.
+SIZES_SNIPPET = (
+    "while IFS= read -r -d '' p; do "
+    "if [ -d \"$p\" ]; then printf 'dir\\0%s\\0%s\\0%s\\0' "
+    '"$(du -sb -- "$p" | cut -f1)" "$(find "$p" -type f | wc -l)" "$p"; '
+    'elif [ -e "$p" ]; then printf \'file\\0%s\\0%s\\0%s\\0\' "$(stat -L -c %s -- "$p")" 1 "$p"; '
+    "else printf 'missing\\0\\0\\0%s\\0' \"$p\"; fi; done; true"
+)
+
+
+def remote_sizes(hook: SlurmHook, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
+    if not paths:
+        return {}
+    payload = "".join(f"{p}\0" for p in paths).encode()
+    return parse_sizes(hook.check(SIZES_SNIPPET, stdin=payload).stdout)
+
+
+def remote_usage(hook: SlurmHook, job_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    if not job_ids:
+        return {}
+    argv = ["sacct", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FORMAT]
+    return element_usage(hook.check(argv).stdout)
+
+
+def analysis_versions(hook: SlurmHook, production: ProductionConfig) -> dict[str, Any]:
+    """The analysis environment's versions, asked of its own Python through source_environment."""
+    probe = (
+        "import json, platform\nfrom importlib import metadata\n"
+        "def v(n):\n    try:\n        return metadata.version(n)\n"
+        "    except metadata.PackageNotFoundError:\n        return None\n"
+        f"print(json.dumps({{'python': platform.python_version(), "
+        f"**{{n: v(n) for n in {list(ANALYSIS_SIDE)!r}}}}}))"
+    )
+    prologue = " && ".join(shlex.join(line) for line in production.source_environment.prologue())
+    result = hook.run(f"{prologue} && python -c {shlex.quote(probe)}")
+    if result.exit_status != 0:
+        return {"error": result.stderr.strip()[-2000:] or f"exit {result.exit_status}"}
+    versions: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return versions
+
+
+# ---- the task ------------------------------------------------------------------------------
+
+
+def stage_report(ti: Any, stage: str) -> Mapping[str, Any] | None:
+    """The Slurm operator's report of a stage: ``return_value``, or ``slurm_report`` on failure."""
+    for key in ("return_value", "slurm_report"):
+        report = ti.xcom_pull(task_ids=stage, key=key)
+        if isinstance(report, Mapping) and "job_ids" in report:
+            return report
+    return None
+
+
+class ProductionProvenanceOperator(BaseOperator):
+    """Write a production run's ``provenance.json`` on the cluster and return its path."""
+
+    template_fields: Sequence[str] = ("ssh_conn_id", "config_path")
+    ui_color = "#e8f4e8"
+
+    def __init__(self, *, config_path: str, stages: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config_path = config_path
+        self.stages = tuple(stages)
+        self.ssh_conn_id = ssh_conn_id()
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        production = load_production(Path(self.config_path), cache_dir=parse_cache_dir())
+        hook = SlurmHook(self.ssh_conn_id)
+        ti = context["ti"]
+        run_id = context["run_id"]
+        stages: dict[str, Any] = {}
+        for stage in self.stages:
+            report = stage_report(ti, stage)
+            stages[stage] = {
+                "job_ids": list(report["job_ids"]) if report else [],
+                "total": report["total"] if report else 0,
+                "completed": report["completed"] if report else 0,
+                "failed": len(report["failed"]) if report else 0,
+            }
+        all_jobs = sorted({j for s in stages.values() for j in s["job_ids"]}, key=int)
+        usage = remote_usage(hook, all_jobs)
+        for info in stages.values():
+            mine = set(info["job_ids"])
+            info["elements"] = [u for e, u in sorted(usage.items()) if e.split("_")[0] in mine]
+        paths = config_paths(production, self.stages)
+        sizes = remote_sizes(hook, paths["inputs"] + paths["outputs"])
+        document = {
+            "format": FORMAT,
+            "prod_id": production.prod_id,
+            "dag_id": ti.dag_id,
+            "run_id": run_id,
+            "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "configs": {
+                "production": config_record(production.path),
+                "lstchain": config_record(production.lstchain_config),
+            },
+            "software": {
+                "airflow_side": software_versions(AIRFLOW_SIDE),
+                "analysis_side": {
+                    "environment": production.source_environment.label,
+                    **analysis_versions(hook, production),
+                },
+            },
+            "stages": stages,
+            "inputs": [sizes.get(p, {"path": p, "kind": "unknown"}) for p in paths["inputs"]],
+            "outputs": [sizes.get(p, {"path": p, "kind": "unknown"}) for p in paths["outputs"]],
+        }
+        path = provenance_path(production.prod_id, run_id)
+        hook.write_file(path, json.dumps(document, indent=1) + "\n")
+        self.log.info("provenance of %s written to %s", run_id, path)
+        return {"path": path, "jobs": len(all_jobs), "elements": len(usage)}

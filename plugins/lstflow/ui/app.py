@@ -1,0 +1,100 @@
+"""lstflow's FastAPI app, mounted by the api-server under ``URL_PREFIX`` behind Airflow's auth.
+
+Every route depends on ``require_dag_reader``: the api-server does not protect plugin apps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from lstflow.ui import views
+from lstflow.ui.auth import refuse_or_login, require_dag_reader
+from lstflow.ui.library import production_for_dag, read_library
+from lstflow.ui.nights import NIGHTLY_DAG_ID
+from lstflow.ui.plugin import URL_PREFIX
+from lstflow.ui.render import render
+
+
+def _bases(request: Request) -> dict[str, str]:
+    """This app's URL root and the Airflow UI's, whatever base path the api-server has."""
+    base = str(request.scope.get("root_path", "")).rstrip("/")
+    airflow_base = base.removesuffix(URL_PREFIX)
+    return {"base": base, "airflow_base": airflow_base}
+
+
+def _page(request: Request, template: str, values: dict[str, Any]) -> HTMLResponse:
+    return HTMLResponse(render(template, **_bases(request), **values))
+
+
+def _page_of_dag(request: Request, dag_id: str, run_id: str | None) -> str:
+    base = _bases(request)["base"]
+    if dag_id == NIGHTLY_DAG_ID:
+        return f"{base}/nights"
+    production = production_for_dag(read_library(), dag_id)
+    if production is None:
+        raise views.NotFound(f"DAG {dag_id!r} is not an lstflow production")
+    query = f"?{urlencode({'run_id': run_id})}" if run_id else ""
+    return f"{base}/productions/{quote(production.prod_id)}{query}"
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="lstflow",
+        description="Productions, nights and provenance of the LST-1 analysis chain",
+        dependencies=[require_dag_reader()],
+        # FastAPI's docs routes would bypass the app's dependencies: none are served.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    app.add_exception_handler(HTTPException, refuse_or_login)  # type: ignore[arg-type]
+
+    @app.exception_handler(views.NotFound)
+    async def not_found(request: Request, error: views.NotFound) -> Response:
+        return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.get("/", include_in_schema=False)
+    def index(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{_bases(request)['base']}/productions")
+
+    @app.get("/productions", response_class=HTMLResponse)
+    def productions(request: Request) -> HTMLResponse:
+        return _page(request, "productions.html", views.productions_page())
+
+    @app.get("/productions/{prod_id}", response_class=HTMLResponse)
+    def production(request: Request, prod_id: str, run_id: str | None = None) -> HTMLResponse:
+        return _page(request, "production.html", views.production_page(prod_id, run_id))
+
+    @app.get("/productions/{prod_id}/plots/{name}")
+    def plot(prod_id: str, name: str) -> Response:
+        return Response(
+            views.plot_bytes(prod_id, name),
+            media_type="image/png",
+            headers={"Cache-Control": "private, max-age=60"},
+        )
+
+    @app.get("/productions/{prod_id}/provenance.json")
+    def provenance(prod_id: str, run_id: str) -> JSONResponse:
+        return JSONResponse(views.provenance_document(prod_id, run_id))
+
+    @app.get("/nights", response_class=HTMLResponse)
+    def nights(request: Request) -> HTMLResponse:
+        return _page(request, "nights.html", views.nights_page())
+
+    @app.get("/dags/{dag_id}", include_in_schema=False)
+    def dag_link(request: Request, dag_id: str) -> RedirectResponse:
+        """Where the DAG tab of the Airflow UI lands: the production's page, or the nights."""
+        return RedirectResponse(_page_of_dag(request, dag_id, None))
+
+    @app.get("/dags/{dag_id}/runs/{run_id}", include_in_schema=False)
+    def run_link(request: Request, dag_id: str, run_id: str) -> RedirectResponse:
+        """Where the DAG-run tab lands (the run id is a path part: it holds '+' and ':')."""
+        return RedirectResponse(_page_of_dag(request, dag_id, run_id))
+
+    return app

@@ -1,0 +1,176 @@
+"""The lstflow pages in a real api-server, seen by headless Chromium after the demo run.
+
+Screenshots go to ``.lstflow/test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+from browser_helpers import ApiServer, screenshot
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from lstflow import demo
+from lstflow.factory.naming import dag_id_for
+from lstflow.ui.app import create_app
+from lstflow.ui.nights import night_statuses
+from lstflow.ui.plugin import URL_PREFIX
+
+pytestmark = pytest.mark.browser
+
+ANALYSIS = "lstflow_demo_analysis"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _status(url: str, headers: dict[str, str]) -> tuple[int, str]:
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with opener.open(request, timeout=30) as answer:
+            return answer.status, answer.headers.get("location", "")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("location", "")
+
+
+def _concrete(path: str) -> str:
+    values = {
+        "prod_id": ANALYSIS,
+        "name": "sensitivity-0",
+        "dag_id": dag_id_for(ANALYSIS),
+        "run_id": "manual__x",
+    }
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+
+def test_every_plugin_endpoint_refuses_requests_without_a_valid_token(
+    api_server: ApiServer,
+) -> None:
+    paths = sorted(
+        {
+            _concrete(route.path)
+            for route in create_app().routes
+            if "GET" in (getattr(route, "methods", None) or ())
+        }
+    )
+    assert "/productions" in paths and "/nights" in paths
+    for path in paths:
+        url = f"{api_server.url}{URL_PREFIX}{path}?run_id=x"
+        assert _status(url, {})[0] == 401, path
+        assert _status(url, {"Authorization": "Bearer not-a-jwt"})[0] == 403, path
+        assert _status(url, {"Cookie": "_token=forged.jwt.value"})[0] == 403, path
+        code, location = _status(url, {"Accept": "text/html"})
+        assert code == 303 and "/auth/login?next=" in location, path
+
+
+def test_productions_page_lists_the_library_with_latest_run_states(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    logged_in.get(f"{api_server.url}{URL_PREFIX}/productions")
+    rows = {
+        row.get_attribute("data-prod-id"): row.text
+        for row in logged_in.find_elements(By.CSS_SELECTOR, "tr.production")
+    }
+    screenshot(logged_in, "productions")
+    assert set(demo.PRODUCTIONS) <= set(rows)
+    for prod_id in demo.PRODUCTIONS:
+        assert "success" in rows[prod_id]
+    assert "train_pipe (1)" in rows[ANALYSIS]
+    assert "dl2_to_sensitivity (1)" in rows[ANALYSIS]
+
+
+def test_production_page_after_the_demo_shows_full_progress_plots_and_provenance(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    logged_in.get(f"{api_server.url}{URL_PREFIX}/productions/{ANALYSIS}")
+    stages = logged_in.find_elements(By.CSS_SELECTOR, "tr.stage")
+    assert [s.get_attribute("data-stage") for s in stages] == [
+        "train_test_split",
+        "merge_dl1",
+        "train_pipe",
+        "plot_rf_feat",
+        "dl1_to_dl2",
+        "dl2_to_irfs",
+        "dl2_to_sensitivity",
+    ]
+    assert {s.get_attribute("data-percent-done") for s in stages} == {"100.0"}
+    images = logged_in.find_elements(By.CSS_SELECTOR, ".plots img")
+    assert {i.get_attribute("data-plot") for i in images} == {"rf-importance-0", "sensitivity-0"}
+    WebDriverWait(logged_in, 60).until(
+        lambda driver: all(
+            driver.execute_script("return arguments[0].complete", image) for image in images
+        )
+    )
+    for image in images:
+        assert logged_in.execute_script("return arguments[0].naturalWidth", image) > 100
+    histograms = logged_in.find_elements(By.CSS_SELECTOR, ".histograms svg rect")
+    assert histograms, "sacct runtime/memory histograms are drawn"
+    software = logged_in.find_element(By.ID, "software").text
+    assert "lstchain" in software and "0.12.3" in software
+    configs = logged_in.find_element(By.ID, "configs").text
+    assert re.search(r"production .*lstmcpipe_config_demo_analysis\.yaml [0-9a-f]{16}", configs)
+    assert re.search(r"lstchain .*lstchain_config_training\.json [0-9a-f]{16}", configs)
+    screenshot(logged_in, "production_detail")
+
+
+def _open_iframe_page(driver: webdriver.Chrome) -> None:
+    wait = WebDriverWait(driver, 60)
+    wait.until(lambda d: d.find_elements(By.TAG_NAME, "iframe"))
+    driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+    wait.until(lambda d: d.find_elements(By.TAG_NAME, "h1"))
+
+
+def test_airflow_nav_shows_the_productions_page_inside_the_ui(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    logged_in.get(f"{api_server.url}/plugin/lstflow-productions")
+    _open_iframe_page(logged_in)
+    try:
+        assert logged_in.find_element(By.TAG_NAME, "h1").text == "Productions"
+    finally:
+        logged_in.switch_to.default_content()
+    screenshot(logged_in, "airflow_nav_productions")
+
+
+def test_the_dag_run_tab_of_the_airflow_ui_opens_that_runs_production_page(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    logged_in.get(f"{api_server.url}{URL_PREFIX}/productions/{ANALYSIS}")
+    run_id = logged_in.find_element(By.CSS_SELECTOR, "#run a").text
+    logged_in.get(f"{api_server.url}/dags/{dag_id_for(ANALYSIS)}/runs/{run_id}")
+    tab = WebDriverWait(logged_in, 60).until(
+        lambda d: next(
+            (a for a in d.find_elements(By.CSS_SELECTOR, "a") if a.text == "lstflow run"), None
+        )
+    )
+    tab.click()
+    _open_iframe_page(logged_in)
+    try:
+        assert logged_in.find_element(By.TAG_NAME, "h1").text == f"Production {ANALYSIS}"
+        assert logged_in.find_element(By.CSS_SELECTOR, "#run a").text == run_id
+    finally:
+        logged_in.switch_to.default_content()
+    screenshot(logged_in, "airflow_dag_run_tab")
+
+
+def test_nights_page_shows_the_night_status_tables(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    logged_in.get(f"{api_server.url}{URL_PREFIX}/nights")
+    assert logged_in.find_element(By.TAG_NAME, "h1").text == "Nights"
+    expected = [status["night"] for _, status in night_statuses()]
+    sections = logged_in.find_elements(By.CSS_SELECTOR, "section.night")
+    assert [s.get_attribute("data-night") for s in sections] == expected
+    for section in sections:
+        header = section.find_element(By.CSS_SELECTOR, "table.night-status tr").text
+        assert header.split()[:3] == ["Run", "Type", "Subruns"]
+    assert bool(logged_in.find_elements(By.ID, "no-nights")) == (not expected)
+    screenshot(logged_in, "nights")

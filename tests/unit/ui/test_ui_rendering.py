@@ -1,0 +1,160 @@
+"""Histograms and templates render what the page data says, escaped."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lstflow.onsite.status import RunProgress, status_json
+from lstflow.ui.airflow_db import RunInfo
+from lstflow.ui.histograms import bin_counts, svg_histogram
+from lstflow.ui.library import ProductionRow
+from lstflow.ui.nights import ROW_KEYS
+from lstflow.ui.progress import StageProgress
+from lstflow.ui.render import human_bytes, render
+from lstflow.ui.views import histograms
+
+pytestmark = pytest.mark.unit
+
+ROW = ProductionRow(
+    prod_id="prod<1>",
+    dag_id="mc_prod_1_",
+    config_path="/cfg/prod.yml",
+    stages=("r0_to_dl1", "merge_dl1"),
+    entry_counts={"r0_to_dl1": 2, "merge_dl1": 1},
+    environment="lstchain-v0.12",
+    readme="# Prod 1\nnotes",
+)
+RUN = RunInfo("mc_prod_1_", "manual__1", "failed", None, None)
+
+
+def test_bins_cover_min_to_max_and_equal_values_share_one_bin() -> None:
+    counts, low, high = bin_counts([1.0, 2.0, 3.0, 10.0], 3)
+    assert (counts, low, high) == ([3, 0, 1], 1.0, 10.0)
+    assert bin_counts([5.0, 5.0], 4)[0] == [2]
+
+
+def test_histogram_svg_has_one_bar_per_bin_and_an_escaped_title() -> None:
+    svg = svg_histogram([1, 2, 2, 3], "a<b", "min", bins=3)
+    assert svg.count("<rect") == 3
+    assert "a&lt;b" in svg and "4 elements" in svg
+    assert "no sacct data" in svg_histogram([], "empty", "MiB")
+
+
+def test_histograms_per_stage_from_provenance_in_minutes_and_mib() -> None:
+    provenance = {
+        "stages": {
+            "r0_to_dl1": {
+                "elements": [
+                    {"elapsed_s": 120.0, "max_rss_bytes": 2**30},
+                    {"elapsed_s": 60.0, "max_rss_bytes": None},
+                ]
+            },
+            "merge_dl1": {"elements": []},
+        }
+    }
+    [(stage, runtime, memory)] = histograms(provenance)
+    assert stage == "r0_to_dl1"
+    assert "2 elements" in runtime and "1 elements" in memory
+    assert "1.02e+03 MiB" in memory  # one element of 1 GiB
+
+
+def test_human_bytes() -> None:
+    assert human_bytes(None) == "-"
+    assert human_bytes(512) == "512 B"
+    assert human_bytes(3 * 2**20) == "3.0 MiB"
+
+
+def test_production_page_shows_bars_failures_plots_and_provenance() -> None:
+    failure = {
+        "element": "7_1",
+        "key": "run2",
+        "state": "OUT_OF_MEMORY",
+        "exit_code": 0,
+        "attempts": 3,
+        "command": "lstchain_mc_r0_to_dl1 --input-file '<x>'",
+        "stderr_log": "/logs/r0_to_dl1_7_1.err",
+        "stderr_tail": "MemoryError",
+    }
+    stages = [
+        StageProgress("r0_to_dl1", "failed", 2, 1, 1, 0, ("7",), (failure,), "report"),
+        StageProgress("merge_dl1", "upstream_failed"),
+    ]
+    provenance = {
+        "written_at": "2026-01-01T00:00:00+00:00",
+        "configs": {"production": {"path": "/cfg/prod.yml", "sha256": "ab" * 32, "text": "x"}},
+        "software": {
+            "airflow_side": {"apache-airflow": "3.3.2", "lstflow": "0.1.0"},
+            "analysis_side": {"lstchain": "0.12.3", "lstflow": "0.1.0"},
+        },
+        "inputs": [{"path": "/d/DL0", "kind": "dir", "size": 2048, "files": 2}],
+        "outputs": [{"path": "/d/DL1", "kind": "missing", "size": None, "files": None}],
+    }
+    html = render(
+        "production.html",
+        base="/lstflow",
+        airflow_base="",
+        row=ROW,
+        run=RUN,
+        runs=[RUN],
+        stages=stages,
+        plots=[],
+        histograms=[],
+        provenance=provenance,
+        provenance_path="/logs/prod/runs/manual__1/provenance.json",
+        provenance_note="",
+    )
+    assert 'data-stage="r0_to_dl1" data-percent-done="50.0"' in html
+    assert 'class="done" style="width: 50.0%"' in html
+    assert "MemoryError" in html and "&#39;&lt;x&gt;&#39;" in html
+    assert "prod&lt;1&gt;" in html and "prod<1>" not in html
+    assert 'href="/dags/mc_prod_1_/runs/manual__1"' in html
+    software = re.search(r'<table id="software">.*?</table>', html, re.S)
+    assert software is not None
+    assert software.group(0).count("<tr>") == 4  # header + the union of both sides' 3 packages
+    assert "2.0 KiB" in html and "abababababababab" in html
+
+
+def test_nights_page_renders_status_json_rows_in_column_order() -> None:
+    document = status_json(
+        "2024-01-15",
+        "v0.12.3",
+        [RunProgress(15, "DATA", 4, "Crab", ("100_0", "100_1"), ("COMPLETED", "COMPLETED"))],
+    )
+    html = render(
+        "nights.html",
+        base="/lstflow",
+        airflow_base="",
+        nights=[(RunInfo("lstflow_nightly", "scheduled__x", "success", None, None), document)],
+        keys=ROW_KEYS,
+        dag_id="lstflow_nightly",
+        task_id="night_status",
+    )
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    assert [re.sub("<[^>]+>", "", c) for c in cells[:7]] == [
+        "15",
+        "DATA",
+        "4",
+        "Crab",
+        "1",
+        "100",
+        "COMPLETED",
+    ]
+    assert 'data-night="2024-01-15"' in html and "no-nights" not in html
+    assert len(ROW_KEYS) == len(document["columns"])
+
+
+def test_productions_page_lists_rows_and_config_errors() -> None:
+    html = render(
+        "productions.html",
+        base="/lstflow",
+        airflow_base="",
+        library_root="/cfg",
+        rows=[ROW],
+        latest={"mc_prod_1_": RUN},
+        errors=["/cfg/bad.yml: stages: unknown key"],
+    )
+    assert 'href="/lstflow/productions/prod%3C1%3E"' in html
+    assert "r0_to_dl1 (2), merge_dl1 (1)" in html
+    assert "failed" in html and "/cfg/bad.yml: stages: unknown key" in html
