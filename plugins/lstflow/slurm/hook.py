@@ -1,0 +1,205 @@
+"""``SlurmHook``: Slurm's client commands and remote files over an Airflow SSH connection.
+
+Built on the SSH provider's ``SSHHook`` (paramiko, one cached client, host keys verified from
+the connection's ``host_key`` extra or known_hosts). Every command is an argv joined with
+``shlex.join``, or a fixed shell snippet whose only variable parts are quoted, so no value from
+a config can reach the shell unquoted.
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow.providers.ssh.hooks.ssh import SSHHook
+from airflow.sdk import BaseHook
+
+from lstflow.slurm.commands import (
+    CommandResult,
+    SlurmCommandError,
+    find_jobs_commands,
+    sbatch_argv,
+)
+from lstflow.slurm.parsing import parse_named_jobs, parse_sbatch_parsable, parse_scontrol_config
+
+DEFAULT_CONN_ID = "lstflow_local_slurm"
+# How far back sacct looks for jobs by name: a little beyond the task state store's retention.
+JOB_LOOKBACK = timedelta(days=31)
+
+
+@dataclass(frozen=True)
+class ClusterLimits:
+    """The slurmctld settings the Slurm layer adapts to (``scontrol show config``)."""
+
+    max_array_size: int
+    min_job_age: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, str]) -> ClusterLimits:
+        def number(key: str, default: int) -> int:
+            value = config.get(key, "").split(" ", 1)[0]  # "300 sec" in some versions
+            return int(value) if value.isdigit() else default
+
+        return cls(number("MaxArraySize", 1001), number("MinJobAge", 300))
+
+
+_LIMITS_CACHE: dict[str, ClusterLimits] = {}
+
+
+class SlurmHook(BaseHook):
+    """Submit, query, cancel Slurm jobs and read/write files on the cluster over SSH."""
+
+    conn_name_attr = "ssh_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = "ssh"
+    hook_name = "Slurm over SSH (lstflow)"
+
+    def __init__(self, ssh_conn_id: str = DEFAULT_CONN_ID, command_timeout: float = 120.0) -> None:
+        super().__init__()
+        self.ssh_conn_id = ssh_conn_id
+        self.command_timeout = command_timeout
+
+    @cached_property
+    def ssh_hook(self) -> SSHHook:
+        return SSHHook(ssh_conn_id=self.ssh_conn_id, cmd_timeout=self.command_timeout)
+
+    def get_conn(self) -> Any:
+        return self.ssh_hook.get_conn()
+
+    # ---- running commands ------------------------------------------------------------------
+
+    def run(self, command: Sequence[str] | str, *, stdin: bytes | None = None) -> CommandResult:
+        """Run an argv (quoted here) or a prepared shell snippet; return its exit and output."""
+        text = command if isinstance(command, str) else shlex.join(command)
+        client = self.get_conn()
+        channel_in, channel_out, channel_err = client.exec_command(
+            text, timeout=self.command_timeout
+        )
+        writer = threading.Thread(target=_feed, args=(channel_in, stdin), daemon=True)
+        writer.start()
+        stdout = channel_out.read()
+        stderr = channel_err.read()
+        writer.join()
+        status = channel_out.channel.recv_exit_status()
+        return CommandResult(
+            text, status, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+        )
+
+    def check(self, command: Sequence[str] | str, *, stdin: bytes | None = None) -> CommandResult:
+        """``run`` that raises ``SlurmCommandError`` unless the command exits 0."""
+        return self.run(command, stdin=stdin).raise_for_status()
+
+    # ---- cluster ---------------------------------------------------------------------------
+
+    def cluster_limits(self) -> ClusterLimits:
+        """MaxArraySize and MinJobAge, read once per connection and process."""
+        if self.ssh_conn_id not in _LIMITS_CACHE:
+            output = self.check(["scontrol", "show", "config"]).stdout
+            _LIMITS_CACHE[self.ssh_conn_id] = ClusterLimits.from_config(
+                parse_scontrol_config(output)
+            )
+        return _LIMITS_CACHE[self.ssh_conn_id]
+
+    def submit(
+        self,
+        script_path: str,
+        *,
+        array: str,
+        options: Iterable[tuple[str, str]],
+        job_name: str,
+        comment: str,
+        workdir: str,
+        output: str,
+        error: str,
+    ) -> str:
+        """``sbatch --parsable`` a job array; returns its job id."""
+        argv = sbatch_argv(
+            script_path,
+            array=array,
+            options=options,
+            job_name=job_name,
+            comment=comment,
+            workdir=workdir,
+            output=output,
+            error=error,
+        )
+        return parse_sbatch_parsable(self.check(argv).stdout)
+
+    def cancel(self, job_ids: Sequence[str]) -> None:
+        if job_ids:
+            self.check(["scancel", *job_ids])
+
+    def find_jobs(self, job_names: Sequence[str]) -> dict[str, set[str]]:
+        """Job ids by exact job name, from the controller and from accounting (one call)."""
+        if not job_names:
+            return {}
+        since = (datetime.now(UTC) - JOB_LOOKBACK).strftime("%Y-%m-%dT%H:%M:%S")
+        result = self.check(find_jobs_commands(job_names, since))
+        return parse_named_jobs(result.stdout)
+
+    def count_jobs_by_tag(self, prefix: str) -> dict[str, int]:
+        """How many array jobs were submitted under each job name starting with ``prefix``.
+
+        Used to prove exactly-once submission: every name (one per planned submission) must map
+        to exactly one job id, whatever crashed in between.
+        """
+        since = (datetime.now(UTC) - JOB_LOOKBACK).strftime("%Y-%m-%dT%H:%M:%S")
+        result = self.check(find_jobs_commands(None, since))
+        jobs = parse_named_jobs(result.stdout)
+        return {name: len(ids) for name, ids in jobs.items() if name.startswith(prefix)}
+
+    # ---- remote files ----------------------------------------------------------------------
+
+    def make_dirs(self, paths: Sequence[str]) -> None:
+        self.check(["mkdir", "-p", "--", *paths])
+
+    def write_file(self, path: str, content: str) -> None:
+        """Write ``content`` to ``path`` atomically (temp file + rename), creating its dir."""
+        quoted = shlex.quote(path)
+        tmp = shlex.quote(f"{path}.lstflow-tmp")
+        snippet = f'mkdir -p -- "$(dirname -- {quoted})" && cat > {tmp} && mv -f -- {tmp} {quoted}'
+        self.check(snippet, stdin=content.encode())
+
+    def read_file(self, path: str) -> str:
+        return self.check(["cat", "--", path]).stdout
+
+    def tail_files(self, paths: Sequence[str], lines: int = 20) -> dict[str, str]:
+        """The last ``lines`` lines of each file, in one SSH call; missing files give ''."""
+        if not paths:
+            return {}
+        quoted = " ".join(shlex.quote(path) for path in paths)
+        snippet = (
+            f"for f in {quoted}; do printf '\\0%s\\0' \"$f\"; "
+            f'tail -n {int(lines)} -- "$f" 2>/dev/null; done; true'
+        )
+        parts = self.check(snippet).stdout.split("\0")[1:]
+        return {parts[i]: parts[i + 1] for i in range(0, len(parts) - 1, 2)}
+
+    def existing_paths(self, paths: Iterable[str]) -> set[str]:
+        """Which of ``paths`` exist on the cluster, in one SSH call (paths travel on stdin)."""
+        wanted = list(paths)
+        if not wanted:
+            return set()
+        snippet = (
+            "while IFS= read -r -d '' p; do [ -e \"$p\" ] && printf '%s\\0' \"$p\"; done; true"
+        )
+        payload = "".join(f"{path}\0" for path in wanted).encode()
+        output = self.check(snippet, stdin=payload).stdout
+        return {path for path in output.split("\0") if path}
+
+
+def _feed(channel_in: Any, data: bytes | None) -> None:
+    """Write stdin in a thread so a command that answers while reading cannot deadlock us."""
+    try:
+        if data:
+            channel_in.write(data)
+    finally:
+        channel_in.channel.shutdown_write()
+
+
+__all__ = ["DEFAULT_CONN_ID", "ClusterLimits", "CommandResult", "SlurmCommandError", "SlurmHook"]

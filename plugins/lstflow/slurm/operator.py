@@ -1,0 +1,352 @@
+"""``SlurmArrayOperator``: run a list of work items as Slurm job arrays, deferred while they run.
+
+Life of a task:
+
+1. ``execute`` plans the arrays (group by resources, chunk to MaxArraySize), writes one script
+   per chunk, submits, stores the plan in the task state store, then defers to
+   ``SlurmArrayTrigger``: the worker slot is free while Slurm works.
+2. ``execute_complete`` records each element's final state; the ``RetryPolicy`` resubmits only
+   failed elements (``--array=3,17``, more memory after OUT_OF_MEMORY, more time after
+   TIMEOUT), then defers again, until nothing is left to retry.
+3. The final report (task log and XCom) lists each failed element with state, exit code,
+   command and stderr tail; the task fails if failures exceed ``allowed_failure_fraction``.
+
+Exactly-once: the plan (with job ids) is stored before deferring, so a retried task re-attaches
+to its jobs. The window between ``sbatch`` returning and the store write is closed by a
+deterministic job name per submission (``lstflow.<dag>.<task>.<token>``) looked up in squeue and
+sacct before any ``sbatch``, and by storing "round started" before the first ``sbatch``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from lstflow.slurm.hook import DEFAULT_CONN_ID, SlurmHook
+from lstflow.slurm.parsing import ElementId, ElementStatus
+from lstflow.slurm.plan import ArrayPlan, Element, RunIdentity, Submission
+from lstflow.slurm.policy import RetryPolicy
+from lstflow.slurm.states import parse_state
+from lstflow.slurm.trigger import SlurmArrayTrigger
+from lstflow.workitems import ArraySpec
+
+STATE_KEY_PREFIX = "lstflow.slurm.plan."
+
+
+class SlurmArrayFailed(AirflowException):
+    """More elements failed than the operator allows; the message is the failure report."""
+
+
+class SlurmArrayOperator(BaseOperator):
+    """Run ``array_spec`` (or what ``build_array_spec`` plans at run time) on Slurm."""
+
+    template_fields: Sequence[str] = ("ssh_conn_id",)
+    ui_color = "#c6e2ff"
+
+    def __init__(
+        self,
+        *,
+        array_spec: ArraySpec | None = None,
+        ssh_conn_id: str = DEFAULT_CONN_ID,
+        max_element_retries: int = 2,
+        allowed_failure_fraction: float = 0.0,
+        memory_factor: float = 2.0,
+        time_factor: float = 2.0,
+        memory_ceiling: str = "64G",
+        time_ceiling: str = "2-00:00:00",
+        default_memory: str = "2G",
+        default_time: str = "1:00:00",
+        poll_interval: float = 60.0,
+        max_poll_interval: float = 600.0,
+        sacct_grace_period: float = 120.0,
+        query_attempts: int = 5,
+        stderr_tail_lines: int = 20,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.array_spec = array_spec
+        self.ssh_conn_id = ssh_conn_id
+        self.policy = RetryPolicy(
+            max_element_retries=max_element_retries,
+            allowed_failure_fraction=allowed_failure_fraction,
+            memory_factor=memory_factor,
+            time_factor=time_factor,
+            memory_ceiling=memory_ceiling,
+            time_ceiling=time_ceiling,
+            default_memory=default_memory,
+            default_time=default_time,
+        )
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.sacct_grace_period = sacct_grace_period
+        self.query_attempts = query_attempts
+        self.stderr_tail_lines = stderr_tail_lines
+
+    # ---- extension point -------------------------------------------------------------------
+
+    def build_array_spec(self, context: Any) -> ArraySpec:
+        """The work to run; subclasses that plan at execution time override this."""
+        if self.array_spec is None:
+            raise ValueError(
+                f"task {self.task_id!r}: give SlurmArrayOperator an array_spec, or subclass it "
+                "and override build_array_spec(context)"
+            )
+        return self.array_spec
+
+    # ---- Airflow entry points --------------------------------------------------------------
+
+    def execute(self, context: Any) -> Any:
+        spec = self.build_array_spec(context)
+        hook = SlurmHook(self.ssh_conn_id)
+        store = context["task_state_store"]
+        key = STATE_KEY_PREFIX + spec.fingerprint()
+        stored = store.get(key)
+        if stored:
+            plan = ArrayPlan.from_json(stored)
+            self.log.info(
+                "%s: re-attaching to the stored plan (round %d, jobs %s)",
+                spec.name,
+                plan.round,
+                ", ".join(plan.job_ids) or "none",
+            )
+            if plan.submitting:  # a previous try died mid-round: finish that round first
+                self._submit_round(hook, plan, spec, context, store, key)
+            plan.start_try()
+        else:
+            plan = ArrayPlan.create(spec, hook.cluster_limits().max_array_size)
+            self._write_scripts(hook, plan, spec)
+        self._submit_round(hook, plan, spec, context, store, key)
+        return self._defer_or_finish(hook, plan, spec, context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        spec = self.build_array_spec(context)
+        hook = SlurmHook(self.ssh_conn_id)
+        store = context["task_state_store"]
+        key = STATE_KEY_PREFIX + spec.fingerprint()
+        stored = store.get(key)
+        if not stored:
+            raise AirflowException(
+                f"{spec.name}: no stored Slurm plan under {key!r}; cannot resume"
+            )
+        plan = ArrayPlan.from_json(stored)
+        if event.get("status") != "done":
+            raise AirflowException(f"{spec.name}: {event.get('message', event)}")
+        statuses = [_status_from_row(row) for row in event["elements"]]
+        for element_id, element, why in plan.apply_results(statuses, self.policy):
+            self.log.info(
+                "%s: element %s (%s) ended %s (exit %s): %s",
+                spec.name,
+                element_id,
+                spec.items[element.item].key,
+                element.state,
+                _exit_text(element),
+                why,
+            )
+        store.set(key, plan.to_json())
+        self._submit_round(hook, plan, spec, context, store, key)
+        return self._defer_or_finish(hook, plan, spec, context)
+
+    # ---- steps -----------------------------------------------------------------------------
+
+    def _write_scripts(self, hook: SlurmHook, plan: ArrayPlan, spec: ArraySpec) -> None:
+        from lstflow.slurm.script import render_array_script
+
+        hook.make_dirs([spec.log_dir, spec.workdir])
+        for chunk, path in enumerate(plan.chunk_scripts):
+            items = plan.chunk_items(spec, chunk)
+            hook.write_file(path, render_array_script(spec.name, items, spec.prologue, spec.env))
+
+    def _submit_round(
+        self,
+        hook: SlurmHook,
+        plan: ArrayPlan,
+        spec: ArraySpec,
+        context: Any,
+        store: Any,
+        key: str,
+    ) -> None:
+        """Submit every element that needs it, adopting jobs an interrupted try already made."""
+        if not any(element.needs_submission for element in plan.elements):
+            return
+        if not plan.submitting:
+            plan.round += 1
+            plan.submitting = True
+            store.set(key, plan.to_json())
+        identity = _identity(context)
+        submissions = plan.submissions(identity)
+        existing = hook.find_jobs([s.job_name for s in submissions])
+        for submission in submissions:
+            adopted = sorted(existing.get(submission.job_name, ()), key=int)
+            if adopted:
+                job_id = adopted[0]
+                self.log.info(
+                    "%s: adopting job %s already submitted as %s",
+                    spec.name,
+                    job_id,
+                    submission.job_name,
+                )
+            else:
+                job_id = self._sbatch(hook, plan, spec, identity, submission)
+            plan.record_submission(submission, job_id)
+            store.set(key, plan.to_json())
+        plan.submitting = False
+        store.set(key, plan.to_json())
+
+    def _sbatch(
+        self,
+        hook: SlurmHook,
+        plan: ArrayPlan,
+        spec: ArraySpec,
+        identity: RunIdentity,
+        submission: Submission,
+    ) -> str:
+        comment = (
+            f"lstflow dag={identity.dag_id} run={identity.run_id} task={identity.task_id} "
+            f"map={identity.map_index} try={identity.try_number} token={submission.token}"
+        )
+        array = submission.array_option(spec.throttle)
+        job_id = hook.submit(
+            plan.chunk_scripts[submission.chunk],
+            array=array,
+            options=submission.resources.sbatch_options(),
+            job_name=submission.job_name,
+            comment=comment,
+            workdir=spec.workdir,
+            output=f"{spec.log_dir}/{spec.name}_%A_%a.out",
+            error=f"{spec.log_dir}/{spec.name}_%A_%a.err",
+        )
+        options = " ".join(f"--{k}={v}" for k, v in submission.resources.sbatch_options())
+        self.log.info(
+            "%s: submitted job %s --array=%s %s (%d elements)",
+            spec.name,
+            job_id,
+            array,
+            options,
+            len(submission.array_indices),
+        )
+        return job_id
+
+    def _defer_or_finish(
+        self, hook: SlurmHook, plan: ArrayPlan, spec: ArraySpec, context: Any
+    ) -> Any:
+        jobs = plan.watch_list()
+        if not jobs:
+            return self._finish(hook, plan, spec, context)
+        self.defer(
+            trigger=SlurmArrayTrigger(
+                ssh_conn_id=self.ssh_conn_id,
+                jobs=jobs,
+                label=spec.name,
+                total=len(plan.elements),
+                done_before=plan.completed(),
+                log_pattern=f"{spec.log_dir}/{spec.name}_<job>_<index>.out|.err",
+                poll_interval=self.poll_interval,
+                max_poll_interval=self.max_poll_interval,
+                sacct_grace_period=self.sacct_grace_period,
+                query_attempts=self.query_attempts,
+            ),
+            method_name="execute_complete",
+        )
+
+    def _finish(self, hook: SlurmHook, plan: ArrayPlan, spec: ArraySpec, context: Any) -> Any:
+        failures = plan.failures()
+        tails = hook.tail_files(
+            [_log_path(spec, e, "err") for e in failures], self.stderr_tail_lines
+        )
+        failed_rows = [_failure_row(spec, e, tails) for e in failures]
+        report = {
+            "name": spec.name,
+            "total": len(plan.elements),
+            "completed": plan.completed(),
+            "job_ids": plan.job_ids,
+            "failed": failed_rows,
+        }
+        self.log.info(
+            "%s: %d/%d done, %d failed",
+            spec.name,
+            plan.completed(),
+            len(plan.elements),
+            len(failures),
+        )
+        for row in failed_rows:
+            self.log.error(
+                "%s: element %s (%s) %s, exit %s, attempts %d; command: %s; stderr %s:\n%s",
+                spec.name,
+                row["element"],
+                row["key"],
+                row["state"],
+                row["exit_code"],
+                row["attempts"],
+                row["command"],
+                row["stderr_log"],
+                row["stderr_tail"],
+            )
+        if self.policy.too_many_failures(len(failures), len(plan.elements)):
+            context["ti"].xcom_push(key="slurm_report", value=report)
+            raise SlurmArrayFailed(
+                f"{spec.name}: {len(failures)} of {len(plan.elements)} elements failed "
+                f"(allowed fraction {self.policy.allowed_failure_fraction}): "
+                + "; ".join(
+                    f"{r['element']} {r['state']} exit {r['exit_code']}" for r in failed_rows
+                )
+            )
+        return report
+
+
+def _identity(context: Any) -> RunIdentity:
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    return RunIdentity(
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        task_id=ti.task_id,
+        map_index=-1 if map_index is None else int(map_index),
+        try_number=int(getattr(ti, "try_number", 1) or 1),
+    )
+
+
+def _status_from_row(row: dict[str, Any]) -> ElementStatus:
+    state, _ = parse_state(str(row["state"]))
+    return ElementStatus(
+        element=ElementId.parse(str(row["element"])),
+        state=state,
+        exit_code=row.get("exit_code"),
+        signal=row.get("signal"),
+        cancelled_by=row.get("cancelled_by"),
+        from_accounting=bool(row.get("from_accounting")),
+    )
+
+
+def _log_path(spec: ArraySpec, element: Element, suffix: str) -> str:
+    return f"{spec.log_dir}/{spec.name}_{element.job_id}_{element.array_index}.{suffix}"
+
+
+def _exit_text(element: Element) -> str:
+    if element.exit_code is None:
+        return "unknown"
+    return f"{element.exit_code}:{element.signal or 0}"
+
+
+def _failure_row(spec: ArraySpec, element: Element, tails: dict[str, str]) -> dict[str, Any]:
+    item = spec.items[element.item]
+    stderr_log = _log_path(spec, element, "err")
+    state = element.state or "UNKNOWN"
+    if element.cancelled_by:
+        state = f"{state} by {element.cancelled_by}"
+    return {
+        "element": f"{element.job_id}_{element.array_index}",
+        "key": item.key,
+        "state": state,
+        "exit_code": element.exit_code,
+        "signal": element.signal,
+        "attempts": element.attempts,
+        "command": shlex.join(item.argv),
+        "stdout_log": _log_path(spec, element, "out"),
+        "stderr_log": stderr_log,
+        "stderr_tail": tails.get(stderr_log, ""),
+        "note": element.note,
+    }

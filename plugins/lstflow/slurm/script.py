@@ -1,0 +1,64 @@
+"""Render the sbatch script of one job array from ``include/templates/array.sbatch.j2``.
+
+One script serves a whole chunk: a ``case`` on ``$SLURM_ARRAY_TASK_ID`` picks the element's
+command, so retrying elements 3 and 17 is ``sbatch --array=3,17`` on the same file.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from lstflow.workitems import WorkItem
+
+TEMPLATE_NAME = "array.sbatch.j2"
+# plugins/lstflow/slurm/script.py -> checkout root
+DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "include" / "templates"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@cache
+def _environment(template_dir: Path) -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # shell, not HTML: quoting is done by the filters below
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["q"] = shlex.quote
+    environment.filters["argv"] = _join_argv
+    return environment
+
+
+def _join_argv(argv: Sequence[str]) -> str:
+    if not argv:
+        raise ValueError("an empty command line cannot run")
+    return shlex.join(argv)
+
+
+def render_array_script(
+    name: str,
+    items: Sequence[WorkItem],
+    prologue: Sequence[Sequence[str]] = (),
+    env: Sequence[tuple[str, str]] = (),
+    template_dir: Path = DEFAULT_TEMPLATE_DIR,
+) -> str:
+    """The script whose element ``i`` runs ``items[i].argv`` after ``prologue`` with ``env``."""
+    for key, _ in env:
+        if not _ENV_NAME.match(key):
+            raise ValueError(
+                f"array {name!r}: environment variable name {key!r} is not a valid shell name; "
+                "use letters, digits and '_' (not starting with a digit)"
+            )
+    for item in items:
+        if not item.argv:
+            raise ValueError(f"array {name!r}: work item {item.key!r} has an empty command line")
+    template = _environment(template_dir).get_template(TEMPLATE_NAME)
+    return template.render(name=name, items=items, prologue=prologue, env=env)

@@ -1,0 +1,127 @@
+"""``SlurmArrayTrigger``: waits in the triggerer until every watched array element is final.
+
+It never queries Slurm itself: it registers with the shared ``SlurmStatusPoller`` of its
+connection (one batched query per cycle for all triggers). Everything it needs to resume after
+a triggerer restart is in its serialized kwargs; the jobs keep running meanwhile. ``on_kill``
+(user marked the task failed/success or cleared it) cancels the jobs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from lstflow.slurm.poller import PollSettings, SlurmStatusPoller, StatusWatch
+from lstflow.slurm.states import SlurmState
+
+
+class SlurmArrayTrigger(BaseTrigger):
+    def __init__(
+        self,
+        ssh_conn_id: str,
+        jobs: dict[str, list[int]],
+        label: str,
+        total: int,
+        done_before: int = 0,
+        log_pattern: str = "",
+        poll_interval: float = 60.0,
+        max_poll_interval: float = 600.0,
+        sacct_grace_period: float = 120.0,
+        query_attempts: int = 5,
+    ) -> None:
+        super().__init__()
+        self.ssh_conn_id = ssh_conn_id
+        self.jobs = {str(job): [int(i) for i in indices] for job, indices in jobs.items()}
+        self.label = label
+        self.total = total
+        self.done_before = done_before
+        self.log_pattern = log_pattern
+        self.settings = PollSettings(
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            sacct_grace_period=sacct_grace_period,
+            query_attempts=query_attempts,
+            retry_delay=min(poll_interval, 5.0),
+        )
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "ssh_conn_id": self.ssh_conn_id,
+                "jobs": self.jobs,
+                "label": self.label,
+                "total": self.total,
+                "done_before": self.done_before,
+                "log_pattern": self.log_pattern,
+                "poll_interval": self.settings.poll_interval,
+                "max_poll_interval": self.settings.max_poll_interval,
+                "sacct_grace_period": self.settings.sacct_grace_period,
+                "query_attempts": self.settings.query_attempts,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        poller = SlurmStatusPoller.for_connection(self.ssh_conn_id)
+        watch = poller.watch(self.jobs, self.settings)
+        self.log.info(
+            "%s: waiting for jobs %s; element logs: %s",
+            self.label,
+            ", ".join(self.jobs),
+            self.log_pattern,
+        )
+        last_line = ""
+        try:
+            while True:
+                await watch.updated.wait()
+                watch.updated.clear()
+                if watch.error is not None:
+                    yield TriggerEvent({"status": "error", "message": watch.error})
+                    return
+                line = self.progress_line(watch)
+                if line != last_line:
+                    self.log.info("%s", line)
+                    last_line = line
+                if watch.finished(time.monotonic()):
+                    yield TriggerEvent({"status": "done", "elements": _element_rows(watch)})
+                    return
+        finally:
+            poller.unwatch(watch)
+
+    def progress_line(self, watch: StatusWatch) -> str:
+        """``r0_to_dl1: 412/1000 done, 3 failed, 20 running, 565 pending``."""
+        states = [status.state for status in watch.latest.values()]
+        done = self.done_before + states.count(SlurmState.COMPLETED)
+        failed = sum(
+            1 for s in watch.latest.values() if s.finished and s.state is not SlurmState.COMPLETED
+        )
+        running = states.count(SlurmState.RUNNING) + states.count(SlurmState.COMPLETING)
+        pending = self.total - done - failed - running
+        return (
+            f"{self.label}: {done}/{self.total} done, {failed} failed, "
+            f"{running} running, {pending} pending"
+        )
+
+    async def on_kill(self) -> None:
+        """The user stopped the task: its Slurm jobs must not keep running unattended."""
+        poller = SlurmStatusPoller.for_connection(self.ssh_conn_id)
+        await poller.cancel(sorted(self.jobs))
+        self.log.info("%s: cancelled Slurm jobs %s", self.label, ", ".join(sorted(self.jobs)))
+
+
+def _element_rows(watch: StatusWatch) -> list[dict[str, Any]]:
+    return [
+        {
+            "element": str(status.element),
+            "state": str(status.state),
+            "exit_code": status.exit_code,
+            "signal": status.signal,
+            "cancelled_by": status.cancelled_by,
+            "from_accounting": status.from_accounting,
+        }
+        for status in sorted(watch.latest.values(), key=lambda s: s.element)
+        if status.element in watch.expected
+    ]

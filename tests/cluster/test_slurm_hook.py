@@ -1,0 +1,111 @@
+"""``SlurmHook`` and the poller's query against the real cluster over real SSH."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from lstflow.slurm.commands import sacct_status_argv, squeue_forgot_all, squeue_status_argv
+from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.parsing import ElementId, ElementStatus, parse_sacct
+from lstflow.slurm.poller import QUERY_COUNTS, SlurmStatusPoller
+from lstflow.slurm.states import SlurmState
+
+pytestmark = pytest.mark.cluster
+
+
+def _wait_finished(hook: SlurmHook, job_id: str, elements: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = parse_sacct(hook.check(sacct_status_argv([job_id])).stdout)
+        # sacct lags: a one-element array shows as plain "12" before "12_0" appears
+        indexed = [row for row in rows if row.element.index is not None]
+        if len(indexed) == elements and all(row.finished for row in indexed):
+            return
+        time.sleep(1)
+    raise AssertionError(f"job {job_id} did not finish within {timeout} s")
+
+
+def test_cluster_limits_come_from_scontrol() -> None:
+    limits = SlurmHook().cluster_limits()
+    assert limits.max_array_size == 1001
+    assert limits.min_job_age == 300
+
+
+def test_files_round_trip_and_existing_paths_in_one_call(remote_dir: str) -> None:
+    hook = SlurmHook()
+    tricky = f"{remote_dir}/a file; echo pwned $(id).txt"
+    hook.write_file(tricky, "line1\nline2\nline3\n")
+    assert hook.read_file(tricky) == "line1\nline2\nline3\n"
+    assert hook.tail_files([tricky, f"{remote_dir}/missing"], lines=2) == {
+        tricky: "line2\nline3\n",
+        f"{remote_dir}/missing": "",
+    }
+    assert hook.existing_paths([tricky, f"{remote_dir}/missing", remote_dir]) == {
+        tricky,
+        remote_dir,
+    }
+
+
+def test_submit_find_count_cancel_and_query(remote_dir: str) -> None:
+    hook = SlurmHook()
+    script = f"{remote_dir}/job.sbatch"
+    hook.write_file(script, '#!/bin/bash\nsleep 30; exit "$SLURM_ARRAY_TASK_ID"\n')
+    name = f"lstflow.hooktest.{remote_dir.rsplit('-', 1)[1]}"
+    job_id = hook.submit(
+        script,
+        array="0-2%1",
+        options=[("time", "2"), ("mem", "50M")],
+        job_name=name,
+        comment="lstflow test; $(rm -rf ~)",
+        workdir=remote_dir,
+        output=f"{remote_dir}/%A_%a.out",
+        error=f"{remote_dir}/%A_%a.err",
+    )
+    assert hook.find_jobs([name]) == {name: {job_id}}
+    assert hook.count_jobs_by_tag("lstflow.hooktest.")[name] == 1
+    live = hook.check(squeue_status_argv([job_id])).stdout
+    assert f"{job_id}_" in live
+
+    hook.cancel([job_id])
+    _wait_finished(hook, job_id, elements=3)
+    rows = parse_sacct(hook.check(sacct_status_argv([job_id])).stdout)
+    assert {row.state for row in rows} == {SlurmState.CANCELLED}
+    assert all(row.cancelled_by is not None for row in rows)  # sacct's "CANCELLED by <uid>"
+
+
+def test_poller_query_uses_sacct_for_failures_and_forgotten_jobs(remote_dir: str) -> None:
+    hook = SlurmHook()
+    script = f"{remote_dir}/fail.sbatch"
+    hook.write_file(script, "#!/bin/bash\nexit 3\n")
+    job_id = hook.submit(
+        script,
+        array="0",
+        options=[("time", "1")],
+        job_name="lstflow.hooktest.fail",
+        comment="test",
+        workdir=remote_dir,
+        output=f"{remote_dir}/%A_%a.out",
+        error=f"{remote_dir}/%A_%a.err",
+    )
+    _wait_finished(hook, job_id, elements=1)
+
+    async def query() -> dict[ElementId, ElementStatus]:
+        poller = SlurmStatusPoller.for_connection("lstflow_local_slurm")
+        try:
+            return dict(await poller.query([job_id], set(), timeout=60))
+        finally:
+            await poller._close()
+
+    before = QUERY_COUNTS[("lstflow_local_slurm", "sacct")]
+    statuses = asyncio.run(query())
+    status = statuses[ElementId(job_id, 0)]
+    assert status.state is SlurmState.FAILED
+    assert status.exit_code == 3
+    assert QUERY_COUNTS[("lstflow_local_slurm", "sacct")] == before + 1
+
+    # A job id the controller does not know (as after MinJobAge): squeue answers rc 1, which the
+    # poller reads as "ask sacct", never as "done".
+    forgotten = hook.run(squeue_status_argv(["999999999"]))
+    assert squeue_forgot_all(forgotten)

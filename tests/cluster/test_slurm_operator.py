@@ -1,0 +1,165 @@
+"""``SlurmArrayOperator`` in real Airflow (``dag.test()`` runs the deferral and the trigger
+in-process) against the real cluster: retries of failed elements, OUT_OF_MEMORY and TIMEOUT
+escalation, and jobs cancelled outside Airflow."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lstflow.slurm.commands import sacct_status_argv
+from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.parsing import parse_sacct
+from lstflow.slurm.states import SlurmState
+from lstflow.workitems import ArraySpec, Resources, WorkItem
+
+pytestmark = pytest.mark.cluster
+
+FAST_POLLING = {"poll_interval": 1.0, "max_poll_interval": 3.0, "sacct_grace_period": 30.0}
+
+
+DAG_FILE = """\
+import json
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from lstflow.slurm.operator import SlurmArrayOperator
+from lstflow.workitems import ArraySpec, WorkItem
+
+CONFIG = json.loads({config!r})
+SPEC = dict(CONFIG["spec"])
+SPEC["items"] = tuple(WorkItem.from_json(item) for item in SPEC["items"])
+SPEC["prologue"] = tuple(tuple(step) for step in SPEC["prologue"])
+SPEC["env"] = tuple(tuple(pair) for pair in SPEC["env"])
+with DAG(CONFIG["dag_id"], schedule=None, start_date=datetime(2026, 1, 1)) as dag:
+    SlurmArrayOperator(task_id="stage", array_spec=ArraySpec(**SPEC), **CONFIG["operator"])
+"""
+
+
+def _run_dag(dag_id: str, spec: ArraySpec, **operator_kwargs: Any) -> tuple[str, dict[str, Any]]:
+    """Write a one-task DAG file, run it with ``dag.test()``; return (task state, report)."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    dags = Path(os.environ["AIRFLOW_HOME"]) / "dags"
+    dags.mkdir(exist_ok=True)
+    config = {
+        "dag_id": dag_id,
+        "spec": dataclasses.asdict(spec),
+        "operator": {**FAST_POLLING, **operator_kwargs},
+    }
+    dag_file = dags / f"{dag_id}.py"
+    dag_file.write_text(DAG_FILE.format(config=json.dumps(config)))
+    dag = DagBag(dag_folder=str(dag_file)).get_dag(dag_id)
+    assert dag is not None
+    dag_run = dag.test()
+    with create_session() as session:
+        ti = dag_run.get_task_instance("stage", session=session)
+        assert ti is not None
+        state = str(ti.state)
+        rows = session.query(XComModel).filter_by(dag_id=dag_id, task_id="stage").all()
+        xcoms = {row.key: row.value for row in rows}
+    report = xcoms.get("return_value") or xcoms.get("slurm_report") or {}
+    if isinstance(report, str):
+        report = json.loads(report)
+    return state, report
+
+
+def _dag_id() -> str:
+    return f"slurm_test_{uuid.uuid4().hex[:8]}"
+
+
+def _spec(remote_dir: str, items: list[WorkItem], **fields: Any) -> ArraySpec:
+    return ArraySpec(
+        name="stage",
+        items=tuple(items),
+        log_dir=f"{remote_dir}/logs",
+        workdir=remote_dir,
+        **fields,
+    )
+
+
+def _elements(job_id: str, count: int) -> dict[int | None, SlurmState]:
+    """Final states of ``count`` elements of ``job_id`` from sacct, waiting out its lag."""
+    deadline = time.monotonic() + 30
+    while True:
+        rows = parse_sacct(SlurmHook().check(sacct_status_argv([job_id])).stdout)
+        states = {row.element.index: row.state for row in rows if row.element.index is not None}
+        if len(states) == count or time.monotonic() > deadline:
+            return states
+        time.sleep(1)
+
+
+def test_only_failed_elements_are_resubmitted_and_task_succeeds(
+    airflow_db: Path, remote_dir: str
+) -> None:
+    fails_once = 'test -e "$1" || { touch "$1"; echo "first attempt fails" >&2; exit 1; }'
+    items = [
+        WorkItem(f"item{i}", ("sh", "-c", fails_once if i in (1, 3) else "true", "sh", f"m{i}"))
+        for i in range(5)
+    ]
+    dag_id = _dag_id()
+    state, report = _run_dag(dag_id, _spec(remote_dir, items, throttle=2))
+    assert state == "success"
+    assert report["completed"] == 5 and report["failed"] == []
+    first, retry = report["job_ids"]
+    first_states = _elements(first, 5)
+    assert first_states[1] is first_states[3] is SlurmState.FAILED
+    assert first_states[0] is first_states[2] is first_states[4] is SlurmState.COMPLETED
+    assert _elements(retry, 2) == {1: SlurmState.COMPLETED, 3: SlurmState.COMPLETED}
+    counts = SlurmHook().count_jobs_by_tag(f"lstflow.{dag_id}.stage.")
+    assert sorted(counts.values()) == [1, 1]  # two planned submissions, each sbatch'ed once
+
+
+def test_out_of_memory_element_succeeds_after_memory_escalation(
+    airflow_db: Path, remote_dir: str
+) -> None:
+    hog = "b = b'x' * (300 * 1024 * 1024)"
+    items = [WorkItem("hog", ("python3", "-c", hog), Resources(mem="200M", time="5"))]
+    state, report = _run_dag(_dag_id(), _spec(remote_dir, items), memory_ceiling="1G")
+    assert state == "success"
+    first, retry = report["job_ids"]
+    # cgroup v1 gives a real OUT_OF_MEMORY; without it Slurm reports a SIGKILLed FAILED
+    assert _elements(first, 1)[0] in (SlurmState.OUT_OF_MEMORY, SlurmState.FAILED)
+    assert _elements(retry, 1)[0] is SlurmState.COMPLETED
+
+
+def test_element_cancelled_outside_airflow_is_reported_cancelled(
+    airflow_db: Path, remote_dir: str
+) -> None:
+    items = [WorkItem("sleeper", ("sleep", "120"), Resources(time="5"))]
+    hook = SlurmHook()
+    dag_id = _dag_id()
+    cancelled: list[str] = []
+
+    def cancel_when_running() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not cancelled:
+            out = hook.check(["squeue", "--me", "-h", "-t", "RUNNING", "-o", "%F|%j"]).stdout
+            for line in out.splitlines():
+                job_id, name = line.split("|", 1)
+                if name.startswith(f"lstflow.{dag_id}.stage."):
+                    hook.cancel([job_id])
+                    cancelled.append(job_id)
+                    return
+            time.sleep(1)
+
+    watcher = threading.Thread(target=cancel_when_running, daemon=True)
+    watcher.start()
+    state, report = _run_dag(dag_id, _spec(remote_dir, items))
+    watcher.join(timeout=5)
+    assert cancelled, "the test never saw the job running"
+    assert state == "failed"
+    (failure,) = report["failed"]
+    assert failure["state"].startswith("CANCELLED by ")
+    assert failure["command"] == "sleep 120"
+    assert failure["attempts"] == 1  # CANCELLED is a human decision: never retried
