@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from lstflow.factory.nightly_timetable import NightTimetable
+
 
 class LstflowPlugin(AirflowPlugin):
     name = "lstflow"
+    # Custom timetables must be registered for the scheduler to deserialize the DAGs using them.
+    timetables = [NightTimetable]
