@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lstflow.commands.productions",
     "lstflow.commands.generate_config",
     "lstflow.commands.plan",
+    "lstflow.commands.night",
 )
 
 

@@ -80,12 +80,13 @@ def night_status(
 ) -> tuple[dict[str, Any], str]:
     """The JSON document and the text table of a night.
 
-    A DATA row is its R0→DL1 array (lstosa's sequence job): tries, job id and state come from it;
-    the PEDCALIB row is the calibration jobs. Every row also lists each step's jobs and state.
+    Tries, job id and state of a row come from one step, as lstosa's one job per sequence: the
+    R0→DL1 array of a DATA run, the charge calibration of the PEDCALIB row. Every row also lists
+    each of its steps' jobs and state.
     """
     plan = tasks.plan
     pedcal = plan.pedcal.run_id
-    jobs = {pedcal: _history(calibration_steps, None, step_jobs, states)}
+    jobs = {pedcal: _history(calibration_steps[-1:], None, step_jobs, states)}
     for run in plan.data_runs:
         jobs[run.run_id] = _history(subrun_steps[:1], run.run_id, step_jobs, states)
     progress = night_progress(plan, jobs)
