@@ -66,12 +66,11 @@ def nightly_params() -> dict[str, Param]:
     }
     for key in VERSION_KEYS:
         kind = "boolean" if key == "store_image_dl1ab" else "string"
-        extra = {"pattern": _NAME_PATTERN} if key in ("prod_id", "calibration_version") else {}
+        schema: dict[str, Any] = {"type": ["null", kind]}
+        if key in ("prod_id", "calibration_version"):
+            schema["pattern"] = _NAME_PATTERN
         params[key] = Param(
-            None,
-            type=["null", kind],
-            description=_VERSION_DOCS[key] + " Empty: the onsite config's default.",
-            **extra,
+            None, description=_VERSION_DOCS[key] + " Empty: the onsite config's default.", **schema
         )
     return params
 
@@ -111,9 +110,7 @@ def _element_states(job_ids: list[str]) -> dict[tuple[str, int | None], str]:
     if not job_ids:
         return {}
     output = SlurmHook(ssh_conn_id()).check(sacct_status_argv(job_ids)).stdout
-    return {
-        (row.element.job_id, row.element.index): str(row.state) for row in parse_sacct(output)
-    }
+    return {(row.element.job_id, row.element.index): str(row.state) for row in parse_sacct(output)}
 
 
 @task(task_id="plan_night")
@@ -127,13 +124,14 @@ def plan_night_task() -> list[int]:
 
 
 @task(task_id="night_status", trigger_rule="all_done")
-def night_status_task(run_ids: list[int]) -> dict[str, Any]:
+def night_status_task() -> dict[str, Any]:
     """Write the sequencer table of this night and version from the jobs' real Slurm states."""
     from lstflow.slurm.hook import SlurmHook
 
     context = get_current_context()
     tasks = NightRequest.from_context(context).tasks()
-    step_jobs = _step_jobs(context["ti"], run_ids)
+    ti = context["ti"]
+    step_jobs = _step_jobs(ti, ti.xcom_pull(task_ids="plan_night") or [])
     states = _element_states(sorted({j for ids in step_jobs.values() for j in ids}, key=int))
     document, text = night_status(
         tasks,
@@ -192,5 +190,5 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
         run_ids >> calibration >> step("charge_calibration") >> runs
         runs >> step("longterm_datacheck") >> step("provenance_merge") >> close
         # Runs whatever failed (all_done) and never decides the run's state (a teardown).
-        [runs, close] >> night_status_task(run_ids).as_teardown()
+        [run_ids, runs, close] >> night_status_task().as_teardown()
     return dag

@@ -415,8 +415,9 @@ class NightTasks:
         ever faking the real marker of that night and version.
         """
         plan, paths = self.plan, self.paths
+        required: tuple[Path, ...] = ()
         if self.mode.simulate:
-            marker, required = paths.simulated_night_closed_marker, ()
+            marker = paths.simulated_night_closed_marker
         else:
             marker = paths.night_closed_marker
             required = (paths.longterm_file, self.night_provenance_file)

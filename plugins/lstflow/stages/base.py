@@ -68,4 +68,3 @@ def stage_resources(
         account=context.account or None,
         extra=tuple(extra_slurm_options),
     )
-

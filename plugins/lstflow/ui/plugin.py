@@ -9,5 +9,6 @@ from lstflow.factory.nightly_timetable import NightTimetable
 
 class LstflowPlugin(AirflowPlugin):
     name = "lstflow"
-    # Custom timetables must be registered for the scheduler to deserialize the DAGs using them.
-    timetables = [NightTimetable]
+    # Custom timetables must be registered for the scheduler to deserialize the DAGs using them;
+    # AirflowPlugin declares this a plain class attribute, not a ClassVar.
+    timetables = [NightTimetable]  # noqa: RUF012
