@@ -68,3 +68,4 @@ def stage_resources(
         account=context.account or None,
         extra=tuple(extra_slurm_options),
     )
+

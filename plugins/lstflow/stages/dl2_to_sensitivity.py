@@ -12,7 +12,9 @@ def plot_path(sensitivity_path: str) -> str:
     return sensitivity_path.removesuffix(".gz").removesuffix(".fits") + ".png"
 
 
-def sensitivity_command(entry: Dl2ToSensitivityEntry, context: PlanContext) -> Command:
+def sensitivity_command(
+    entry: Dl2ToSensitivityEntry, context: PlanContext
+) -> Command:
     argv = context.job_module(
         "sensitivity",
         "-g",
