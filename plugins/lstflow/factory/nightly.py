@@ -155,6 +155,11 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
         "ssh_conn_id": ssh_conn_id(),
         "poll_interval": slurm_poll_interval(),
         "max_poll_interval": 10 * slurm_poll_interval(),
+        # A task retry re-attaches to the Slurm jobs in its stored plan (it resubmits only failed
+        # elements), so retries are cheap. They absorb SSH hiccups and Airflow 3.3's race that
+        # fails a deferred task whose trigger fires within seconds (apache/airflow#72716).
+        "retries": 2,
+        "retry_delay": dt.timedelta(seconds=20),
     }
 
     def step(name: str, **kwargs: Any) -> NightStepOperator:
