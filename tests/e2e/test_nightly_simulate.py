@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ from lstflow.workitems import WorkItem
 pytestmark = pytest.mark.e2e
 
 CHECKOUT = Path(__file__).resolve().parents[2]
-WORK = CHECKOUT / ".lstflow" / "nightly-e2e"
+WORK_ROOT = CHECKOUT / ".lstflow" / "nightly-e2e"
 JOB_PYTHON = CHECKOUT / ".venv" / "bin" / "python"
 CLUSTER_ENV_FILE = Path(
     os.environ.get("LSTFLOW_CLUSTER_ENV", "/var/lib/lstflow-localcluster/client/env")
@@ -168,10 +169,14 @@ def deployment() -> Deployment:
         f"{JOB_PYTHON} cannot import lstflow.jobs.simulate; build the checkout venv "
         f"(make setup): {probe.stderr[-500:]}"
     )
-    shutil.rmtree(WORK, ignore_errors=True)
-    base, home = WORK / "onsite", WORK / "airflow"
+    # A fresh directory per session: the Slurm operator adopts an existing job with the same
+    # DAG run, task and spec (its exactly-once rule), and backfill run ids repeat across
+    # sessions, so identical paths would adopt the previous session's jobs.
+    shutil.rmtree(WORK_ROOT, ignore_errors=True)
+    work = WORK_ROOT / uuid.uuid4().hex[:8]
+    base, home = work / "onsite", work / "airflow"
     synthetic.build_synthetic_tree(base)
-    config = synthetic.write_settings(WORK / "config")
+    config = synthetic.write_settings(work / "config")
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
