@@ -158,7 +158,7 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
         # A task retry re-attaches to the Slurm jobs in its stored plan (it resubmits only failed
         # elements), so retries are cheap. They absorb SSH hiccups and Airflow 3.3's race that
         # fails a deferred task whose trigger fires within seconds (apache/airflow#72716).
-        "retries": 2,
+        "retries": 3,
         "retry_delay": dt.timedelta(seconds=20),
     }
 
