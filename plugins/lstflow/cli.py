@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lstflow.commands.generate_config",
     "lstflow.commands.plan",
     "lstflow.commands.demo",
+    "lstflow.commands.night",
 )
 
 

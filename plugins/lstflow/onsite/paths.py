@@ -79,6 +79,11 @@ class NightPaths:
         """Simulate mode: a file named after a work-item key here makes that item fail once."""
         return self.running_dir / "simulate_fail_once"
 
+    @property
+    def simulated_night_closed_marker(self) -> Path:
+        """Simulate mode's close marker, never mistaken for the real ``NightFinished.txt``."""
+        return self.night_closed_marker.with_name("NightFinished.simulate.txt")
+
     def dl1b_dir(self, tailcut: str) -> Path:
         return self.dl1_dir / tailcut
 

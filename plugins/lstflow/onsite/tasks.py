@@ -114,11 +114,17 @@ class NightTasks:
         )
 
     def _job_side(
-        self, key: str, argv: commands.Argv, description: str, outputs: tuple[Path, ...]
+        self,
+        key: str,
+        argv: commands.Argv,
+        description: str,
+        outputs: tuple[Path, ...],
+        simulated: bool = True,
     ) -> WorkItem:
-        """Night-level lstflow job-side steps: never wrapped in provenance recording."""
+        """Night-level lstflow job-side steps: never wrapped in provenance recording; in simulate
+        mode wrapped in the simulator unless ``simulated`` is False (the step runs for real)."""
         full = (self.mode.python, "-m", *argv)
-        if self.mode.simulate:
+        if self.mode.simulate and simulated:
             full = (
                 self.mode.python,
                 "-m",
@@ -402,7 +408,19 @@ class NightTasks:
         )
 
     def night_close(self) -> WorkItem:
-        plan = self.plan
+        """Write the night-closed marker once the night's products exist.
+
+        In simulate mode nothing is produced, so the close runs for real with no requirement and
+        writes ``NightFinished.simulate.txt`` instead: a simulated night visibly closes without
+        ever faking the real marker of that night and version.
+        """
+        plan, paths = self.plan, self.paths
+        required: tuple[Path, ...] = ()
+        if self.mode.simulate:
+            marker = paths.simulated_night_closed_marker
+        else:
+            marker = paths.night_closed_marker
+            required = (paths.longterm_file, self.night_provenance_file)
         argv = (
             NIGHT_CLOSE_MODULE,
             "--night",
@@ -410,15 +428,13 @@ class NightTasks:
             "--prod-id",
             plan.version.prod_id,
             "--marker",
-            str(self.paths.night_closed_marker),
-            "--require",
-            str(self.paths.longterm_file),
-            "--require",
-            str(self.night_provenance_file),
+            str(marker),
+            *(arg for path in required for arg in ("--require", str(path))),
         )
         return self._job_side(
             item_key("night_close"),
             argv,
             f"close night {plan.night}",
-            (self.paths.night_closed_marker,),
+            (marker,),
+            simulated=False,
         )

@@ -12,6 +12,8 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from lstflow.factory.nightly_timetable import NightTimetable
+
 URL_PREFIX = "/lstflow"  # lstflow.ui.app.URL_PREFIX, kept here to keep this import light
 
 Scope = MutableMapping[str, Any]
@@ -83,3 +85,6 @@ class LstflowPlugin(AirflowPlugin):
         {"app": LazyApp(), "url_prefix": URL_PREFIX, "name": "lstflow productions and nights"}
     ]
     external_views = external_views()
+    # Custom timetables must be registered for the scheduler to deserialize the DAGs using them;
+    # AirflowPlugin declares this a plain class attribute, not a ClassVar.
+    timetables = [NightTimetable]  # noqa: RUF012
