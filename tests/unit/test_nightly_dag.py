@@ -117,6 +117,13 @@ def test_every_run_step_is_mapped_per_run_not_per_subrun(dag: DAG) -> None:
 # ---- timetable -----------------------------------------------------------------------------
 
 
+def test_dl2_step_reads_the_models_assets_of_the_mc_production_grid(dag: DAG) -> None:
+    (dl2,) = [task for task in dag.tasks if task.task_id.endswith(".dl1_to_dl2")]
+    uris = [asset.uri for asset in dl2.inlets]
+    assert len(uris) == 10
+    assert "lstflow://models/20240918_v0.10.12_allsky_nsb_tuning_0.38" in uris
+
+
 def test_night_runs_the_next_morning_with_the_night_as_logical_date() -> None:
     info = NightTimetable().next_dagrun_info(
         last_automated_data_interval=None,

@@ -22,9 +22,11 @@ import datetime as dt
 import json
 from typing import Any
 
-from airflow.sdk import DAG, Param, get_current_context, task, task_group
+import yaml
+from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
 
-from lstflow.factory.nightly_settings import max_active_nights, slurm_poll_interval
+from lstflow.factory.assets import models_asset
+from lstflow.factory.nightly_settings import max_active_nights, onsite_config, slurm_poll_interval
 from lstflow.factory.nightly_status import night_status, status_files
 from lstflow.factory.nightly_steps import (
     CALIBRATION_STEPS,
@@ -36,6 +38,7 @@ from lstflow.factory.nightly_steps import (
 )
 from lstflow.factory.nightly_timetable import NightTimetable
 from lstflow.factory.settings import ssh_conn_id
+from lstflow.onsite.rfmodels import NSB_LEVELS
 from lstflow.onsite.settings import VERSION_KEYS
 
 DAG_ID = "lstflow_nightly"
@@ -150,6 +153,16 @@ def night_status_task() -> dict[str, Any]:
     return document
 
 
+def rf_model_assets() -> list[Asset]:
+    """The MC productions the DL2 step takes its RF models from: one per NSB level of the
+    configured ``mc_prod`` grid (``<mc_prod>nsb_tuning_X.XX``), as their train_pipe names them."""
+    version = yaml.safe_load(onsite_config().read_text()).get("version") or {}
+    mc_prod = version.get("mc_prod")
+    if not isinstance(mc_prod, str) or not mc_prod:
+        return []
+    return [models_asset(f"{mc_prod}nsb_tuning_{level:.2f}") for level in NSB_LEVELS]
+
+
 def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
     step_kwargs: dict[str, Any] = {
         "ssh_conn_id": ssh_conn_id(),
@@ -185,7 +198,7 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
             datacheck_subrun = step("datacheck_subrun", run_id=run_id)
             r0_to_dl1 >> step("tailcut_finder", run_id=run_id) >> dl1ab
             r0_to_dl1 >> step("merge_muons", run_id=run_id)
-            dl1ab >> merge_dl1 >> step("dl1_to_dl2", run_id=run_id)
+            dl1ab >> merge_dl1 >> step("dl1_to_dl2", run_id=run_id, inlets=rf_model_assets())
             dl1ab >> datacheck_subrun >> step("datacheck_run", run_id=run_id)
 
         run_ids = plan_night_task()
