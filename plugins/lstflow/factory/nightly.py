@@ -184,6 +184,9 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
         start_date=FIRST_NIGHT,
         catchup=False,
         max_active_runs=max_active_nights(),
+        # Starts paused: only the onsite machine, which has the night's data, should unpause it
+        # (`airflow dags unpause lstflow_nightly`); elsewhere it would fail every morning.
+        is_paused_upon_creation=True,
         params=nightly_params(),
         tags=["onsite", "LST-1", "nightly"],
         doc_md=__doc__,
