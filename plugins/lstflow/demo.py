@@ -58,6 +58,7 @@ PRODUCTS = {
     "IRF": "demo/IRF/irf_pointlike.fits.gz",
     "sensitivity": "demo/IRF/sensitivity.fits.gz",
     "sensitivity plot": "demo/IRF/sensitivity.png",
+    "IRF performance plot": "demo/IRF/sensitivity_irfs.png",
 }
 
 

@@ -103,7 +103,11 @@ def test_production_page_after_the_demo_shows_full_progress_plots_and_provenance
     ]
     assert {s.get_attribute("data-percent-done") for s in stages} == {"100.0"}
     images = logged_in.find_elements(By.CSS_SELECTOR, ".plots img")
-    assert {i.get_attribute("data-plot") for i in images} == {"rf-importance-0", "sensitivity-0"}
+    assert {i.get_attribute("data-plot") for i in images} == {
+        "rf-importance-0",
+        "sensitivity-0",
+        "irfs-0",
+    }
     WebDriverWait(logged_in, 60).until(
         lambda driver: all(
             driver.execute_script("return arguments[0].complete", image) for image in images

@@ -114,8 +114,11 @@ def test_irf_has_effective_area_and_energy_dispersion(demo_root: Path) -> None:
 def test_sensitivity_is_finite_in_several_energy_bins_and_plotted(demo_root: Path) -> None:
     with fits.open(demo_root / "IRF" / "sensitivity.fits.gz") as hdus:
         sensitivity = hdus["SENSITIVITY"].data["relative_sensitivity"]
+        effective_area = hdus["IRF_PERFORMANCE"].data["effective_area"]
     assert np.isfinite(sensitivity).sum() >= 3
-    assert (demo_root / "IRF" / "sensitivity.png").stat().st_size > 0
+    assert (effective_area > 0).sum() >= 3
+    for plot in ("sensitivity.png", "sensitivity_irfs.png"):
+        assert (demo_root / "IRF" / plot).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_second_trigger_without_overwrite_refuses_and_touches_nothing(demo_root: Path) -> None:

@@ -40,17 +40,23 @@ ENERGY_BINS_PER_DECADE = 5
 RECO_ENERGY_RANGE = (10**-1.9 * u.TeV, 10**2.31 * u.TeV)
 
 
-def plot_path(fits_path: Path) -> Path:
-    """``x.fits.gz`` (or ``x.fits``) -> ``x.png``, as lstmcpipe names the sensitivity plot."""
+def plot_path(fits_path: Path, tag: str = "") -> Path:
+    """``x.fits.gz`` (or ``x.fits``) -> ``x{tag}.png``; without a tag, lstmcpipe's name of the
+    sensitivity plot; ``irf_plot_path`` gives the IRF plot's."""
     name = fits_path.name
     for suffix in (".fits.gz", ".fits"):
         if name.endswith(suffix):
-            return fits_path.with_name(name[: -len(suffix)] + ".png")
-    return fits_path.with_name(name + ".png")
+            return fits_path.with_name(name[: -len(suffix)] + tag + ".png")
+    return fits_path.with_name(name + tag + ".png")
 
 
-def read_events(path: Path, target_spectrum: Any, obs_time: u.Quantity) -> QTable:
-    """Read one lstchain MC DL2 file and add pyirf's weight and field-of-view offsets."""
+def irf_plot_path(fits_path: Path) -> Path:
+    return plot_path(fits_path, "_irfs")
+
+
+def read_events(path: Path, target_spectrum: Any, obs_time: u.Quantity) -> tuple[QTable, Any]:
+    """Read one lstchain MC DL2 file, add pyirf's weight and field-of-view offsets; return the
+    events and their simulation info (needed for effective areas)."""
     from lstchain.io.io import read_mc_dl2_to_QTable
     from pyirf.spectral import PowerLaw, calculate_event_weights
     from pyirf.utils import calculate_source_fov_offset
@@ -67,7 +73,7 @@ def read_events(path: Path, target_spectrum: Any, obs_time: u.Quantity) -> QTabl
     events["weight"] = calculate_event_weights(events["true_energy"], target_spectrum, simulated)
     for prefix in ("true", "reco"):
         events[f"{prefix}_source_fov_offset"] = calculate_source_fov_offset(events, prefix=prefix)
-    return events
+    return events, simulation_info
 
 
 def compute_sensitivity(gammas: QTable, background: QTable) -> tuple[QTable, QTable, QTable]:
@@ -135,8 +141,30 @@ def compute_sensitivity(gammas: QTable, background: QTable) -> tuple[QTable, QTa
     return sensitivity, gh_cuts, theta_cuts
 
 
+def irf_performance(gammas: QTable, simulation_info: Any) -> QTable:
+    """Effective area, angular and energy resolution of the gammas that pass both cuts, per
+    true-energy bin: what lstmcpipe's IRF plot shows."""
+    from pyirf.benchmarks import angular_resolution, energy_bias_resolution
+    from pyirf.binning import create_bins_per_decade
+    from pyirf.irf import effective_area_per_energy
+
+    bins = create_bins_per_decade(*RECO_ENERGY_RANGE, ENERGY_BINS_PER_DECADE)
+    selected = gammas[gammas["selected_gh"] & gammas["selected_theta"]]
+    table = angular_resolution(selected, bins)
+    table["effective_area"] = effective_area_per_energy(selected, simulation_info, bins)
+    resolution = energy_bias_resolution(selected, bins)
+    table["energy_bias"] = resolution["bias"]
+    table["energy_resolution"] = resolution["resolution"]
+    return table
+
+
 def write_fits(
-    path: Path, sensitivity: QTable, gh_cuts: QTable, theta_cuts: QTable, obs_time: u.Quantity
+    path: Path,
+    sensitivity: QTable,
+    gh_cuts: QTable,
+    theta_cuts: QTable,
+    performance: QTable,
+    obs_time: u.Quantity,
 ) -> None:
     primary = fits.PrimaryHDU()
     primary.header["OBS_TIME"] = (obs_time.to_value(u.h), "observation time [h]")
@@ -147,6 +175,7 @@ def write_fits(
             fits.BinTableHDU(sensitivity, name="SENSITIVITY"),
             fits.BinTableHDU(gh_cuts, name="GH_CUTS"),
             fits.BinTableHDU(theta_cuts, name="THETA_CUTS"),
+            fits.BinTableHDU(performance, name="IRF_PERFORMANCE"),
         ]
     )
     with atomic_output(path, overwrite=True) as tmp:
@@ -194,6 +223,32 @@ def write_plot(path: Path, sensitivity: QTable, obs_time: u.Quantity) -> None:
     plt.close(figure)
 
 
+def write_irf_plot(path: Path, performance: QTable) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    energy = performance["true_energy_center"].to_value(u.TeV)
+    figure, (area, angular, resolution) = plt.subplots(1, 3, figsize=(15, 4.5))
+    area.plot(energy, performance["effective_area"].to_value(u.m**2), "o-")
+    area.set(yscale="log", ylabel="effective area after cuts [m²]")
+    angular.plot(energy, performance["angular_resolution_68"].to_value(u.deg), "o-")
+    angular.set(ylabel="angular resolution (68 %) [deg]")
+    resolution.plot(energy, performance["energy_resolution"], "o-", label="resolution")
+    resolution.plot(energy, performance["energy_bias"], "s--", label="bias")
+    resolution.set(ylabel="energy resolution and bias")
+    resolution.legend()
+    for axes in (area, angular, resolution):
+        axes.set(xscale="log", xlabel="true energy [TeV]")
+        axes.grid(which="both", alpha=0.3)
+    figure.suptitle("IRF performance of the point-like gammas after the optimised cuts")
+    figure.tight_layout()
+    with atomic_output(path, overwrite=True) as tmp:
+        figure.savefig(tmp, dpi=100)
+    plt.close(figure)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lstflow.jobs.sensitivity",
@@ -214,22 +269,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pyirf.spectral import CRAB_HEGRA, IRFDOC_ELECTRON_SPECTRUM, IRFDOC_PROTON_SPECTRUM
 
     args = build_parser().parse_args(argv)
-    png = plot_path(args.output)
-    for target in (args.output, png):
+    png, irf_png = plot_path(args.output), irf_plot_path(args.output)
+    for target in (args.output, png, irf_png):
         refuse_existing(target, args.overwrite)
     obs_time = args.obs_time_hours * u.h
-    gammas = read_events(args.gamma, CRAB_HEGRA, obs_time)
-    background_parts = [read_events(args.proton, IRFDOC_PROTON_SPECTRUM, obs_time)]
+    gammas, gamma_simulation = read_events(args.gamma, CRAB_HEGRA, obs_time)
+    background_parts = [read_events(args.proton, IRFDOC_PROTON_SPECTRUM, obs_time)[0]]
     if args.electron is not None:
-        background_parts.append(read_events(args.electron, IRFDOC_ELECTRON_SPECTRUM, obs_time))
+        electrons, _ = read_events(args.electron, IRFDOC_ELECTRON_SPECTRUM, obs_time)
+        background_parts.append(electrons)
     background = vstack(background_parts, metadata_conflicts="silent")
     sensitivity, gh_cuts, theta_cuts = compute_sensitivity(gammas, background)
     n_finite = int(np.isfinite(sensitivity["relative_sensitivity"]).sum())
     if n_finite == 0:
         raise JobError("the sensitivity is not finite in any energy bin: too few events")
-    write_fits(args.output, sensitivity, gh_cuts, theta_cuts, obs_time)
+    performance = irf_performance(gammas, gamma_simulation)
+    write_fits(args.output, sensitivity, gh_cuts, theta_cuts, performance, obs_time)
     write_plot(png, sensitivity, obs_time)
-    print(f"{args.output}: sensitivity finite in {n_finite} energy bins; plot {png}")
+    write_irf_plot(irf_png, performance)
+    print(f"{args.output}: sensitivity finite in {n_finite} energy bins; plots {png} {irf_png}")
     return 0
 
 

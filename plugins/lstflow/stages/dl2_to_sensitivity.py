@@ -1,4 +1,5 @@
-"""dl2_to_sensitivity: lstflow's own pyirf job (lstmcpipe's crashes), FITS table plus PNG plot."""
+"""dl2_to_sensitivity: lstflow's own pyirf job (lstmcpipe's crashes): a FITS file with the
+sensitivity, cuts and IRF performance, a sensitivity plot and an IRF plot."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from lstflow.stages.simple import Command, EntryStage
 from lstflow.workitems import Resources
 
 
-def plot_path(sensitivity_path: str) -> str:
-    return sensitivity_path.removesuffix(".gz").removesuffix(".fits") + ".png"
+def plot_path(sensitivity_path: str, tag: str = "") -> str:
+    """Where ``lstflow.jobs.sensitivity`` writes its plots: ``x.fits.gz`` -> ``x{tag}.png``
+    (no tag: the sensitivity plot, lstmcpipe's name; ``_irfs``: the IRF plot)."""
+    return sensitivity_path.removesuffix(".gz").removesuffix(".fits") + tag + ".png"
 
 
 def sensitivity_command(entry: Dl2ToSensitivityEntry, context: PlanContext) -> Command:
@@ -24,7 +27,7 @@ def sensitivity_command(entry: Dl2ToSensitivityEntry, context: PlanContext) -> C
         "-o",
         entry.output,
     )
-    return argv, (entry.output, plot_path(entry.output))
+    return argv, (entry.output, plot_path(entry.output), plot_path(entry.output, "_irfs"))
 
 
 DL2_TO_SENSITIVITY = EntryStage(

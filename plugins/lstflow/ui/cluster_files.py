@@ -36,7 +36,7 @@ class PlotSource:
 
 def plot_sources(production: ProductionConfig) -> list[PlotSource]:
     """The plots a production's stages write: RF feature importance per train_pipe entry,
-    sensitivity per dl2_to_sensitivity entry."""
+    sensitivity and IRF performance per dl2_to_sensitivity entry."""
     run = set(production.stages_to_run)
     plots: list[PlotSource] = []
     for number, entry in enumerate(production.entries("train_pipe")):
@@ -47,6 +47,8 @@ def plot_sources(production: ProductionConfig) -> list[PlotSource]:
         if "dl2_to_sensitivity" in run and isinstance(entry, Dl2ToSensitivityEntry):
             path = sensitivity_plot_path(entry.output)
             plots.append(PlotSource(f"sensitivity-{number}", "Sensitivity", path))
+            irf_path = sensitivity_plot_path(entry.output, "_irfs")
+            plots.append(PlotSource(f"irfs-{number}", "IRF performance", irf_path))
     return plots
 
 
