@@ -86,7 +86,10 @@ _outcomes: dict[str, Counter[str]] = {tier: Counter() for tier in TIERS}
 
 
 def _tier(item: pytest.Item) -> str | None:
-    tiers = [tier for tier in TIERS if item.get_closest_marker(tier)]
+    """The test's tier: its own marker if it has one (it overrides its module's), else the
+    module's or class's; None when missing or ambiguous."""
+    own = [marker.name for marker in item.own_markers if marker.name in TIERS]
+    tiers = own or [tier for tier in TIERS if item.get_closest_marker(tier)]
     return tiers[0] if len(tiers) == 1 else None
 
 
