@@ -111,7 +111,7 @@ def test_unreadable_simtel_fails_after_retries_with_report_and_partial_outputs_a
         "input lstchain cannot read (real prod6 simtel)",
         finished=False,
         classification="FAILED exit 1, 3 attempts, partial outputs in failed_outputs",
-        duplicates=0,
+        duplicates=sum(counts.values()) - len(counts),
         lost_items=0,
         seconds=time.monotonic() - started,
     )
@@ -129,18 +129,21 @@ def test_out_of_memory_beyond_the_ceiling_is_reported_after_escalation(
         workdir=str(workdir),
     )
     started = time.monotonic()
-    state, report = run_array_dag(new_dag_id("oom"), spec, memory_ceiling="200M")
+    dag_id = new_dag_id("oom")
+    state, report = run_array_dag(dag_id, spec, memory_ceiling="200M")
+    counts = SlurmHook().count_jobs_by_tag(f"lstflow.{dag_id}.stage.")
 
     assert state == "failed"
     (row,) = report["failed"]
     assert row["state"] == "OUT_OF_MEMORY"  # the shared cluster enforces memory with cgroups
     assert row["attempts"] == 2  # 100M, then 200M (the ceiling): no third try
+    assert sorted(counts.values()) == [1, 1]
     assert row["command"] == shlex.join(("python3", "-c", hog))
     record_fault(
         "OUT_OF_MEMORY above the ceiling",
         finished=False,
         classification="OUT_OF_MEMORY, retried with --mem doubled up to the ceiling, then reported",
-        duplicates=0,
+        duplicates=sum(counts.values()) - len(counts),
         lost_items=0,
         seconds=time.monotonic() - started,
     )
@@ -194,7 +197,7 @@ def test_node_drained_mid_run_the_run_finishes_once_resumed(
         "node drained mid-run (then resumed)",
         finished=True,
         classification="running element completes; pending one waits for the resume",
-        duplicates=0,
+        duplicates=sum(counts.values()) - len(counts),
         lost_items=2 - report["completed"],
         seconds=time.monotonic() - drained[0],
     )
