@@ -1,8 +1,10 @@
 """Build the DAGs of a whole production library, never letting one bad config hide the others.
 
-Airflow records an import error for a DAG whose ``validate()`` raises and still loads the other
-DAGs of the same file; so every invalid config is collected into one placeholder DAG whose
-validation fails with all their messages (file, YAML path, fix).
+Every invalid config is collected into one placeholder DAG whose validation fails with all their
+messages (file, YAML path, fix), so Airflow shows them as an import error. That placeholder is
+built by a DAG file of its own (``dags/lstflow_config_errors.py``): Airflow 3's dag-processor
+marks *every* DAG of a file that has an import error stale, so an error in the productions' own
+file would hide all the good productions.
 """
 
 from __future__ import annotations
@@ -34,7 +36,20 @@ class InvalidProductionConfigs(DAG):
 
 
 def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> dict[str, DAG]:
-    """All production DAGs; on a worker running one task, only that task's DAG."""
+    """All valid production DAGs; on a worker running one task, only that task's DAG."""
+    dags, _problems = _assemble(config_root, cache_dir)
+    return dags
+
+
+def build_invalid_configs_dag(config_root: Path, cache_dir: Path | None = None) -> dict[str, DAG]:
+    """The placeholder DAG reporting every config that gave no DAG (none when all are fine)."""
+    if get_parsing_context().dag_id is not None:
+        return {}
+    _dags, problems = _assemble(config_root, cache_dir)
+    return {INVALID_DAG_ID: InvalidProductionConfigs(problems)} if problems else {}
+
+
+def _assemble(config_root: Path, cache_dir: Path | None) -> tuple[dict[str, DAG], list[str]]:
     library = load_library(config_root, cache_dir=cache_dir)
     only = get_parsing_context().dag_id
     dags: dict[str, DAG] = {}
@@ -56,6 +71,4 @@ def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> d
             problems.append(f"{production.path}: {exc}")
             continue
         owners[dag_id] = prod_id
-    if problems and only is None:
-        dags[INVALID_DAG_ID] = InvalidProductionConfigs(problems)
-    return dags
+    return dags, problems

@@ -74,7 +74,9 @@ class ProductionStageOperator(SlurmArrayOperator):
         production = load_production(Path(self.config_path), cache_dir=parse_cache_dir())
         hook = SlurmHook(self.ssh_conn_id)
         plan = self._plan(production, hook, label)
-        items = self._apply_overwrite_policy(hook, plan.items, params["overwrite"], label)
+        items = self._apply_overwrite_policy(
+            hook, plan.items, params["overwrite"], label, dry_run=params["dry_run"]
+        )
         spec = ArraySpec(
             name=self.stage,
             items=items,
@@ -129,9 +131,18 @@ class ProductionStageOperator(SlurmArrayOperator):
         return remote
 
     def _apply_overwrite_policy(
-        self, hook: SlurmHook, items: Sequence[WorkItem], policy: str, label: str
+        self,
+        hook: SlurmHook,
+        items: Sequence[WorkItem],
+        policy: str,
+        label: str,
+        *,
+        dry_run: bool = False,
     ) -> tuple[WorkItem, ...]:
-        """Never delete outputs at submission: refuse, skip done elements, or move them aside."""
+        """Never delete outputs at submission: refuse, skip done elements, or move them aside.
+
+        A dry run only says what it would move: it changes nothing on the cluster.
+        """
         existing = hook.existing_paths(path for item in items for path in item.outputs)
         if not existing:
             return tuple(items)
@@ -153,6 +164,10 @@ class ProductionStageOperator(SlurmArrayOperator):
             if not remaining:
                 raise AirflowSkipException(f"{self.stage}: every output already exists")
             return remaining
+        if dry_run:
+            for path in sorted(existing):
+                self.log.info("%s: would rename %s aside", self.stage, path)
+            return tuple(items)
         moves = " && ".join(
             f"mv -- {shlex.quote(path)} {shlex.quote(f'{path}.replaced-{label}')}"
             for path in sorted(existing)

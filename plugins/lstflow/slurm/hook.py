@@ -66,7 +66,15 @@ class SlurmHook(BaseHook):
 
     @cached_property
     def ssh_hook(self) -> SSHHook:
-        return SSHHook(ssh_conn_id=self.ssh_conn_id, cmd_timeout=self.command_timeout)
+        hook = SSHHook(ssh_conn_id=self.ssh_conn_id, cmd_timeout=self.command_timeout)
+        if hook.no_host_key_check or hook.allow_host_key_change:
+            raise ValueError(
+                f"Airflow connection {self.ssh_conn_id!r} turns SSH host key verification off "
+                "(no_host_key_check or allow_host_key_change): lstflow never talks to a cluster "
+                "it cannot identify. Remove those extras and set 'host_key' to the cluster's "
+                "public host key ('ssh-ed25519 AAAA...', from ssh-keyscan checked out of band)."
+            )
+        return hook
 
     def get_conn(self) -> Any:
         return self.ssh_hook.get_conn()

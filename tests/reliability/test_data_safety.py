@@ -1,0 +1,160 @@
+"""Data safety: job-side writes are atomic, and existing outputs are never deleted or replaced
+without the ``overwrite`` param (refuse is in tests/e2e/test_mc_production.py).
+
+- a writer killed with SIGKILL mid-write leaves the previous target intact, never a partial one;
+- ``overwrite='skip'`` with every output present submits nothing and touches nothing;
+- a dry run with ``overwrite='overwrite'`` moves nothing and submits nothing;
+- ``overwrite='overwrite'`` renames the old output aside (byte for byte) before submitting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from support.operator_dags import run_production_dag, task_states
+
+from lstflow import localcluster
+from lstflow.factory.naming import dag_id_for
+from lstflow.slurm.hook import SlurmHook
+
+pytestmark = pytest.mark.reliability
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+WRITERS = ("lstflow.jobs.common", "lstflow.jobs._atomic")
+BIG = 300 * 1024 * 1024  # long enough to be caught mid-write
+
+
+@pytest.mark.parametrize("module", WRITERS)
+def test_writer_killed_mid_write_leaves_the_old_target(module: str, tmp_path: Path) -> None:
+    target = tmp_path / "result.json"
+    target.write_text('{"old": true}\n')
+    overwrite = ", overwrite=True" if module.endswith("common") else ""
+    code = (
+        f"import sys; from pathlib import Path; from {module} import write_text_atomic; "
+        f"write_text_atomic(Path(sys.argv[1]), 'x' * {BIG}{overwrite})"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", code, str(target)])
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.stat().st_size > 0 for p in tmp_path.iterdir() if p != target):
+            assert writer.poll() is None, "the writer finished before it could be interrupted"
+            assert time.monotonic() < deadline, "the writer never started writing"
+            time.sleep(0.01)
+        writer.send_signal(signal.SIGKILL)
+    finally:
+        writer.wait(timeout=60)
+    assert writer.returncode == -signal.SIGKILL
+    assert target.read_text() == '{"old": true}\n'
+
+
+def test_common_writer_refuses_an_existing_target_without_overwrite(tmp_path: Path) -> None:
+    from lstflow.jobs.common import JobError, write_text_atomic
+
+    target = tmp_path / "result.txt"
+    target.write_text("old\n")
+    with pytest.raises(JobError, match="already exists; pass --overwrite"):
+        write_text_atomic(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.txt"]  # no temporary left behind
+
+
+@dataclass(frozen=True)
+class ExistingOutputs:
+    prod_id: str
+    outputs: tuple[Path, ...]
+
+    def digests(self) -> dict[Path, str]:
+        return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in self.outputs}
+
+    def submissions(self) -> int:
+        prefix = f"lstflow.{dag_id_for(self.prod_id)}."
+        return sum(SlurmHook().count_jobs_by_tag(prefix).values())
+
+
+@pytest.fixture
+def existing_outputs(
+    slurm_cluster: localcluster.ClusterInfo,
+    airflow_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[ExistingOutputs]:
+    """A merge_dl1 production whose two outputs already exist on the cluster."""
+    workdir = localcluster.make_workdir("data-safety")
+    (workdir / "in").mkdir()
+    (workdir / "in" / "dl1_not_hdf5.h5").write_text("not an HDF5 file\n")
+    outputs = tuple(workdir / "out" / f"merged_{n}.h5" for n in (1, 2))
+    outputs[0].parent.mkdir()
+    for path in outputs:
+        path.write_bytes(b"precious result " + path.name.encode())
+    (workdir / "prod_logs").mkdir()
+    user = localcluster.cluster_env()["SLURM_SSH_USER"]
+    subprocess.run(["chown", "-R", f"{user}:{user}", str(workdir)], check=True)
+    prod_id = f"rel_safety_{uuid.uuid4().hex[:8]}"
+    production = tmp_path / "library" / prod_id
+    production.mkdir(parents=True)
+    (production / "lstchain_config.json").write_text("{}\n")
+    entries = [
+        {"input": str(workdir / "in"), "output": str(path), "options": "--no-progress"}
+        for path in outputs
+    ]
+    config = {
+        "workflow_kind": "lstchain",
+        "prod_id": prod_id,
+        "source_environment": {"source_file": f"{sys.prefix}/bin/activate"},
+        "stages_to_run": ["merge_dl1"],
+        "stages": {"merge_dl1": entries},
+    }
+    (production / "lstmcpipe_config.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__PRODUCTION_CONFIGS", str(production.parent))
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__PARSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__LOG_ROOT", str(workdir / "prod_logs"))
+    yield ExistingOutputs(prod_id, outputs)
+    localcluster.remove_workdir(workdir)
+
+
+def test_skip_with_every_output_present_submits_and_touches_nothing(
+    existing_outputs: ExistingOutputs,
+) -> None:
+    before = existing_outputs.digests()
+    state, run_id = run_production_dag(
+        CHECKOUT / "dags", existing_outputs.prod_id, {"overwrite": "skip"}
+    )
+    assert state == "success"
+    dag_id = dag_id_for(existing_outputs.prod_id)
+    assert task_states(dag_id, run_id) == {"merge_dl1": "skipped"}
+    assert existing_outputs.submissions() == 0
+    assert existing_outputs.digests() == before
+
+
+def test_dry_run_with_overwrite_moves_and_submits_nothing(
+    existing_outputs: ExistingOutputs,
+) -> None:
+    before = existing_outputs.digests()
+    conf = {"overwrite": "overwrite", "dry_run": True}
+    state, _ = run_production_dag(CHECKOUT / "dags", existing_outputs.prod_id, conf)
+    assert state == "success"
+    assert existing_outputs.submissions() == 0
+    assert existing_outputs.digests() == before
+    assert not list(existing_outputs.outputs[0].parent.glob("*.replaced-*"))
+
+
+def test_overwrite_renames_old_outputs_aside_before_submitting(
+    existing_outputs: ExistingOutputs,
+) -> None:
+    before = existing_outputs.digests()
+    conf = {"overwrite": "overwrite"}
+    run_production_dag(CHECKOUT / "dags", existing_outputs.prod_id, conf)
+    assert existing_outputs.submissions() >= 1
+    for path, digest in before.items():
+        (aside,) = path.parent.glob(f"{path.name}.replaced-*")
+        assert hashlib.sha256(aside.read_bytes()).hexdigest() == digest
