@@ -4,16 +4,13 @@ escalation, and jobs cancelled outside Airflow."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.operator_dags import new_dag_id, run_array_dag
 
 from lstflow.slurm.commands import sacct_status_argv
 from lstflow.slurm.hook import SlurmHook
@@ -22,61 +19,6 @@ from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 
 pytestmark = pytest.mark.cluster
-
-FAST_POLLING = {"poll_interval": 1.0, "max_poll_interval": 3.0, "sacct_grace_period": 30.0}
-
-
-DAG_FILE = """\
-import json
-from datetime import datetime
-
-from airflow.sdk import DAG
-
-from lstflow.slurm.operator import SlurmArrayOperator
-from lstflow.workitems import ArraySpec, WorkItem
-
-CONFIG = json.loads({config!r})
-SPEC = dict(CONFIG["spec"])
-SPEC["items"] = tuple(WorkItem.from_json(item) for item in SPEC["items"])
-SPEC["prologue"] = tuple(tuple(step) for step in SPEC["prologue"])
-SPEC["env"] = tuple(tuple(pair) for pair in SPEC["env"])
-with DAG(CONFIG["dag_id"], schedule=None, start_date=datetime(2026, 1, 1)) as dag:
-    SlurmArrayOperator(task_id="stage", array_spec=ArraySpec(**SPEC), **CONFIG["operator"])
-"""
-
-
-def _run_dag(dag_id: str, spec: ArraySpec, **operator_kwargs: Any) -> tuple[str, dict[str, Any]]:
-    """Write a one-task DAG file, run it with ``dag.test()``; return (task state, report)."""
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    dags = Path(os.environ["AIRFLOW_HOME"]) / "dags"
-    dags.mkdir(exist_ok=True)
-    config = {
-        "dag_id": dag_id,
-        "spec": dataclasses.asdict(spec),
-        "operator": {**FAST_POLLING, **operator_kwargs},
-    }
-    dag_file = dags / f"{dag_id}.py"
-    dag_file.write_text(DAG_FILE.format(config=json.dumps(config)))
-    dag = DagBag(dag_folder=str(dag_file)).get_dag(dag_id)
-    assert dag is not None
-    dag_run = dag.test()
-    with create_session() as session:
-        ti = dag_run.get_task_instance("stage", session=session)
-        assert ti is not None
-        state = str(ti.state)
-        rows = session.query(XComModel).filter_by(dag_id=dag_id, task_id="stage").all()
-        xcoms = {row.key: row.value for row in rows}
-    report = xcoms.get("return_value") or xcoms.get("slurm_report") or {}
-    if isinstance(report, str):
-        report = json.loads(report)
-    return state, report
-
-
-def _dag_id() -> str:
-    return f"slurm_test_{uuid.uuid4().hex[:8]}"
 
 
 def _spec(remote_dir: str, items: list[WorkItem], **fields: Any) -> ArraySpec:
@@ -108,8 +50,8 @@ def test_only_failed_elements_are_resubmitted_and_task_succeeds(
         WorkItem(f"item{i}", ("sh", "-c", fails_once if i in (1, 3) else "true", "sh", f"m{i}"))
         for i in range(5)
     ]
-    dag_id = _dag_id()
-    state, report = _run_dag(dag_id, _spec(remote_dir, items, throttle=2))
+    dag_id = new_dag_id("operator")
+    state, report = run_array_dag(dag_id, _spec(remote_dir, items, throttle=2))
     assert state == "success"
     assert report["completed"] == 5 and report["failed"] == []
     first, retry = report["job_ids"]
@@ -126,7 +68,9 @@ def test_out_of_memory_element_succeeds_after_memory_escalation(
 ) -> None:
     hog = "b = b'x' * (300 * 1024 * 1024)"
     items = [WorkItem("hog", ("python3", "-c", hog), Resources(mem="200M", time="5"))]
-    state, report = _run_dag(_dag_id(), _spec(remote_dir, items), memory_ceiling="1G")
+    state, report = run_array_dag(
+        new_dag_id("operator"), _spec(remote_dir, items), memory_ceiling="1G"
+    )
     assert state == "success"
     first, retry = report["job_ids"]
     # cgroup v1 gives a real OUT_OF_MEMORY; without it Slurm reports a SIGKILLed FAILED
@@ -139,7 +83,7 @@ def test_element_cancelled_outside_airflow_is_reported_cancelled(
 ) -> None:
     items = [WorkItem("sleeper", ("sleep", "120"), Resources(time="5"))]
     hook = SlurmHook()
-    dag_id = _dag_id()
+    dag_id = new_dag_id("operator")
     cancelled: list[str] = []
 
     def cancel_when_running() -> None:
@@ -156,7 +100,7 @@ def test_element_cancelled_outside_airflow_is_reported_cancelled(
 
     watcher = threading.Thread(target=cancel_when_running, daemon=True)
     watcher.start()
-    state, report = _run_dag(dag_id, _spec(remote_dir, items))
+    state, report = run_array_dag(dag_id, _spec(remote_dir, items))
     watcher.join(timeout=5)
     assert cancelled, "the test never saw the job running"
     assert state == "failed"
@@ -171,7 +115,9 @@ def test_timed_out_element_succeeds_after_time_escalation(
 ) -> None:
     # --time=1 is enforced after 60-90 s on this cluster; 100 s fits in the doubled limit
     items = [WorkItem("slow", ("sleep", "100"), Resources(time="1"))]
-    state, report = _run_dag(_dag_id(), _spec(remote_dir, items), time_ceiling="00:05:00")
+    state, report = run_array_dag(
+        new_dag_id("operator"), _spec(remote_dir, items), time_ceiling="00:05:00"
+    )
     assert state == "success"
     first, retry = report["job_ids"]
     assert _elements(first, 1)[0] is SlurmState.TIMEOUT

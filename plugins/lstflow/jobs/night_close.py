@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lstflow.jobs._atomic import write_text_atomic
+from lstflow.jobs.common import write_text_atomic
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "closed_by": f"{socket.gethostname()}:{os.getpid()}",
         "required": [str(p) for p in args.require],
     }
-    write_text_atomic(args.marker, json.dumps(record, indent=1) + "\n")
+    write_text_atomic(args.marker, json.dumps(record, indent=1) + "\n", overwrite=True)
     print(f"night {args.night} ({args.prod_id}) closed: {args.marker}")
     return 0
 

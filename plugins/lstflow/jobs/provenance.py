@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lstflow.jobs._atomic import write_text_atomic
+from lstflow.jobs.common import write_text_atomic
 
 SOFTWARE = ("lstchain", "ctapipe", "ctapipe_io_lst", "numpy", "astropy")
 FRAGMENT_FORMAT = "lstflow-provenance-fragment/1"
@@ -95,7 +95,9 @@ def record(args: argparse.Namespace) -> int:
         "used": inputs,
         "generated": [file_entity(Path(p), limit) for p in args.output],
     }
-    write_text_atomic(Path(args.fragment), json.dumps(fragment, indent=1, sort_keys=True))
+    write_text_atomic(
+        Path(args.fragment), json.dumps(fragment, indent=1, sort_keys=True), overwrite=True
+    )
     return 0
 
 
@@ -130,7 +132,9 @@ def merge(args: argparse.Namespace) -> int:
     paths = sorted(Path(args.fragments_dir).glob("*.json"))
     fragments = [json.loads(p.read_text()) for p in paths]
     document = merge_fragments(fragments)
-    write_text_atomic(Path(args.output), json.dumps(document, indent=1, sort_keys=True))
+    write_text_atomic(
+        Path(args.output), json.dumps(document, indent=1, sort_keys=True), overwrite=True
+    )
     print(f"merged {len(fragments)} provenance fragments into {args.output}")
     return 0
 
