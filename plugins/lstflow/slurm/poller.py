@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import logging
 import shlex
 import time
 from collections import Counter
@@ -27,6 +29,8 @@ from lstflow.slurm.commands import (
     squeue_status_argv,
 )
 from lstflow.slurm.parsing import ElementId, ElementStatus, parse_sacct, parse_squeue
+
+log = logging.getLogger(__name__)
 
 #: Status queries sent, by (connection id, command): read by tests and benchmarks.
 QUERY_COUNTS: Counter[tuple[str, str]] = Counter()
@@ -137,7 +141,11 @@ class SlurmStatusPoller:
         self.watches.add(watch)
         self._wakeup.set()  # a new watch is answered in the next cycle, not after a backoff
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            # A fresh context: the shared loop belongs to no trigger, so the triggerer must not
+            # route its logs into the task log of whichever trigger happened to start it.
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), context=contextvars.Context()
+            )
         return watch
 
     def unwatch(self, watch: StatusWatch) -> None:
@@ -163,6 +171,14 @@ class SlurmStatusPoller:
                 now = time.monotonic()
                 changed = [watch.absorb(statuses, now) for watch in watches]
                 CYCLE_COUNTS[self.ssh_conn_id] += 1
+                # the triggerer log shows that every trigger shares each cycle's query
+                log.info(
+                    "Slurm poll cycle %d over %s: %d trigger(s), %d job(s)",
+                    CYCLE_COUNTS[self.ssh_conn_id],
+                    self.ssh_conn_id,
+                    len(watches),
+                    len({job for watch in watches for job in watch.job_ids}),
+                )
                 if any(changed) or interval == 0.0:
                     interval = settings.poll_interval
                 else:
@@ -221,9 +237,21 @@ class SlurmStatusPoller:
                 )
         return merged
 
-    async def cancel(self, job_ids: Sequence[str], timeout: float = 60.0) -> CommandResult:
-        """``scancel`` from the triggerer (a trigger's ``on_kill``)."""
-        result = await self.run(["scancel", *job_ids], timeout, "scancel")
+    async def cancel(
+        self, job_ids: Sequence[str], timeout: float = 60.0, attempts: int = 3
+    ) -> CommandResult:
+        """``scancel`` from the triggerer (a trigger's ``on_kill``).
+
+        Retried on a fresh connection: the loop closes the shared one when its last watch goes,
+        which is exactly when a cleared task's trigger cancels. scancel is idempotent.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                result = await self.run(["scancel", *job_ids], timeout, "scancel")
+                break
+            except Exception:
+                if attempt == attempts:
+                    raise
         if not self.watches:
             await self._close()
         return result.raise_for_status()
@@ -238,6 +266,7 @@ class SlurmStatusPoller:
             self._conn = await SSHHookAsync(ssh_conn_id=self.ssh_conn_id).get_conn()
         command = shlex.join(argv)
         QUERY_COUNTS[(self.ssh_conn_id, kind)] += 1
+        log.info("Slurm %s over %s: %.200s", kind, self.ssh_conn_id, command)
         try:
             completed = await self._conn.run(command, check=False, timeout=timeout)
         except Exception:

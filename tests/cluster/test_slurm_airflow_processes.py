@@ -1,0 +1,235 @@
+"""``SlurmArrayOperator`` under real Airflow processes (scheduler, dag-processor, triggerer,
+api-server) against the real cluster: what ``dag.test()`` cannot show.
+
+- kill -9 of the triggerer while tasks are deferred: a restarted triggerer resumes the trigger
+  from its serialized kwargs, the task completes, and no submission is ever sbatch'ed twice;
+- clearing a deferred task: the triggerer calls the trigger's ``on_kill``, which scancels;
+- 20 deferred tasks in one triggerer: one squeue per poll cycle, for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from lstflow.slurm.commands import sacct_status_argv
+from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.parsing import parse_sacct
+from lstflow.slurm.states import SlurmState
+from lstflow.workitems import ArraySpec, Resources, WorkItem
+from support.airflow_stack import AirflowStack, all_in, wait_until
+
+pytestmark = pytest.mark.cluster
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+FAST_POLLING = {"poll_interval": 2.0, "max_poll_interval": 5.0, "sacct_grace_period": 30.0}
+#: Held jobs (``--begin`` far ahead) take no cores on the shared 2-core cluster until released.
+HELD = Resources(mem="50M", time="5", extra=(("begin", "now+1hour"),))
+CYCLE_LINE = re.compile(r"Slurm poll cycle \d+ over \S+: (\d+) trigger\(s\)")
+
+DAG_FILE = """\
+import json
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from lstflow.slurm.operator import SlurmArrayOperator
+from lstflow.workitems import ArraySpec
+
+CONFIG = json.loads({config!r})
+with DAG(CONFIG["dag_id"], schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=64):
+    for task_id, spec in CONFIG["tasks"].items():
+        SlurmArrayOperator(
+            task_id=task_id, array_spec=ArraySpec.from_json(spec), **CONFIG["operator"]
+        )
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(slurm_env: dict[str, str]) -> Iterator[AirflowStack]:
+    home = CHECKOUT / ".lstflow" / f"airflow-procs-{uuid.uuid4().hex[:8]}"
+    airflow = AirflowStack.create(home, home / "dags")
+    try:
+        airflow.start()
+        yield airflow
+    finally:
+        airflow.stop_all()
+
+
+@pytest.fixture
+def deploy(stack: AirflowStack) -> Iterator[Callable[[str, dict[str, ArraySpec]], str]]:
+    """Write a DAG running each spec as one task and wait until it is parsed; give its id.
+
+    Whatever the test's outcome, its jobs still in the queue are cancelled afterwards: they
+    would otherwise hold the shared 2-core cluster.
+    """
+    dag_ids: list[str] = []
+
+    def deploy_dag(label: str, specs: dict[str, ArraySpec]) -> str:
+        dag_id = f"procs_{label}_{uuid.uuid4().hex[:8]}"
+        config = {
+            "dag_id": dag_id,
+            "tasks": {task_id: spec.to_json() for task_id, spec in specs.items()},
+            "operator": FAST_POLLING,
+        }
+        dag_file = stack.dags_folder / f"{dag_id}.py"
+        dag_file.write_text(DAG_FILE.format(config=json.dumps(config)))
+        dag_ids.append(dag_id)
+        stack.wait_for_dag(dag_id)
+        return dag_id
+
+    yield deploy_dag
+    hook = SlurmHook()
+    leftovers = [
+        job
+        for dag_id in dag_ids
+        for job in _live_jobs(hook, f"lstflow.{dag_id}.", "PENDING,RUNNING")
+    ]
+    hook.cancel(leftovers)
+
+
+def _spec(remote_dir: str, name: str, items: list[WorkItem]) -> ArraySpec:
+    return ArraySpec(name, tuple(items), log_dir=f"{remote_dir}/logs", workdir=remote_dir)
+
+
+def _live_jobs(hook: SlurmHook, name_prefix: str, states: str = "all") -> dict[str, str]:
+    """``{array job id: job name}`` of our jobs the controller still shows in ``states``."""
+    out = hook.check(["squeue", "--me", "-h", "-t", states, "-o", "%F|%j"]).stdout
+    rows = (line.split("|", 1) for line in out.splitlines() if "|" in line)
+    return {job: name for job, name in rows if name.startswith(name_prefix)}
+
+
+def _final_states(hook: SlurmHook, job_ids: list[str]) -> dict[str, SlurmState]:
+    """``{"<job>_<index>": state}`` from sacct, once every element has a final state."""
+
+    def probe() -> dict[str, SlurmState] | None:
+        rows = parse_sacct(hook.check(sacct_status_argv(job_ids)).stdout)
+        states = {str(row.element): row.state for row in rows if row.element.index is not None}
+        done = states and all(row.finished for row in rows)
+        return states if done else None
+
+    return wait_until(probe, 120, f"sacct to show jobs {job_ids} final", interval=2)
+
+
+def _deferred_with_trigger(stack: AirflowStack, dag_id: str, run_id: str, count: int) -> None:
+    """Until ``count`` tasks are deferred and their triggers assigned to a triggerer."""
+    stack.wait(
+        lambda: (
+            stack.query(
+                "SELECT count(*) FROM task_instance ti JOIN trigger t ON ti.trigger_id = t.id "
+                "WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.state = 'deferred' "
+                "AND t.triggerer_id IS NOT NULL",
+                (dag_id, run_id),
+            )[0][0]
+            == count
+        ),
+        600,
+        f"{count} deferred task(s) of {dag_id} with a triggerer",
+    )
+
+
+def _poll_cycles(log: str) -> list[tuple[int, str]]:
+    """(triggers watched, the log since the previous cycle) of each poll cycle in ``log``.
+
+    The poller logs every command it sends before the line closing its cycle, so the text
+    between two cycle lines is exactly the queries of one cycle.
+    """
+    cycles, start = [], 0
+    for match in CYCLE_LINE.finditer(log):
+        cycles.append((int(match.group(1)), log[start : match.start()]))
+        start = match.end()
+    return cycles
+
+
+def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
+    stack: AirflowStack, deploy: Callable[[str, dict[str, ArraySpec]], str], remote_dir: str
+) -> None:
+    hook = SlurmHook()
+    items = [WorkItem(f"nap{i}", ("sleep", "30"), Resources(mem="50M", time="5")) for i in (0, 1)]
+    dag_id = deploy("kill", {"stage": _spec(remote_dir, "stage", items)})
+    prefix = f"lstflow.{dag_id}.stage."
+    run_id = stack.trigger(dag_id, "kill_triggerer")
+    _deferred_with_trigger(stack, dag_id, run_id, 1)
+    assert _live_jobs(hook, prefix), "the jobs must still be in flight when the triggerer dies"
+
+    stack.kill("triggerer")
+    stack.start("triggerer")
+
+    states = stack.wait_for_tasks(dag_id, run_id, all_in({"success", "failed"}), "to finish")
+    assert states == {("stage", -1): "success"}
+    try_number = stack.query(
+        "SELECT try_number FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
+    )
+    assert try_number == [(1,)]  # resumed by the new triggerer, not retried by the scheduler
+    counts = hook.count_jobs_by_tag(prefix)
+    assert list(counts.values()) == [1]  # one planned submission, sbatch'ed exactly once
+    (job_name,) = counts
+    job_ids = sorted(hook.find_jobs([job_name])[job_name])
+    assert _final_states(hook, job_ids) == {
+        f"{job_ids[0]}_0": SlurmState.COMPLETED,
+        f"{job_ids[0]}_1": SlurmState.COMPLETED,
+    }
+    assert "Slurm squeue over" in stack.log_path("triggerer").read_text()  # the new one polled
+
+
+def test_clearing_a_deferred_task_cancels_its_slurm_jobs(
+    stack: AirflowStack, deploy: Callable[[str, dict[str, ArraySpec]], str], remote_dir: str
+) -> None:
+    hook = SlurmHook()
+    items = [
+        WorkItem(f"long{i}", ("sleep", "300"), Resources(mem="50M", time="10")) for i in (0, 1)
+    ]
+    dag_id = deploy("clear", {"stage": _spec(remote_dir, "stage", items)})
+    prefix = f"lstflow.{dag_id}.stage."
+    run_id = stack.trigger(dag_id, "clear_deferred")
+    _deferred_with_trigger(stack, dag_id, run_id, 1)
+    job_ids = sorted(_live_jobs(hook, prefix))
+    assert len(job_ids) == 1
+
+    stack.clear_task(dag_id, "stage")
+
+    states = _final_states(hook, job_ids)
+    assert states == {
+        f"{job_ids[0]}_0": SlurmState.CANCELLED,
+        f"{job_ids[0]}_1": SlurmState.CANCELLED,
+    }
+    log = stack.task_log_text(dag_id, run_id, "stage")  # trigger logs land with the task's
+    assert "Trigger cancelled by user action, invoking on_kill" in log
+    assert f"stage: cancelled Slurm jobs {job_ids[0]}" in log
+    assert "on_kill() raised an exception" not in log
+
+
+def test_twenty_deferred_tasks_share_one_squeue_per_poll_cycle(
+    stack: AirflowStack, deploy: Callable[[str, dict[str, ArraySpec]], str], remote_dir: str
+) -> None:
+    hook = SlurmHook()
+    specs = {
+        f"stage{n:02d}": _spec(remote_dir, f"stage{n:02d}", [WorkItem("one", ("true",), HELD)])
+        for n in range(20)
+    }
+    dag_id = deploy("poll", specs)
+    run_id = stack.trigger(dag_id, "twenty_deferred")
+    _deferred_with_trigger(stack, dag_id, run_id, 20)
+
+    def cycles_of_all_twenty() -> list[str] | None:
+        texts = [
+            text for triggers, text in _poll_cycles(stack.log_text("triggerer")) if triggers == 20
+        ]
+        return texts if len(texts) >= 4 else None
+
+    measured = stack.wait(cycles_of_all_twenty, 180, "four poll cycles watching all 20 tasks")
+    for commands in measured:
+        assert commands.count("Slurm squeue over") == 1  # one query for all 20 tasks
+        assert "Slurm sacct over" not in commands  # held jobs are live: accounting not needed
+
+    job_ids = sorted(_live_jobs(hook, f"lstflow.{dag_id}."))
+    assert len(job_ids) == 20
+    hook.check(["scontrol", "update", f"JobId={','.join(job_ids)}", "StartTime=now"])
+    states = stack.wait_for_tasks(dag_id, run_id, all_in({"success", "failed"}), "to finish")
+    assert set(states.values()) == {"success"} and len(states) == 20
+    counts = hook.count_jobs_by_tag(f"lstflow.{dag_id}.")
+    assert len(counts) == 20 and set(counts.values()) == {1}

@@ -1,0 +1,1 @@
+"""Test helpers shared by tiers (real Airflow processes, ...)."""
