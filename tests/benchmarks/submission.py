@@ -53,8 +53,11 @@ class MemoryStateStore:
         self.values[key] = value
 
 
-def submit_with_lstflow(config: Path, dag_id: str) -> dict[str, Any]:
-    """Each stage's operator up to its deferral; returns per-stage time and job ids."""
+def submit_with_lstflow(config: Path, dag_id: str, submitted: list[str]) -> dict[str, Any]:
+    """Each stage's operator up to its deferral; returns per-stage time and job ids.
+
+    ``submitted`` gets every job id as soon as it is known, for cleanup after a failure.
+    """
     from airflow.sdk.exceptions import TaskDeferred
 
     from lstflow.config import load_production
@@ -80,6 +83,7 @@ def submit_with_lstflow(config: Path, dag_id: str) -> dict[str, Any]:
         else:
             raise RuntimeError(f"{stage}: the operator finished without submitting anything")
         per_stage[stage] = {"seconds": time.perf_counter() - start, "job_ids": jobs}
+        submitted.extend(jobs)
     return per_stage
 
 
@@ -114,6 +118,7 @@ def submit_with_lstmcpipe(workspace: ClusterWorkspace, config: Path) -> dict[str
 
 def run() -> dict[str, Any]:
     workspace = ClusterWorkspace.create("submission")
+    flow_ids: list[str] = []
     try:
         flow_config = workspace.production(NSB_GRID, "bench_submit_lstflow", HOLD)
         pipe_config = workspace.production(NSB_GRID, "bench_submit_lstmcpipe", HOLD)
@@ -123,11 +128,11 @@ def run() -> dict[str, Any]:
         print("[submission] lstflow ...", flush=True)
         os.environ["AIRFLOW__LSTFLOW__LOG_ROOT"] = str(workspace.root / "prod_logs")
         before = workspace.rpc_counts()
-        stages = submit_with_lstflow(flow_config, f"bench_submit_{int(time.time())}")
+        stages = submit_with_lstflow(flow_config, f"bench_submit_{int(time.time())}", flow_ids)
         flow_rpcs = rpc_delta(before, workspace.rpc_counts())
-        flow_ids = [job for stage in stages.values() for job in stage["job_ids"]]
         flow_jobs = workspace.jobs(flow_ids)
         workspace.cancel(flow_ids)
+        flow_ids.clear()
 
         print("[submission] lstmcpipe ...", flush=True)
         before = workspace.rpc_counts()
@@ -136,6 +141,7 @@ def run() -> dict[str, Any]:
         pipe_jobs = workspace.jobs(pipe["job_ids"])
         workspace.cancel(pipe["job_ids"])
     finally:
+        workspace.cancel(flow_ids)  # left only if something failed half-way
         workspace.remove()
     return {
         "entries": entries,
