@@ -64,14 +64,20 @@ class ClusterWorkspace:
         return self.root / "data"
 
     @property
+    def stubs(self) -> Path:
+        return self.root / "stubs"
+
+    @property
     def trivial_env(self) -> Path:
         return self.root / "trivial_env.sh"
 
     def make_trivial_env(self) -> Path:
         """A ``source_file`` whose tools all succeed at once, and a no-op ``conda``."""
-        stubs = self.root / "stubs"
+        stubs = self.stubs
         stubs.mkdir(exist_ok=True)
-        names = {"python", "python3"}
+        # ``source`` and ``conda`` too: sbatch --wrap runs /bin/sh, which is dash on Debian and
+        # has no ``source`` builtin; lstmcpipe's jobs find the stubs on the PATH sbatch exports.
+        names = {"python", "python3", "source", "conda"}
         for bin_dir in (Path(sys.prefix) / "bin", ensure_venv()):
             for pattern in STUB_TOOL_PATTERNS:
                 names.update(path.name for path in bin_dir.glob(pattern))

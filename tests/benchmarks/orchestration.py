@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from support.airflow_stack import AirflowStack, all_in
+from support.airflow_stack import FINISHED_TI_STATES, AirflowStack, all_in
 
 from benchmarks.clusterbench import ClusterWorkspace, rpc_delta, stage_transitions
 from benchmarks.common import BENCH_DIR, DAG_FILE
@@ -67,20 +67,28 @@ def run_lstflow(workspace: ClusterWorkspace) -> dict[str, Any]:
         before = workspace.rpc_counts()
         started = datetime.now()
         stack.trigger(dag_id, "bench")
-        stack.wait_for_tasks(
-            dag_id, "bench", all_in({"success", "skipped"}), "every stage", RUN_TIMEOUT_S
+        states = stack.wait_for_tasks(
+            dag_id, "bench", all_in(FINISHED_TI_STATES), "every stage to end", RUN_TIMEOUT_S
         )
-        rpcs = rpc_delta(before, workspace.rpc_counts())
-        end_text = stack.query(
-            "SELECT end_date FROM dag_run WHERE dag_id = ? AND run_id = ?", (dag_id, "bench")
+        end_text = stack.wait(
+            lambda: stack.query(
+                "SELECT end_date FROM dag_run WHERE dag_id = ? AND run_id = ? "
+                "AND end_date IS NOT NULL",
+                (dag_id, "bench"),
+            ),
+            60,
+            "the DAG run to end",
         )[0][0]
+        rpcs = rpc_delta(before, workspace.rpc_counts())
     finally:
         stack.stop_all()
     jobs = workspace.jobs_named(f"lstflow.{dag_id}.", started)
     stage_of = {row["name"]: row["name"].split(".")[2] for row in jobs}
     run_end = _local_naive(datetime.fromisoformat(str(end_text)))
     return _summary(jobs, stage_of, started, rpcs) | {
-        "wall_to_run_end_s": (run_end - started).total_seconds()
+        "wall_to_run_end_s": (run_end - started).total_seconds(),
+        # Not all "success" is a finding in itself (e.g. the executor race in the report).
+        "task_states": {task: state for (task, _), state in sorted(states.items())},
     }
 
 

@@ -112,6 +112,8 @@ def render(results: dict[str, Any]) -> str:
         ]
         lines += [*_table(header, rows)]
         lines.append(f"   wall ratio lstflow / lstmcpipe: {orc['wall_ratio']:.2f} (target <= 1.1)")
+        lines.append(f"   lstflow task states: {orc['lstflow']['task_states']}")
+        lines.append(f"   lstmcpipe job states: {orc['lstmcpipe']['states']}")
         lines.append("")
     if "controller" in results:
         con = results["controller"]

@@ -88,7 +88,11 @@ def submit_with_lstflow(config: Path, dag_id: str, submitted: list[str]) -> dict
 
 
 def submit_with_lstmcpipe(workspace: ClusterWorkspace, config: Path) -> dict[str, Any]:
-    """Run lstmcpipe as the job user on this "login node"; its job ids from its scancel file."""
+    """Run lstmcpipe as the job user on this "login node"; its job ids from its scancel file.
+
+    The trivial tools come first on the PATH, which sbatch exports to the jobs (see
+    ``ClusterWorkspace.make_trivial_env``).
+    """
     bin_dir = ensure_venv()
     logs = workspace.root / "lstmcpipe_logs"
     logs.mkdir(exist_ok=True)
@@ -98,7 +102,7 @@ def submit_with_lstmcpipe(workspace: ClusterWorkspace, config: Path) -> dict[str
         f"SLURM_CONF={workspace.slurm_conf}",
         f"LSTMCPIPE_PROD_LOGS={logs}",
         f"HOME={workspace.root}",
-        f"PATH={bin_dir}:/usr/bin:/bin",
+        f"PATH={workspace.stubs}:{bin_dir}:/usr/bin:/bin",
     ]
     argv = ["runuser", "-u", workspace.user, "--", "env", *env]
     argv += [str(bin_dir / "lstmcpipe"), "-c", str(config), "-conf_lst", str(lstchain_json)]
