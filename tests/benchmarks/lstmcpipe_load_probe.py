@@ -14,7 +14,7 @@ import sys
 import time
 
 
-def main(root):
+def main(root: str) -> None:
     files = sorted(
         path
         for path in pathlib.Path(root).rglob("*")

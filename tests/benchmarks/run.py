@@ -11,15 +11,17 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: benchmarks, support
 
 from benchmarks import controller, orchestration, parse, report, submission
 from benchmarks.common import BENCH_DIR
 
-BENCHMARKS = {
+BENCHMARKS: dict[str, Callable[[], Any]] = {
     "parse": parse.run,
     "submission": submission.run,
     "orchestration": orchestration.run,

@@ -79,7 +79,7 @@ def submit_with_lstflow(config: Path, dag_id: str, submitted: list[str]) -> dict
         try:
             operator.execute(context)
         except TaskDeferred as deferred:
-            jobs = sorted(deferred.trigger.jobs, key=int)  # type: ignore[attr-defined]
+            jobs = sorted(deferred.trigger.jobs, key=int)
         else:
             raise RuntimeError(f"{stage}: the operator finished without submitting anything")
         per_stage[stage] = {"seconds": time.perf_counter() - start, "job_ids": jobs}
