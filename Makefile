@@ -39,4 +39,4 @@ airflow: airflow-init cluster-up
 # Benchmarks side by side with lstmcpipe 0.11.5 (installs it in its own venv under .lstflow/bench):
 # prints one table and writes .lstflow/bench/results.json. Asserts nothing; takes minutes.
 bench: airflow-init cluster-up
-	$(BIN)/python tests/benchmarks/run.py
+	PYTHONPATH=$(ROOT)/plugins $(BIN)/python tests/benchmarks/run.py
