@@ -5,7 +5,7 @@ VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
 export AIRFLOW_HOME ?= $(ROOT)/.lstflow/airflow
 
-.PHONY: setup cluster-up cluster-down airflow-init demo lint pytest test airflow
+.PHONY: setup cluster-up cluster-down airflow-init demo lint pytest test airflow bench
 
 setup:
 	bash include/setup/install.sh
@@ -35,3 +35,8 @@ test: lint pytest
 # The Airflow UI and all its processes (api-server, scheduler, dag-processor, triggerer).
 airflow: airflow-init cluster-up
 	PATH=$(BIN):$$PATH $(BIN)/airflow standalone
+
+# Benchmarks side by side with lstmcpipe 0.11.5 (installs it in its own venv under .lstflow/bench):
+# prints one table and writes .lstflow/bench/results.json. Asserts nothing; takes minutes.
+bench: airflow-init cluster-up
+	PYTHONPATH=$(ROOT)/plugins $(BIN)/python tests/benchmarks/run.py

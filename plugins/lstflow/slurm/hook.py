@@ -164,7 +164,10 @@ class SlurmHook(BaseHook):
     # ---- remote files ----------------------------------------------------------------------
 
     def make_dirs(self, paths: Sequence[str]) -> None:
-        self.check(["mkdir", "-p", "--", *paths])
+        """``mkdir -p`` every path; paths travel on stdin, as a command line holds 128 KiB."""
+        if paths:
+            payload = "".join(f"{path}\0" for path in paths).encode()
+            self.check("xargs -0 mkdir -p --", stdin=payload)
 
     def write_file(self, path: str, content: str) -> None:
         """Write ``content`` to ``path`` atomically (temp file + rename), creating its dir."""
