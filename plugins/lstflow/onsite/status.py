@@ -29,6 +29,20 @@ COLUMNS = (
     "DATACHECK%",
     "DL2%",
 )
+# The keys of a row of ``status_json``, in the order of COLUMNS.
+ROW_KEYS = (
+    "run",
+    "type",
+    "subruns",
+    "source",
+    "tries",
+    "job_id",
+    "state",
+    "dl1_pct",
+    "dl1ab_pct",
+    "datacheck_pct",
+    "dl2_pct",
+)
 
 
 @dataclass(frozen=True)
@@ -110,21 +124,8 @@ def status_json(night: str, prod_id: str, runs: Sequence[RunProgress]) -> dict[s
 
 def status_table(night: str, prod_id: str, runs: Sequence[RunProgress]) -> str:
     """A fixed-width text table, one line per sequence (lstosa's ``sequencer -s`` output)."""
-    keys = (
-        "run",
-        "type",
-        "subruns",
-        "source",
-        "tries",
-        "job_id",
-        "state",
-        "dl1_pct",
-        "dl1ab_pct",
-        "datacheck_pct",
-        "dl2_pct",
-    )
     cells = [
-        [("-" if row[k] is None else str(row[k])) for k in keys]
+        [("-" if row[k] is None else str(row[k])) for k in ROW_KEYS]
         for row in (run_row(r) for r in runs)
     ]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(COLUMNS)]

@@ -16,20 +16,6 @@ from lstflow.ui.airflow_db import RunInfo, xcom_values
 
 NIGHTLY_DAG_ID = "lstflow_nightly"
 STATUS_TASK_ID = "night_status"
-# status_json's row keys, in the order of its COLUMNS
-ROW_KEYS = (
-    "run",
-    "type",
-    "subruns",
-    "source",
-    "tries",
-    "job_id",
-    "state",
-    "dl1_pct",
-    "dl1ab_pct",
-    "datacheck_pct",
-    "dl2_pct",
-)
 
 
 def is_status_document(value: Any) -> bool:
