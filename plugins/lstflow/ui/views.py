@@ -13,11 +13,12 @@ from markupsafe import Markup
 from lstflow.config.model import ProductionConfig
 from lstflow.factory.provenance import TASK_ID as PROVENANCE_TASK_ID
 from lstflow.factory.provenance import provenance_path
+from lstflow.onsite.status import ROW_KEYS
 from lstflow.stages.registry import stages_to_run
 from lstflow.ui import airflow_db, cluster_files, live
 from lstflow.ui.histograms import svg_histogram
 from lstflow.ui.library import production_row, read_library
-from lstflow.ui.nights import NIGHTLY_DAG_ID, ROW_KEYS, STATUS_TASK_ID, night_statuses
+from lstflow.ui.nights import NIGHTLY_DAG_ID, STATUS_TASK_ID, night_statuses
 from lstflow.ui.progress import StageProgress, stage_progress, watched_jobs
 
 LIVE_TASK_STATES = frozenset({"running", "deferred"})
