@@ -3,8 +3,9 @@
 No Slurm and no Airflow here: every step is the command line a job array element would run.
 Expensive steps are session fixtures, each run once and shared by the tests that check it:
 r0_to_dl1 through the batch runner (two good files and one that really fails), dl1ab through
-the batch runner, synthetic DL1 from the real DL1 template, then merge -> trainpipe ->
-RF-importance plot -> dl1_to_dl2 -> create_irf_files -> sensitivity, and the split.
+the batch runner, synthetic DL1 from the real DL1 template, and the split. The downstream chain
+(merge -> trainpipe -> plot -> dl1_to_dl2 -> IRFs -> sensitivity) runs through Slurm and Airflow
+in tests/e2e/test_mc_production.py.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import h5py
 import numpy as np
 import pytest
 import tables
-from astropy.io import fits
-from astropy.table import QTable
 
 from lstflow import testdata
 from lstflow.jobs import demo_data, synthetic_dl1
@@ -35,7 +34,6 @@ GOOD_GAMMA = "history_meta_75.simtel.zst"
 GOOD_PROTON = "run202_proton_za20deg_azm0deg_North-Prod5_layout_test-prod.simtel.zst"
 FAILING = "gamma_prod6_tel_event_header_v4.simtel.zst"
 DL1_PARAMETERS = "/dl1/event/telescope/parameters/LST_LSTCam"
-DL2_PARAMETERS = "/dl2/event/telescope/parameters/LST_LSTCam"
 
 
 def python_module(module: str, *args: object) -> list[str]:
@@ -126,103 +124,6 @@ def synthetic_sets(dl1_template: Path, chain_dir: Path) -> dict[str, Path]:
     return demo_data.build_synthetic_sets(dl1_template, chain_dir / "synthetic")
 
 
-@pytest.fixture(scope="session")
-def merged(run_job: RunJob, synthetic_sets: dict[str, Path], chain_dir: Path) -> dict[str, Path]:
-    outputs = {}
-    (chain_dir / "merged").mkdir()
-    for name, directory in synthetic_sets.items():
-        output = chain_dir / "merged" / f"dl1_{name}_merged.h5"
-        merge = lstchain_tool("lstchain_merge_hdf5_files")
-        run_job([merge, "-d", directory, "-o", output, "--no-image", "--no-progress"])
-        outputs[name] = output
-    return outputs
-
-
-@pytest.fixture(scope="session")
-def training_config(chain_dir: Path) -> Path:
-    return demo_data.write_training_config(chain_dir / "lstchain_train_config.json")
-
-
-@pytest.fixture(scope="session")
-def models(
-    run_job: RunJob, merged: dict[str, Path], training_config: Path, chain_dir: Path
-) -> Path:
-    models_dir = chain_dir / "models"
-    run_job(
-        [
-            lstchain_tool("lstchain_mc_trainpipe"),
-            "--fg",
-            merged["gamma_diffuse_train"],
-            "--fp",
-            merged["proton_train"],
-            "-o",
-            models_dir,
-            "-c",
-            training_config,
-        ]
-    )
-    return models_dir
-
-
-@pytest.fixture(scope="session")
-def dl2(
-    run_job: RunJob, merged: dict[str, Path], models: Path, training_config: Path, chain_dir: Path
-) -> dict[str, Path]:
-    out = chain_dir / "dl2"
-    names = ("gamma_test", "proton_test")
-    # one -f per file: lstchain_dl1_to_dl2 silently ignores files after the first otherwise
-    inputs = [arg for name in names for arg in ("-f", merged[name])]
-    run_job(
-        [
-            lstchain_tool("lstchain_dl1_to_dl2"),
-            *inputs,
-            "-p",
-            models,
-            "-o",
-            out,
-            "-c",
-            training_config,
-        ]
-    )
-    return {name: out / merged[name].name.replace("dl1", "dl2", 1) for name in names}
-
-
-@pytest.fixture(scope="session")
-def irf(run_job: RunJob, dl2: dict[str, Path], chain_dir: Path) -> Path:
-    output = chain_dir / "irf" / "irf_pointlike.fits.gz"
-    output.parent.mkdir()
-    run_job(
-        [
-            lstchain_tool("lstchain_create_irf_files"),
-            "-g",
-            dl2["gamma_test"],
-            "-p",
-            dl2["proton_test"],
-            "-o",
-            output,
-            "--point-like",
-        ]
-    )
-    return output
-
-
-@pytest.fixture(scope="session")
-def sensitivity(run_job: RunJob, dl2: dict[str, Path], chain_dir: Path) -> Path:
-    output = chain_dir / "sensitivity" / "sensitivity.fits.gz"
-    run_job(
-        python_module(
-            "lstflow.jobs.sensitivity",
-            "-g",
-            dl2["gamma_test"],
-            "-p",
-            dl2["proton_test"],
-            "-o",
-            output,
-        )
-    )
-    return output
-
-
 def test_r0_batch_processes_good_files_despite_a_failing_one(r0_batch: BatchRun) -> None:
     dl1 = r0_batch.output_dir / "dl1"
     assert n_rows(dl1 / dl1_name(GOOD_GAMMA), DL1_PARAMETERS) == 1
@@ -291,74 +192,6 @@ def test_synthetic_dl1_keeps_the_template_instrument_and_is_deterministic(
                 first.get_node(DL1_PARAMETERS).attrs["CTAFIELD_4_UNIT"]
                 == param_attrs["CTAFIELD_4_UNIT"]
             )
-
-
-def test_merged_sets_hold_all_runs(
-    merged: dict[str, Path], synthetic_sets: dict[str, Path]
-) -> None:
-    for name, path in merged.items():
-        runs = sorted(synthetic_sets[name].glob("*.h5"))
-        assert n_rows(path, DL1_PARAMETERS) == sum(n_rows(r, DL1_PARAMETERS) for r in runs)
-
-
-def test_rf_importance_plot_is_written(
-    run_job: RunJob, models: Path, training_config: Path
-) -> None:
-    assert sorted(p.name for p in models.glob("*.sav")) == [
-        "cls_disp_sign.sav",
-        "cls_gh.sav",
-        "reg_disp_norm.sav",
-        "reg_energy.sav",
-    ]
-    run_job(python_module("lstflow.jobs.plot_rf_importance", models, "-cf", training_config))
-    png = models / "features_importance.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    refused = run_job(python_module("lstflow.jobs.plot_rf_importance", models), expect=1)
-    assert "already exists; pass --overwrite" in refused.stderr
-
-
-def test_dl2_separates_gammas_from_protons(dl2: dict[str, Path]) -> None:
-    import pandas as pd
-
-    gammaness = {
-        name: pd.read_hdf(path, DL2_PARAMETERS)["gammaness"].to_numpy()
-        for name, path in dl2.items()
-    }
-    assert np.nanmean(gammaness["gamma_test"]) > np.nanmean(gammaness["proton_test"]) + 0.3
-
-
-def test_irf_has_effective_area_and_energy_dispersion(irf: Path) -> None:
-    with fits.open(irf) as hdus:
-        names = [hdu.name for hdu in hdus]
-        assert {"EFFECTIVE AREA", "ENERGY DISPERSION"} <= set(names)
-        assert np.nanmax(hdus["EFFECTIVE AREA"].data["EFFAREA"]) > 1e3  # m2
-
-
-def test_sensitivity_is_finite_in_several_bins_and_plotted(
-    run_job: RunJob, sensitivity: Path, dl2: dict[str, Path]
-) -> None:
-    table = QTable.read(sensitivity, hdu="SENSITIVITY")
-    finite = np.isfinite(table["relative_sensitivity"])
-    assert finite.sum() >= 5
-    assert np.all(table["relative_sensitivity"][finite] > 0)
-    assert {"GH_CUTS", "THETA_CUTS"} <= {hdu.name for hdu in fits.open(sensitivity)}
-    png = sensitivity.with_name("sensitivity.png")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    before = sensitivity.stat().st_mtime_ns
-    refused = run_job(
-        python_module(
-            "lstflow.jobs.sensitivity",
-            "-g",
-            dl2["gamma_test"],
-            "-p",
-            dl2["proton_test"],
-            "-o",
-            sensitivity,
-        ),
-        expect=1,
-    )
-    assert "already exists; pass --overwrite" in refused.stderr
-    assert sensitivity.stat().st_mtime_ns == before
 
 
 def test_train_test_split_is_idempotent(

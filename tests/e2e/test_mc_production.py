@@ -5,6 +5,8 @@ real lstchain 0.12 tools on the real sim_telarray files, products checked with h
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -105,10 +107,45 @@ def test_dl2_has_gammaness_and_reco_energy(demo_root: Path) -> None:
         assert (values["reco_energy"] > 0).all()
 
 
+def test_dl2_separates_gammas_from_protons(demo_root: Path) -> None:
+    gammaness = {
+        particle: pd.read_hdf(demo_root / "DL2" / f"dl2_{particle}_test.h5", DL2_PARAMETERS)[
+            "gammaness"
+        ].mean()
+        for particle in ("gamma", "proton")
+    }
+    assert gammaness["gamma"] > gammaness["proton"] + 0.3
+
+
 def test_irf_has_effective_area_and_energy_dispersion(demo_root: Path) -> None:
     with fits.open(demo_root / "IRF" / "irf_pointlike.fits.gz") as hdus:
         names = {hdu.name for hdu in hdus}
+        assert np.nanmax(hdus["EFFECTIVE AREA"].data["EFFAREA"]) > 1e3  # m2
     assert {"EFFECTIVE AREA", "ENERGY DISPERSION"} <= names
+
+
+@pytest.mark.parametrize(
+    ("module", "arguments"),
+    [
+        ("plot_rf_importance", ["models"]),
+        ("sensitivity", ["-g", "DL2/dl2_gamma_test.h5", "-p", "DL2/dl2_proton_test.h5", "-o",
+                         "IRF/sensitivity.fits.gz"]),
+    ],
+)  # fmt: skip
+def test_job_outputs_are_never_replaced_without_overwrite(
+    demo_root: Path, module: str, arguments: list[str]
+) -> None:
+    before = snapshot(demo_root)
+    argv = [a if a.startswith("-") else str(demo_root / a) for a in arguments]
+    done = subprocess.run(
+        [sys.executable, "-m", f"lstflow.jobs.{module}", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "already exists; pass --overwrite" in done.stderr
+    assert snapshot(demo_root) == before
 
 
 def test_sensitivity_is_finite_in_several_energy_bins_and_plotted(demo_root: Path) -> None:
