@@ -12,7 +12,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from lstflow import demo, localcluster
+from lstflow import demo
 from lstflow.commands.init import ADMIN_USER, ensure_admin_password
 
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -43,12 +42,9 @@ STARTUP_SECONDS = 180
 
 
 @pytest.fixture(scope="session")
-def demo_data_root(slurm_cluster: localcluster.ClusterInfo, airflow_db: Path) -> Path:
-    """The three demo productions run once through ``dag.test()`` on the local Slurm."""
-    root = CHECKOUT / ".lstflow" / "test-data" / uuid.uuid4().hex[:8]
-    states = demo.run_demo(root)
-    assert states == {prod_id: "success" for prod_id in demo.PRODUCTIONS}
-    return root
+def demo_data_root(demo_data: Path) -> Path:
+    """The data root of the demo productions, run once per session (tests/conftest.py)."""
+    return demo_data.parent
 
 
 def _api_port(airflow_home: Path) -> int:
