@@ -170,6 +170,8 @@ def test_up_upserts_the_connection_into_an_initialised_airflow_db(
     slurm_cluster: localcluster.ClusterInfo, tmp_path: Path
 ) -> None:
     env = {**CLI_ENV, "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    # The session exports the connection as a variable; this test reads the DB's copy.
+    env.pop("AIRFLOW_CONN_LSTFLOW_LOCAL_SLURM", None)
     airflow = [sys.executable, "-m", "airflow"]
     migrate = subprocess.run(
         [*airflow, "db", "migrate"], capture_output=True, text=True, env=env, timeout=600
