@@ -355,6 +355,12 @@ probe_ssh_sbatch_job() {
     wait_until 60 probe_settled "$job_id" ||
         die "probe job $job_id did not finish within 60 s (state '$(probe_job_state "$job_id")')"
     state=$(probe_job_state "$job_id")
+    if [[ $state =~ ^(CONFIGURING|RUNNING|COMPLETING)$ ]]; then
+        # it started between the two looks at it: give it the time to finish
+        wait_until 60 probe_job_finished "$job_id" ||
+            die "probe job $job_id did not finish within 60 s (state '$(probe_job_state "$job_id")')"
+        state=$(probe_job_state "$job_id")
+    fi
     if [[ $state == PENDING ]]; then
         scancel "$job_id" 2>/dev/null || true
         log "node busy with other jobs; probe job $job_id was accepted and cancelled"

@@ -128,7 +128,8 @@ def test_skip_with_every_output_present_submits_and_touches_nothing(
     )
     assert state == "success"
     dag_id = dag_id_for(existing_outputs.prod_id)
-    assert task_states(dag_id, run_id) == {"merge_dl1": "skipped"}
+    # the run's provenance record is still written; the stage itself is skipped
+    assert task_states(dag_id, run_id) == {"merge_dl1": "skipped", "provenance": "success"}
     assert existing_outputs.submissions() == 0
     assert existing_outputs.digests() == before
 
