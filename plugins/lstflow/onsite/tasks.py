@@ -67,6 +67,12 @@ class NightTasks:
 
     # -- wrapping -------------------------------------------------------------------------------
 
+    def _simulated(self, key: str, argv: commands.Argv) -> tuple[str, ...]:
+        """``argv`` run by the simulator: printed, not executed (see ``lstflow.jobs.simulate``)."""
+        fail_once = str(self.paths.fail_once_dir)
+        simulator = (self.mode.python, "-m", SIMULATE_MODULE, "--key", key)
+        return (*simulator, "--fail-once-dir", fail_once, "--", *argv)
+
     def _item(
         self,
         key: str,
@@ -76,23 +82,12 @@ class NightTasks:
         inputs: tuple[Path, ...] = (),
         outputs: tuple[Path, ...] = (),
     ) -> WorkItem:
-        py = self.mode.python
         if self.mode.simulate:
-            wrapped = (
-                py,
-                "-m",
-                SIMULATE_MODULE,
-                "--key",
-                key,
-                "--fail-once-dir",
-                str(self.paths.fail_once_dir),
-                "--",
-                *argv,
-            )
+            wrapped = self._simulated(key, argv)
         else:
             fragment = self.paths.provenance_dir / f"{key}.json"
             wrapped = (
-                py,
+                self.mode.python,
                 "-m",
                 PROVENANCE_MODULE,
                 "record",
@@ -125,17 +120,7 @@ class NightTasks:
         mode wrapped in the simulator unless ``simulated`` is False (the step runs for real)."""
         full = (self.mode.python, "-m", *argv)
         if self.mode.simulate and simulated:
-            full = (
-                self.mode.python,
-                "-m",
-                SIMULATE_MODULE,
-                "--key",
-                key,
-                "--fail-once-dir",
-                str(self.paths.fail_once_dir),
-                "--",
-                *full,
-            )
+            full = self._simulated(key, full)
         return WorkItem(
             key=key,
             argv=full,
