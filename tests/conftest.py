@@ -93,6 +93,9 @@ def _tier(item: pytest.Item) -> str | None:
     return tiers[0] if len(tiers) == 1 else None
 
 
+_tier_of: dict[str, str] = {}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     unmarked = [item.nodeid for item in items if _tier(item) is None]
     if unmarked:
@@ -100,17 +103,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             "every test needs exactly one tier marker (" + ", ".join(TIERS) + "); missing or "
             "ambiguous on:\n  " + "\n  ".join(unmarked)
         )
+    _tier_of.update((item.nodeid, _tier(item) or "") for item in items)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
-    tier = _tier(item)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tier = _tier_of.get(report.nodeid)
     if tier is None:
         return
-    if call.excinfo is not None and call.excinfo.errisinstance(pytest.skip.Exception):
+    if report.skipped:
         _outcomes[tier]["skipped"] += 1
-    elif call.when == "call":
-        _outcomes[tier]["passed" if call.excinfo is None else "failed"] += 1
+    elif report.when == "call":
+        _outcomes[tier]["passed" if report.passed else "failed"] += 1
 
 
 def existing_tiers() -> list[str]:
