@@ -9,8 +9,11 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException
 
+from lstflow.config import load_production
 from lstflow.factory.library import INVALID_DAG_ID
 from lstflow.factory.naming import dag_id_for
+from lstflow.factory.provenance import analysis_versions
+from lstflow.slurm.commands import CommandResult
 from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
 from lstflow.testdata import production_samples_dir
 
@@ -113,3 +116,15 @@ def test_tasks_retry_infrastructure_faults_but_not_failed_elements(
     # Elements had their own retries: the stage fails for good, with the same report.
     with pytest.raises(AirflowFailException, match="1 of 2 elements failed"):
         stage._finish(None, None, None, {})  # type: ignore[attr-defined]
+
+
+def test_provenance_reports_an_analysis_python_that_prints_no_versions() -> None:
+    config = next((production_samples_dir() / "20240122_v0.10.4_prod5_trans_80").glob("*.yaml"))
+
+    class SilentPython:
+        def run(self, command: str) -> CommandResult:
+            return CommandResult(command, 0, "", "")
+
+    versions = analysis_versions(SilentPython(), load_production(config))  # type: ignore[arg-type]
+
+    assert versions == {"error": "no versions printed: ''"}
