@@ -90,7 +90,8 @@ class Outcome:
     @property
     def classification(self) -> str:
         retried = ", ".join(self.retried_tasks) or "none"
-        return f"run ended {'success' if self.finished else 'FAILED'}; task retries while recovering: {retried}"
+        ended = "success" if self.finished else "FAILED"
+        return f"run ended {ended}; task retries while recovering: {retried}"
 
 
 # ---- the isolated cluster, the production and the Airflow stack ------------------------------
