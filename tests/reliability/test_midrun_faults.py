@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -84,14 +85,14 @@ class Outcome:
     finished: bool
     duplicates: int
     lost_items: int
-    retried_tasks: list[str]
+    failed_tries: list[str]
     detail: str
 
     @property
     def classification(self) -> str:
-        retried = ", ".join(self.retried_tasks) or "none"
+        retried = ", ".join(self.failed_tries) or "none"
         ended = "success" if self.finished else "FAILED"
-        return f"run ended {ended}; task retries while recovering: {retried}"
+        return f"run ended {ended}; task tries failed and retried while recovering: {retried}"
 
 
 # ---- the isolated cluster, the production and the Airflow stack ------------------------------
@@ -338,18 +339,19 @@ def duplicates(prod: Production, stage: str) -> int:
     return sum(counts.values()) - len(counts)
 
 
-def tries(stack: AirflowStack, prod: Production) -> dict[str, int]:
+def utc_now() -> str:
+    """Now, as the metadata DB writes its (UTC) timestamps."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def failed_tries(stack: AirflowStack, prod: Production, since: str) -> list[str]:
+    """Task tries that failed (and were retried) since ``since``, as ``task#try``."""
     rows = stack.query(
-        "SELECT task_id, try_number FROM task_instance WHERE dag_id = ? AND run_id = ?",
-        (prod.dag_id, RUN_ID),
+        "SELECT task_id, try_number FROM task_instance_history "
+        "WHERE dag_id = ? AND run_id = ? AND state = 'failed' AND end_date >= ?",
+        (prod.dag_id, RUN_ID, since),
     )
-    return {str(task): int(number) for task, number in rows}
-
-
-def retried_since(stack: AirflowStack, prod: Production, before: dict[str, int]) -> list[str]:
-    """Tasks that started a second (or later) try since ``before``."""
-    now = tries(stack, prod)
-    return sorted(task for task, number in now.items() if number > max(before.get(task, 0), 1))
+    return sorted(f"{task}#{number}" for task, number in rows)
 
 
 # ---- the run ---------------------------------------------------------------------------------
@@ -371,7 +373,7 @@ def outcomes(production: Production) -> dict[str, Outcome]:
         )
         stack.wait(lambda p=prefix: running_jobs(p), 600, f"{fault.stage}'s elements to run")
         time.sleep(POLL_S + 1)  # the triggerer has polled: its SSH connection is open
-        before = tries(stack, prod)
+        since = utc_now()
         started = time.monotonic()
         injector(fault, stack)()
         stack.wait_for_tasks(
@@ -380,7 +382,7 @@ def outcomes(production: Production) -> dict[str, Outcome]:
             lambda states, f=fault: states.get((f.recovered_task, -1)) in f.recovered_states,
             f"{fault.recovered_task} to recover from: {fault.name}",
         )
-        recovery[fault.name] = (time.monotonic() - started, retried_since(stack, prod, before))
+        recovery[fault.name] = (time.monotonic() - started, failed_tries(stack, prod, since))
     states = stack.wait_for_tasks(
         prod.dag_id, RUN_ID, all_in(FINISHED_TI_STATES), "every task to end", RUN_TIMEOUT_S
     )
@@ -394,7 +396,7 @@ def outcomes(production: Production) -> dict[str, Outcome]:
             finished=finished,
             duplicates=sum(duplicates(prod, s) for s in stages),
             lost_items=lost,
-            retried_tasks=recovery[fault.name][1],
+            failed_tries=recovery[fault.name][1],
             detail=f"task states {sorted(states.items())}",
         )
     return results
