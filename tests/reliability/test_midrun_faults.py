@@ -47,8 +47,8 @@ POLL_S = 2
 DBD_OUTAGE_S = 60
 RUN_ID = "faults"
 RUN_TIMEOUT_S = 900
-LSTCHAIN_CONFIG = CHECKOUT / "include" / "production_configs" / "demo" / "lstflow_demo_dl1"
-LSTCHAIN_CONFIG_FILE = LSTCHAIN_CONFIG / "lstchain_config_mc.json"
+DEMO_CONFIGS = CHECKOUT / "include" / "production_configs" / "demo"
+LSTCHAIN_CONFIG = DEMO_CONFIGS / "lstflow_demo_dl1" / "lstchain_config_mc.json"
 SMALL = {"partition": "short", "mem": "100M", "time": "00:10:00", "cpus-per-task": "1"}
 
 
@@ -57,6 +57,7 @@ class Fault:
     """One fault: injected while ``stage``'s elements run; recovered when ``recovered_task``
     reaches one of ``recovered_states``."""
 
+    key: str
     name: str
     stage: str
     recovered_task: str
@@ -64,18 +65,19 @@ class Fault:
 
 
 FAULTS = (
-    Fault("kill -9 of the scheduler (then restarted)", "r0_to_dl1", "r0_to_dl1"),
-    Fault("restart of slurmctld", "train_test_split", "train_test_split"),
-    Fault("restart of slurmd", "merge_dl1", "merge_dl1"),
+    Fault("scheduler", "kill -9 of the scheduler (then restarted)", "r0_to_dl1", "r0_to_dl1"),
+    Fault("slurmctld", "restart of slurmctld", "train_test_split", "train_test_split"),
+    Fault("slurmd", "restart of slurmd", "merge_dl1", "merge_dl1"),
     # sacct is needed by the next stages' exactly-once check before they sbatch.
     Fault(
+        "slurmdbd",
         f"slurmdbd stopped {DBD_OUTAGE_S} s (sacct fails), then started",
         "train_pipe",
         "dl1_to_dl2",
         frozenset({"deferred", "success"}),
     ),
-    Fault("restart of sshd, open connections dropped", "dl1_to_dl2", "dl1_to_dl2"),
-    Fault("kill -9 of the triggerer (then restarted)", "dl2_to_irfs", "dl2_to_irfs"),
+    Fault("sshd", "restart of sshd, open connections dropped", "dl1_to_dl2", "dl1_to_dl2"),
+    Fault("triggerer", "kill -9 of the triggerer (then restarted)", "dl2_to_irfs", "dl2_to_irfs"),
 )
 
 
@@ -197,7 +199,7 @@ def write_production(workdir: Path, prod_id: str) -> Path:
     library = workdir / "library"
     production = library / prod_id
     production.mkdir(parents=True)
-    shutil.copy(LSTCHAIN_CONFIG_FILE, production)
+    shutil.copy(LSTCHAIN_CONFIG, production)
     (production / "lstmcpipe_config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return library
 
@@ -218,8 +220,7 @@ def production(cluster: localcluster.ClusterInfo, workdir: Path) -> Iterator[Pro
     library = write_production(workdir, prod_id)
     log_root = workdir / "prod_logs"
     log_root.mkdir()
-    shutil.chown(workdir, cluster.user)  # make_workdir's owner; the rest for its jobs too
-    for path in workdir.rglob("*"):
+    for path in workdir.rglob("*"):  # the jobs write data, logs and the ledger
         shutil.chown(path, cluster.user, cluster.user)
     home = CHECKOUT / ".lstflow" / "airflow-faults"
     shutil.rmtree(home, ignore_errors=True)  # the previous run's logs stay until the next run
@@ -295,13 +296,13 @@ def slurmdbd_outage() -> None:
 
 def injector(fault: Fault, stack: AirflowStack) -> Callable[[], None]:
     return {
-        "r0_to_dl1": lambda: stack.restart("scheduler"),
-        "train_test_split": lambda: restart_daemon("slurmctld"),
-        "merge_dl1": lambda: restart_daemon("slurmd"),
-        "train_pipe": slurmdbd_outage,
-        "dl1_to_dl2": lambda: restart_daemon("sshd"),
-        "dl2_to_irfs": lambda: stack.restart("triggerer"),
-    }[fault.stage]
+        "scheduler": lambda: stack.restart("scheduler"),
+        "slurmctld": lambda: restart_daemon("slurmctld"),
+        "slurmd": lambda: restart_daemon("slurmd"),
+        "slurmdbd": slurmdbd_outage,
+        "sshd": lambda: restart_daemon("sshd"),
+        "triggerer": lambda: stack.restart("triggerer"),
+    }[fault.key]
 
 
 # ---- what Slurm and the payloads say -----------------------------------------------------
@@ -402,7 +403,7 @@ def outcomes(production: Production) -> dict[str, Outcome]:
     return results
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=[fault.stage for fault in FAULTS])
+@pytest.mark.parametrize("fault", FAULTS, ids=[fault.key for fault in FAULTS])
 def test_production_survives_fault_mid_run(fault: Fault, outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes[fault.name]
     record_fault(
