@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from lstflow.config.errors import ConfigWarning
 
@@ -214,6 +214,27 @@ PATH_FIELDS: frozenset[str] = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class ProductionHeader:
+    """A production without its entries: all the DAG factory needs, read without the entries.
+
+    ``stage_names`` are the stages the YAML defines, in ``STAGE_ORDER``; the entries are read
+    and validated only when a stage runs (and by ``lstflow validate``).
+    """
+
+    path: Path
+    prod_id: str
+    workflow_kind: str
+    source_environment: SourceEnvironment
+    slurm_config: SlurmConfig
+    stages_to_run: tuple[str, ...]
+    stage_names: tuple[str, ...]
+    lstchain_config: Path | None = None
+    readme: Path | None = None
+    dl1_noise_tune_data_run: str | None = None
+    dl1_noise_tune_mc_run: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProductionConfig:
     """One validated production: everything the planners and the DAG factory need.
 
@@ -243,3 +264,23 @@ class ProductionConfig:
     def entry_counts(self) -> dict[str, int]:
         """Entries per stage that will run, in stage order."""
         return {stage: len(self.entries(stage)) for stage in self.stages_to_run}
+
+    def header(self) -> ProductionHeader:
+        """What the header reader gives for the same file (``lstflow.config.header``)."""
+        return ProductionHeader(
+            path=self.path,
+            prod_id=self.prod_id,
+            workflow_kind=self.workflow_kind,
+            source_environment=self.source_environment,
+            slurm_config=self.slurm_config,
+            stages_to_run=self.stages_to_run,
+            stage_names=tuple(self.stages),
+            lstchain_config=self.lstchain_config,
+            readme=self.readme,
+            dl1_noise_tune_data_run=self.dl1_noise_tune_data_run,
+            dl1_noise_tune_mc_run=self.dl1_noise_tune_mc_run,
+        )
+
+
+# A production as the loaders give it: complete, or its header only.
+Loaded = TypeVar("Loaded", ProductionConfig, ProductionHeader)

@@ -1,15 +1,15 @@
 """One Airflow DAG for one production config: one task per stage, in lstmcpipe's order.
 
-Only what the config file says is used here (no globbing of data directories, no DB or network
-access), so parsing a whole production library stays cheap: the work items are planned when
-each stage task runs.
+Only the config's header is used here (no entries, no globbing of data directories, no DB or
+network access), so parsing a whole production library stays cheap: the work items are planned
+(and the entries read and validated) when each stage task runs.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
-from lstflow.config.model import ProductionConfig
+from lstflow.config.model import ProductionHeader
 from lstflow.factory.assets import models_asset
 from lstflow.factory.naming import dag_id_for
 from lstflow.factory.provenance import TASK_ID as PROVENANCE_TASK_ID
@@ -46,19 +46,19 @@ def production_params(stages: tuple[str, ...]) -> dict[str, Param]:
     }
 
 
-def production_tags(production: ProductionConfig, stages: tuple[str, ...]) -> list[str]:
+def production_tags(production: ProductionHeader, stages: tuple[str, ...]) -> list[str]:
     env = production.source_environment
     environment = env.conda_env or env.source_file
     return [*stages, f"env:{environment}"[:100]]
 
 
-def production_doc(production: ProductionConfig) -> str:
+def production_doc(production: ProductionHeader) -> str:
     if production.readme is not None:
         return production.readme.read_text(errors="replace")
     return f"Production `{production.prod_id}` from `{production.path}` (no README.md)."
 
 
-def build_production_dag(production: ProductionConfig) -> DAG:
+def build_production_dag(production: ProductionHeader) -> DAG:
     stages = stages_to_run(production)
     with DAG(
         dag_id=dag_id_for(production.prod_id),

@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from lstflow.config import load_production
+from lstflow.config import ConfigError, load_production
 from lstflow.config.model import ProductionConfig
 from lstflow.factory.remote_files import RemoteFileLister
 from lstflow.factory.settings import (
@@ -44,6 +44,19 @@ SHOWN_EXISTING = 10
 def run_label(run_id: str) -> str:
     """A run id made safe for file names (run ids hold ':' and '+')."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+
+
+def load_for_run(config_path: str) -> ProductionConfig:
+    """The whole config, entries validated; any problem fails the task without a retry.
+
+    The DAG was built from the config's header only, so an invalid entry is found here: the
+    task fails with the same ``<file>: <yaml key>: <problem> (<fix>)`` lines as
+    ``lstflow validate``.
+    """
+    try:
+        return load_production(Path(config_path), cache_dir=parse_cache_dir())
+    except ConfigError as error:
+        raise AirflowFailException(f"invalid production config:\n{error}") from None
 
 
 class ProductionStageOperator(SlurmArrayOperator):
@@ -71,7 +84,7 @@ class ProductionStageOperator(SlurmArrayOperator):
         params = context["params"]
         if self.stage not in set(params["stages"]) | _implicit(params["stages"]):
             raise AirflowSkipException(f"{self.stage} is not among this run's stages")
-        production = load_production(Path(self.config_path), cache_dir=parse_cache_dir())
+        production = load_for_run(self.config_path)
         hook = SlurmHook(self.ssh_conn_id)
         plan = self._plan(production, hook, label)
         items = self._apply_overwrite_policy(
