@@ -22,10 +22,10 @@ _TOP_LINE = re.compile(r"\n([^ \n#][^\n]*)")
 _TOP_ITEM = re.compile(r"-(?: |\Z)")
 _TOP_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:(?: [^\n]*)?\Z")
 _STAGES_KEY = re.compile(r"stages:(?: +(?:#[^\n]*)?)?\Z")
-# Where a value in the entries starts with what may open a multi-line value (a quote, a
-# bracket, a block scalar) or is not plain (alias, reserved or misplaced indicator): allowed only
-# as a string quoted and closed on its own line.
-_VALUE_START = re.compile(r"[\n:-] *[{}\[\]*@`%,|>\"']")
+# A value in the entries starting with what may open a multi-line value (a quote, a bracket, a
+# block scalar) or is not plain (alias, reserved or misplaced indicator) is allowed only as a
+# string quoted and closed on its own line.
+_VALUE_OPENERS = "{}[]*@`%,|>\"'"
 _ONE_LINE_STRING = re.compile(
     r"(?:\"(?:[^\"\\\n]|\\[^\n])*\"|'(?:[^'\n]|'')*')(?: *| +#[^\n]*)(?:\n|\Z)"
 )
@@ -51,12 +51,29 @@ def split_header(text: str) -> tuple[str, tuple[str, ...]] | None:
     start = tops[stages[0]].end()  # the stages line's break, in text_nl
     end = tops[stages[0] + 1].start() if stages[0] + 1 < len(tops) else len(text_nl)
     body = text_nl[start:end]
-    if any(not _ONE_LINE_STRING.match(body, at.end() - 1) for at in _VALUE_START.finditer(body)):
+    if not _plain_values(body):
         return None
     names = _stage_names(body)
     if names is None:
         return None
     return text[: start - 1] + "\n" * body.count("\n") + text[end - 1 :], names
+
+
+def _plain_values(body: str) -> bool:
+    """No value in ``body`` starts with an opener, except strings closed on their line.
+
+    ``str.find`` per opener (a memchr) rather than one regex: openers are rare, lines many.
+    """
+    for opener in _VALUE_OPENERS:
+        at = body.find(opener)
+        while at != -1:
+            before = at - 1
+            while before > 0 and body[before] == " ":
+                before -= 1
+            if body[before] in "\n:-" and not _ONE_LINE_STRING.match(body, at):
+                return False
+            at = body.find(opener, at + 1)
+    return True
 
 
 def _stage_names(body: str) -> tuple[str, ...] | None:

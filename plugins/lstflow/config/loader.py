@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lstflow.config.cache import cache_file, read_cached, write_cached
+from lstflow.config.directory import names_ending
 from lstflow.config.envvars import expand_header, expand_production
 from lstflow.config.errors import ConfigError, ConfigIssue
 from lstflow.config.header_text import split_header
@@ -121,11 +122,11 @@ def _located(path: Path, loaded: Loaded, issues: list[ConfigIssue]) -> Loaded:
 def find_readme(path: Path) -> Path | None:
     """The production's README: beside the YAML, else one level up (NSB-grid subdirectories)."""
     for directory in (path.parent, path.parent.parent):
-        readmes = sorted(
+        readmes = [
             candidate
-            for candidate in directory.glob("*.md")
+            for candidate in names_ending(directory, ".md")
             if candidate.name.lower().startswith("readme")
-        )
+        ]
         if readmes:
             return readmes[0]
     return None

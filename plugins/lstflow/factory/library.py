@@ -24,6 +24,7 @@ from lstflow.config import ConfigError, ProductionHeader, load_header, load_head
 from lstflow.factory.dag_index import read_index, write_index
 from lstflow.factory.naming import dag_id_for
 from lstflow.factory.production_dag import build_production_dag
+from lstflow.factory.settings import connection_settings
 
 INVALID_DAG_ID = "lstflow_invalid_production_configs"
 log = logging.getLogger(__name__)
@@ -53,12 +54,13 @@ def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> d
     owners = _dag_owners(headers)[0]
     if only is None and cache_dir is not None:
         write_index(cache_dir, {dag_id: str(header.path) for dag_id, header in owners.items()})
+    settings = connection_settings()
     dags: dict[str, DAG] = {}
     for dag_id, header in sorted(owners.items()):
         if only is not None and dag_id != only:
             continue
         try:
-            dags[dag_id] = build_production_dag(header)
+            dags[dag_id] = build_production_dag(header, settings)
         except (OSError, ValueError):
             log.exception("%s: cannot build the DAG %s", header.path, dag_id)
     return dags

@@ -7,6 +7,8 @@ network access), so parsing a whole production library stays cheap: the work ite
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk import DAG, Param
 
 from lstflow.config.model import ProductionHeader
@@ -58,7 +60,8 @@ def production_doc(production: ProductionHeader) -> str:
     return f"Production `{production.prod_id}` from `{production.path}` (no README.md)."
 
 
-def build_production_dag(production: ProductionHeader) -> DAG:
+def build_production_dag(production: ProductionHeader, settings: dict[str, Any]) -> DAG:
+    """``settings``: ``lstflow.factory.settings.connection_settings()``, read once per library."""
     stages = stages_to_run(production)
     with DAG(
         dag_id=dag_id_for(production.prod_id),
@@ -68,7 +71,6 @@ def build_production_dag(production: ProductionHeader) -> DAG:
         is_paused_upon_creation=False,
         doc_md=production_doc(production),
         tags=production_tags(production, stages),
-        params=production_params(stages),
         dag_display_name=production.prod_id,
         auto_register=False,
     ) as dag:
@@ -77,6 +79,7 @@ def build_production_dag(production: ProductionHeader) -> DAG:
                 task_id=stage,
                 config_path=str(production.path),
                 stage=stage,
+                **settings,
                 # The models directory is an Asset: nights reading these models declare it.
                 outlets=[models_asset(production.prod_id)] if stage == "train_pipe" else [],
             )
@@ -88,7 +91,13 @@ def build_production_dag(production: ProductionHeader) -> DAG:
         # Last, whatever happened (all done): what ran, with which software and resources. A
         # teardown, so it never decides the run's state: a failed stage still fails the run.
         provenance = ProductionProvenanceOperator(
-            task_id=PROVENANCE_TASK_ID, config_path=str(production.path), stages=stages
+            task_id=PROVENANCE_TASK_ID,
+            config_path=str(production.path),
+            stages=stages,
+            ssh_conn_id=settings["ssh_conn_id"],
         )
         list(tasks.values()) >> provenance.as_teardown()
+    # Set after the tasks: each operator would deep-copy the DAG's params into its own (the
+    # largest part of building the DAG), and tasks read them from the DAG run anyway.
+    dag.params = production_params(stages)  # type: ignore[assignment]
     return dag

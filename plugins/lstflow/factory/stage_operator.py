@@ -23,12 +23,11 @@ from lstflow.config import ConfigError, load_production
 from lstflow.config.model import ProductionConfig
 from lstflow.factory.remote_files import RemoteFileLister
 from lstflow.factory.settings import (
+    CONNECTION_SETTINGS,
     array_throttle,
+    connection_settings,
     log_root,
-    max_poll_interval,
     parse_cache_dir,
-    poll_interval,
-    ssh_conn_id,
 )
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.operator import SlurmArrayOperator
@@ -65,9 +64,8 @@ class ProductionStageOperator(SlurmArrayOperator):
     template_fields: Sequence[str] = ("ssh_conn_id", "config_path")
 
     def __init__(self, *, config_path: str, stage: str, **kwargs: Any) -> None:
-        kwargs.setdefault("ssh_conn_id", ssh_conn_id())
-        kwargs.setdefault("poll_interval", poll_interval())
-        kwargs.setdefault("max_poll_interval", max_poll_interval())
+        if not kwargs.keys() >= CONNECTION_SETTINGS:
+            kwargs = {**connection_settings(), **kwargs}
         kwargs.setdefault("trigger_rule", "none_failed")
         super().__init__(**kwargs)
         self.config_path = config_path
