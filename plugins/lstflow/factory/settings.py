@@ -49,6 +49,15 @@ def array_throttle() -> int:
     return conf.getint(SECTION, "array_throttle", fallback=100)
 
 
+def validation_budget() -> float:
+    """Seconds the config-errors DAG file may spend validating entries: half the import timeout.
+
+    A cold parse cache and a large library need more: the rest is validated on the next parses
+    (the cache keeps what was done), instead of the whole file timing out.
+    """
+    return conf.getfloat("core", "dagbag_import_timeout", fallback=30.0) / 2
+
+
 CONNECTION_SETTINGS = frozenset({"ssh_conn_id", "poll_interval", "max_poll_interval"})
 
 

@@ -9,7 +9,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException
 
-from lstflow.factory.library import INVALID_DAG_ID
+from lstflow.factory.library import INVALID_DAG_ID, build_invalid_configs_dag
 from lstflow.factory.naming import dag_id_for
 from lstflow.factory.stage_operator import load_for_run
 from lstflow.testdata import production_samples_dir
@@ -70,6 +70,25 @@ def test_a_bad_header_gives_no_dag(library: Path) -> None:
     assert "mc_typo_prod" not in dagbag.dags
     (error,) = dagbag.import_errors.values()
     assert f"{typo}: stages_to_run[0]: unknown stage 'merge'" in error
+
+
+def test_entries_are_validated_within_the_time_budget(library: Path) -> None:
+    cache = library.parent / "cache"
+    # No time for the entries: the typo is found on a later parse (none here), nothing reported.
+    assert build_invalid_configs_dag(library, cache, budget=0.0) == {}
+    (dag,) = build_invalid_configs_dag(library, cache).values()
+    assert [problem.count("ouput") for problem in dag.problems] == [1]
+    typo = library / "broken" / "lstmcpipe_config_typo.yaml"
+    typo.write_text(TYPO_CONFIG.replace("stages_to_run: [merge_dl1]", "stages_to_run: [merge]"))
+    # Header problems are always complete; the message says the entries' check is not.
+    (dag,) = build_invalid_configs_dag(library, cache, budget=0.0).values()
+    with pytest.raises(ValueError) as shown:
+        dag.validate()
+    assert "1 production config(s) could not be loaded" in str(shown.value)
+    assert f"{typo}: stages_to_run[0]: unknown stage 'merge'" in str(shown.value)
+    assert str(shown.value).endswith(
+        "(3 more config(s) not fully validated yet: the next parses of this file check them)"
+    )
 
 
 def test_a_bad_entry_fails_the_stage_task_with_the_message(library: Path) -> None:
