@@ -16,12 +16,12 @@ from pathlib import Path
 
 from lstflow import __version__
 from lstflow.config.errors import ConfigError, ConfigIssue
-from lstflow.config.model import ProductionConfig, ProductionHeader
+from lstflow.config.model import ProductionHeader
 
 # Bump when the pickled classes change shape.
 CACHE_FORMAT = 2
 
-CachedResult = ProductionConfig | ProductionHeader | ConfigError
+CachedResult = ProductionHeader | ConfigError  # a ProductionConfig is a ProductionHeader
 
 
 def cache_file(cache_dir: Path, path: Path, stat: os.stat_result, kind: str) -> Path:
@@ -39,7 +39,7 @@ def read_cached(file: Path) -> CachedResult | None:
         return None
     except Exception:  # a truncated or stale entry is just a miss
         return None
-    if kind == "ok" and isinstance(payload, ProductionConfig | ProductionHeader):
+    if kind == "ok" and isinstance(payload, ProductionHeader):
         return payload
     if kind == "error" and isinstance(payload, tuple) and len(payload) == 2:
         path, issues = payload
@@ -52,7 +52,7 @@ def write_cached(file: Path, result: CachedResult) -> None:
     """Atomically store ``result``; a cache that cannot be written is silently skipped."""
     payload = (
         ("ok", result)
-        if isinstance(result, ProductionConfig | ProductionHeader)
+        if isinstance(result, ProductionHeader)
         else ("error", (result.path, result.issues))
     )
     try:

@@ -17,9 +17,9 @@ from lstflow.config.model import STAGE_ORDER
 
 # A top-level line, found after its line break: not indented, not a comment.
 _TOP_LINE = re.compile(r"\n([^ \n#][^\n]*)")
-# Allowed top-level lines: an item of a top-level key's list, or a plain key then a space and
-# its value, or nothing.
-_TOP_ITEM = re.compile(r"-(?: |\Z)")
+# A list item, written at the indentation of its key or deeper.
+_ITEM = re.compile(r"-(?: |\Z)")
+# Allowed top-level lines besides items: a plain key then a space and its value, or nothing.
 _TOP_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:(?: [^\n]*)?\Z")
 _STAGES_KEY = re.compile(r"stages:(?: +(?:#[^\n]*)?)?\Z")
 # A value in the entries starting with what may open a multi-line value (a quote, a bracket, a
@@ -32,7 +32,6 @@ _ONE_LINE_STRING = re.compile(
 # The next line with content (blank and comment lines skipped), found from a line break.
 _NEXT_LINE = re.compile(r"(?:\n *(?:#[^\n]*)?(?=\n))*\n( *)([^ \n#][^\n]*)")
 _STAGE_KEY = re.compile(r"([a-z0-9_]+):(?: +(?:#[^\n]*)?)?\Z")
-_ITEM = re.compile(r"-(?: |\Z)")
 
 
 def split_header(text: str) -> tuple[str, tuple[str, ...]] | None:
@@ -42,7 +41,7 @@ def split_header(text: str) -> tuple[str, tuple[str, ...]] | None:
     if "&" in text or "!" in text or not text.replace("\n", " ").isprintable():
         return None
     text_nl = "\n" + text  # every line, the first too, starts after a line break
-    tops = [top for top in _TOP_LINE.finditer(text_nl) if not _TOP_ITEM.match(top.group(1))]
+    tops = [top for top in _TOP_LINE.finditer(text_nl) if not _ITEM.match(top.group(1))]
     if not all(_TOP_KEY.match(top.group(1)) for top in tops):
         return None
     stages = [index for index, top in enumerate(tops) if _STAGES_KEY.match(top.group(1))]

@@ -79,7 +79,7 @@ PLANNERS: dict[str, StagePlanner] = {
 ENTRIES_OF = {"plot_rf_feat": "train_pipe"}
 
 
-def stages_to_run(production: ProductionConfig | ProductionHeader) -> tuple[str, ...]:
+def stages_to_run(production: ProductionHeader) -> tuple[str, ...]:
     """The production's stages in execution order, with the implicit plot_rf_feat."""
     chosen = set(production.stages_to_run)
     if "train_pipe" in chosen:
