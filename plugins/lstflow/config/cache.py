@@ -3,7 +3,7 @@
 The DAG processor re-parses the whole library every 30 s; YAML parsing dominates that cost. The
 key is (absolute path, size, mtime_ns, lstflow version, cache format), so any edit, move or
 upgrade misses. Both outcomes are cached: a valid config (or header) and the issues of an
-invalid one. Full configs and headers (``lstflow.config.header``) are cached apart.
+invalid one. Full configs and headers (``load_header``) are cached apart.
 """
 
 from __future__ import annotations

@@ -343,7 +343,7 @@ def build_production(raw: object, path: Path) -> ProductionConfig:
 def build_header(raw: object, path: Path) -> ProductionHeader:
     """The header of the document ``raw``: every check of ``build_production`` but the entries'.
 
-    ``raw["stages"]`` may map each stage to a placeholder list (``lstflow.config.header``).
+    ``raw["stages"]`` may map each stage to a placeholder list (``loader.load_header`` does).
     """
     check, top, stages_to_run = _check_header(raw, path)
     names = tuple(_stage_lists(check, top.get("stages"), stages_to_run))
