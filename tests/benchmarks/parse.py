@@ -77,6 +77,8 @@ def measure(name: str, library: Path, extra_env: dict[str, str]) -> dict[str, An
         "import_errors": cold["import_errors"],
         "lstflow_cold_s": cold["parse_s"],
         "lstflow_warm_s": warm["parse_s"],
+        "lstflow_cold_cpu_s": cold["parse_cpu_s"],
+        "lstflow_warm_cpu_s": warm["parse_cpu_s"],
         "lstflow_serialize_s": cold["serialize_s"],
         "serialized_mb": cold["serialized_mb"],
         "lstflow_peak_rss_mb": max(cold["peak_rss_mb"], warm["peak_rss_mb"]),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from lstflow.config import ConfigError, load_production
 from lstflow.testdata import production_samples_dir
 
 # Keys a valid config may leave out (dotted, list indices dropped); every other key is required.
@@ -473,6 +475,43 @@ def build_library(root: Path) -> Library:
     ours = write_production(root / "good" / "ours", dump(base_config("corpus_good_production")))
     library.good[ours] = "corpus_good_production"
     return library
+
+
+ENTRY_ISSUE = re.compile(r"stages\.[a-z0-9_]+\[")
+YAML_LINE = re.compile(r"invalid YAML: line (\d+),")
+TOP_LEVEL_LINE = re.compile(r"\n(?![ \n#]|- )")
+
+
+def only_in_entries(error: ConfigError) -> bool:
+    """Every problem of ``error`` lies inside the stage entries (a YAML error there included).
+
+    Such a config still gets its DAG (built from the header); its stages fail when they run.
+    """
+    text = error.path.read_text(errors="replace")
+    if "\nstages:" not in text:
+        return False
+    start = text.index("\nstages:") + 1
+    after = TOP_LEVEL_LINE.search(text, start)
+    first, last = text[:start].count("\n") + 2, text[: after.start() if after else None].count("\n")
+    for issue in error.issues:
+        line = YAML_LINE.search(issue.message)
+        inside = line is not None and first <= int(line.group(1)) <= last
+        if not (ENTRY_ISSUE.match(issue.path) or inside):
+            return False
+    return True
+
+
+def entry_only_prod_ids(library: Library) -> dict[Path, str]:
+    """The bad configs whose problems are all inside the entries, with their (unique) prod_id."""
+    found: dict[Path, str] = {}
+    for path in library.bad:
+        try:
+            load_production(path)
+        except ConfigError as error:
+            if only_in_entries(error):
+                found[path] = yaml.safe_load(path.read_text())["prod_id"]
+    shared = {prod_id for prod_id in found.values() if list(found.values()).count(prod_id) > 1}
+    return {path: prod_id for path, prod_id in found.items() if prod_id not in shared}
 
 
 def describe(library: Library) -> str:

@@ -5,8 +5,8 @@ lstchain (that one is imported lazily by ``check_with_lstchain``).
 """
 
 from lstflow.config.errors import ConfigError, ConfigIssue, ConfigWarning
-from lstflow.config.library import Library, discover, load_files, load_library
-from lstflow.config.loader import load_production
+from lstflow.config.library import Library, discover, load_files, load_headers, load_library
+from lstflow.config.loader import load_header, load_production
 from lstflow.config.model import (
     STAGE_ORDER,
     Dl1abEntry,
@@ -16,6 +16,7 @@ from lstflow.config.model import (
     Entry,
     MergeDl1Entry,
     ProductionConfig,
+    ProductionHeader,
     R0ToDl1Entry,
     SlurmConfig,
     SourceEnvironment,
@@ -37,6 +38,7 @@ __all__ = [
     "Library",
     "MergeDl1Entry",
     "ProductionConfig",
+    "ProductionHeader",
     "R0ToDl1Entry",
     "SlurmConfig",
     "SourceEnvironment",
@@ -45,6 +47,8 @@ __all__ = [
     "TrainTestSplitEntry",
     "discover",
     "load_files",
+    "load_header",
+    "load_headers",
     "load_library",
     "load_production",
 ]

@@ -2,7 +2,8 @@
 
 The DAG processor re-parses the whole library every 30 s; YAML parsing dominates that cost. The
 key is (absolute path, size, mtime_ns, lstflow version, cache format), so any edit, move or
-upgrade misses. Both outcomes are cached: a valid config and the issues of an invalid one.
+upgrade misses. Both outcomes are cached: a valid config (or header) and the issues of an
+invalid one. Full configs and headers (``load_header``) are cached apart.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from pathlib import Path
 
 from lstflow import __version__
 from lstflow.config.errors import ConfigError, ConfigIssue
-from lstflow.config.model import ProductionConfig
+from lstflow.config.model import ProductionHeader
 
 # Bump when the pickled classes change shape.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
-CachedResult = ProductionConfig | ConfigError
+CachedResult = ProductionHeader | ConfigError  # a ProductionConfig is a ProductionHeader
 
 
-def cache_file(cache_dir: Path, path: Path, stat: os.stat_result) -> Path:
-    key = f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{__version__}\0{CACHE_FORMAT}"
+def cache_file(cache_dir: Path, path: Path, stat: os.stat_result, kind: str) -> Path:
+    """Where the ``kind`` result (a class name) of ``path`` as it is now is cached."""
+    key = f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{__version__}\0{CACHE_FORMAT}\0{kind}"
     return cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pickle"
 
 
@@ -37,7 +39,7 @@ def read_cached(file: Path) -> CachedResult | None:
         return None
     except Exception:  # a truncated or stale entry is just a miss
         return None
-    if kind == "ok" and isinstance(payload, ProductionConfig):
+    if kind == "ok" and isinstance(payload, ProductionHeader):
         return payload
     if kind == "error" and isinstance(payload, tuple) and len(payload) == 2:
         path, issues = payload
@@ -50,7 +52,7 @@ def write_cached(file: Path, result: CachedResult) -> None:
     """Atomically store ``result``; a cache that cannot be written is silently skipped."""
     payload = (
         ("ok", result)
-        if isinstance(result, ProductionConfig)
+        if isinstance(result, ProductionHeader)
         else ("error", (result.path, result.issues))
     )
     try:

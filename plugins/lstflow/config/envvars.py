@@ -12,7 +12,13 @@ from dataclasses import replace
 from typing import Any
 
 from lstflow.config.errors import ConfigIssue
-from lstflow.config.model import PATH_FIELDS, ProductionConfig, StageEntry
+from lstflow.config.model import (
+    PATH_FIELDS,
+    Loaded,
+    ProductionConfig,
+    ProductionHeader,
+    StageEntry,
+)
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -61,22 +67,33 @@ def expand_production(
 ) -> tuple[ProductionConfig, list[ConfigIssue]]:
     """``config`` with ``${VAR}`` expanded in every path, plus one issue per unset variable."""
     expand = _Expander(environ)
-    source = config.source_environment
+    expanded = _expand_header_fields(config, expand)
     stages = {
         stage: tuple(_expand_entry(entry, expand) for entry in entries)
         for stage, entries in config.stages.items()
     }
-    tune_data, tune_mc = config.dl1_noise_tune_data_run, config.dl1_noise_tune_mc_run
-    expanded = replace(
-        config,
+    return replace(expanded, stages=stages), expand.issues()
+
+
+def expand_header(
+    header: ProductionHeader, environ: Mapping[str, str]
+) -> tuple[ProductionHeader, list[ConfigIssue]]:
+    """``header`` with ``${VAR}`` expanded in its paths, plus one issue per unset variable."""
+    expand = _Expander(environ)
+    return _expand_header_fields(header, expand), expand.issues()
+
+
+def _expand_header_fields(loaded: Loaded, expand: _Expander) -> Loaded:
+    source = loaded.source_environment
+    tune_data, tune_mc = loaded.dl1_noise_tune_data_run, loaded.dl1_noise_tune_mc_run
+    return replace(
+        loaded,
         source_environment=replace(
             source, source_file=expand(source.source_file, "source_environment.source_file")
         ),
-        stages=stages,
         dl1_noise_tune_data_run=tune_data and expand(tune_data, "dl1_noise_tune_data_run"),
         dl1_noise_tune_mc_run=tune_mc and expand(tune_mc, "dl1_noise_tune_mc_run"),
     )
-    return expanded, expand.issues()
 
 
 def _expand_entry(entry: StageEntry, expand: _Expander) -> StageEntry:

@@ -7,13 +7,14 @@ the prod_id names the DAG and the log directories.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from lstflow.config.errors import ConfigError, ConfigIssue
-from lstflow.config.loader import load_production
-from lstflow.config.model import ProductionConfig
+from lstflow.config.loader import load_header, load_production
+from lstflow.config.model import Loaded, ProductionConfig, ProductionHeader
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
@@ -41,11 +42,24 @@ def load_files(
     files: Iterable[Path], *, cache_dir: Path | None = None
 ) -> tuple[dict[Path, ProductionConfig], dict[Path, ConfigError]]:
     """Load each file; configs sharing a prod_id move to the errors, each naming the others."""
-    loaded: dict[Path, ProductionConfig] = {}
+    return _load_each(files, partial(load_production, cache_dir=cache_dir))
+
+
+def load_headers(
+    root: Path, *, cache_dir: Path | None = None
+) -> tuple[dict[Path, ProductionHeader], dict[Path, ConfigError]]:
+    """``load_files`` for the headers of the configs under ``root`` (``load_header``)."""
+    return _load_each(discover(root), partial(load_header, cache_dir=cache_dir))
+
+
+def _load_each(
+    files: Iterable[Path], load: Callable[[Path], Loaded]
+) -> tuple[dict[Path, Loaded], dict[Path, ConfigError]]:
+    loaded: dict[Path, Loaded] = {}
     errors: dict[Path, ConfigError] = {}
     for path in files:
         try:
-            config = load_production(path, cache_dir=cache_dir)
+            config = load(path)
         except ConfigError as exc:
             errors[exc.path] = exc
         else:

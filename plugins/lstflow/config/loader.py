@@ -1,19 +1,25 @@
-"""Load one production config: read, parse (or take from the cache), validate, expand, locate."""
+"""Load one production config: read, parse (or take from the cache), validate, expand, locate.
+
+``load_production`` reads everything; ``load_header`` reads all but the stage entries, which is
+what the DAG factory needs (``lstflow.config.header_text`` cuts them out of the text).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from lstflow.config.cache import cache_file, read_cached, write_cached
-from lstflow.config.envvars import expand_production
+from lstflow.config.directory import names_ending
+from lstflow.config.envvars import expand_header, expand_production
 from lstflow.config.errors import ConfigError, ConfigIssue
+from lstflow.config.header_text import split_header
 from lstflow.config.lstchain_json import check_json_syntax, find_lstchain_config
-from lstflow.config.model import ProductionConfig
-from lstflow.config.schema import build_production
-from lstflow.config.yaml_loader import parse_yaml
+from lstflow.config.model import Loaded, ProductionConfig, ProductionHeader
+from lstflow.config.schema import build_header, build_production
+from lstflow.config.yaml_loader import decode, parse_text
 
 
 def load_production(
@@ -26,21 +32,83 @@ def load_production(
 
     ``environ`` (default ``os.environ``) supplies ``${VAR}`` in paths.
     """
+    path, config = _parsed(path, cache_dir, ProductionConfig, _parse)
+    return _located(path, *expand_production(config, _environ(environ)))
+
+
+def load_header(
+    path: Path,
+    *,
+    cache_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ProductionHeader:
+    """The production in ``path`` without its entries, with the same checks and messages.
+
+    Every problem ``load_production`` finds is found here too, except those inside the stage
+    entries (``stages.<stage>[i]``, YAML syntax there included): those show when the stage runs,
+    in ``lstflow validate`` and in the config-errors DAG.
+    """
+    path, header = _parsed(path, cache_dir, ProductionHeader, _parse_header)
+    return _located(path, *expand_header(header, _environ(environ)))
+
+
+def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+def _parsed(
+    path: Path,
+    cache_dir: Path | None,
+    kind: type[Loaded],
+    parse: Callable[[Path, str], Loaded],
+) -> tuple[Path, Loaded]:
+    """The validated, unexpanded result of ``parse``, through the parse cache."""
     path = Path(os.path.abspath(path))
     try:
         stat = path.stat()
     except OSError as exc:
         raise ConfigError(path, [ConfigIssue("", f"cannot read: {exc.strerror}", None)]) from None
-    cached = cache_file(cache_dir, path, stat) if cache_dir is not None else None
+    cached = cache_file(cache_dir, path, stat, kind.__name__) if cache_dir is not None else None
     result = read_cached(cached) if cached is not None else None
-    if result is None:
-        result = _parse(path)
+    if not isinstance(result, kind | ConfigError):
+        result = _outcome(path, parse)
         if cached is not None:
             write_cached(cached, result)
     if isinstance(result, ConfigError):
         raise result
+    return path, result
 
-    config, issues = expand_production(result, os.environ if environ is None else environ)
+
+def _outcome(path: Path, parse: Callable[[Path, str], Loaded]) -> Loaded | ConfigError:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return ConfigError(path, [ConfigIssue("", f"cannot read: {exc.strerror}", None)])
+    try:
+        return parse(path, decode(path, data))
+    except ConfigError as exc:
+        return exc
+
+
+def _parse(path: Path, text: str) -> ProductionConfig:
+    return build_production(parse_text(path, text), path)
+
+
+def _parse_header(path: Path, text: str) -> ProductionHeader:
+    """Only the header is YAML-parsed when the text is plain, else the whole document."""
+    split = split_header(text)
+    if split is None:
+        return build_header(parse_text(path, text), path)
+    header_text, stage_names = split
+    raw = parse_text(path, header_text)
+    if not isinstance(raw, dict) or "stages" not in raw or raw["stages"] is not None:
+        return build_header(parse_text(path, text), path)  # "stages:" was not the key it seemed
+    # Placeholder lists: the entries are not read here.
+    return build_header({**raw, "stages": {name: [None] for name in stage_names}}, path)
+
+
+def _located(path: Path, loaded: Loaded, issues: list[ConfigIssue]) -> Loaded:
+    """``loaded`` with its lstchain config and README; ``ConfigError`` if any issue remains."""
     lstchain_config, missing = find_lstchain_config(path.parent)
     if missing is not None:
         issues.append(missing)
@@ -48,28 +116,17 @@ def load_production(
         issues.append(bad)
     if issues:
         raise ConfigError(path, issues)
-    return replace(config, lstchain_config=lstchain_config, readme=find_readme(path))
-
-
-def _parse(path: Path) -> ProductionConfig | ConfigError:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return ConfigError(path, [ConfigIssue("", f"cannot read: {exc.strerror}", None)])
-    try:
-        return build_production(parse_yaml(path, data), path)
-    except ConfigError as exc:
-        return exc
+    return replace(loaded, lstchain_config=lstchain_config, readme=find_readme(path))
 
 
 def find_readme(path: Path) -> Path | None:
     """The production's README: beside the YAML, else one level up (NSB-grid subdirectories)."""
     for directory in (path.parent, path.parent.parent):
-        readmes = sorted(
+        readmes = [
             candidate
-            for candidate in directory.glob("*.md")
+            for candidate in names_ending(directory, ".md")
             if candidate.name.lower().startswith("readme")
-        )
+        ]
         if readmes:
             return readmes[0]
     return None

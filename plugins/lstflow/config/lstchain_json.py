@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lstflow.config.directory import names_ending
 from lstflow.config.errors import ConfigIssue
 
 KEY = "lstchain_config"
@@ -22,7 +23,7 @@ KEY = "lstchain_config"
 
 def find_lstchain_config(directory: Path) -> tuple[Path | None, ConfigIssue | None]:
     """The JSON beside a YAML in ``directory``, or an issue naming what was (not) found."""
-    candidates = sorted(directory.glob("*.json"))
+    candidates = names_ending(directory, ".json")
     named = [path for path in candidates if "lstchain" in path.name]
     chosen = named or candidates
     if len(chosen) == 1:

@@ -8,9 +8,9 @@ validator, the env-var expansion and the YAML writer share.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from lstflow.config.errors import ConfigWarning
 
@@ -214,10 +214,10 @@ PATH_FIELDS: frozenset[str] = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class ProductionConfig:
-    """One validated production: everything the planners and the DAG factory need.
+class ProductionHeader:
+    """A production without its entries: all the DAG factory needs (``load_header``).
 
-    ``stages`` holds every stage the YAML defines (run or not), in ``STAGE_ORDER``;
+    ``stage_names`` are the stages the YAML defines (run or not), in ``STAGE_ORDER``;
     ``stages_to_run`` is in ``STAGE_ORDER`` too, because lstmcpipe ignores the list order.
     """
 
@@ -227,14 +227,28 @@ class ProductionConfig:
     source_environment: SourceEnvironment
     slurm_config: SlurmConfig
     stages_to_run: tuple[str, ...]
-    stages: Mapping[str, tuple[StageEntry, ...]]
+    stage_names: tuple[str, ...] = ()
     lstchain_config: Path | None = None
     readme: Path | None = None
     dl1_noise_tune_data_run: str | None = None
     dl1_noise_tune_mc_run: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProductionConfig(ProductionHeader):
+    """One validated production, entries included: what the planners need.
+
+    ``stages`` holds the entries of every stage the YAML defines, in ``STAGE_ORDER``;
+    ``stage_names`` follows from it.
+    """
+
+    stages: Mapping[str, tuple[StageEntry, ...]]
     lstmcpipe_version: str | None = None
     prod_type: str | None = None
     warnings: tuple[ConfigWarning, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stage_names", tuple(self.stages))
 
     def entries(self, stage: str) -> tuple[StageEntry, ...]:
         """The entries of ``stage`` (empty when the YAML does not define it)."""
@@ -243,3 +257,13 @@ class ProductionConfig:
     def entry_counts(self) -> dict[str, int]:
         """Entries per stage that will run, in stage order."""
         return {stage: len(self.entries(stage)) for stage in self.stages_to_run}
+
+    def header(self) -> ProductionHeader:
+        """What ``load_header`` gives for the same file."""
+        return ProductionHeader(
+            **{name.name: getattr(self, name.name) for name in fields(ProductionHeader)}
+        )
+
+
+# A production as the loaders give it: complete, or its header only.
+Loaded = TypeVar("Loaded", ProductionConfig, ProductionHeader)

@@ -19,6 +19,7 @@ from lstflow.config.model import (
     STAGE_ORDER,
     WORKFLOW_KINDS,
     ProductionConfig,
+    ProductionHeader,
     SlurmConfig,
     SlurmOptions,
     SourceEnvironment,
@@ -326,6 +327,51 @@ class _Checker:
 
 def build_production(raw: object, path: Path) -> ProductionConfig:
     """The typed config of the document ``raw``; ``ConfigError`` lists all its problems."""
+    check, top, stages_to_run = _check_header(raw, path)
+    stages = _stages(check, top.get("stages"), stages_to_run)
+    if check.errors:
+        raise ConfigError(path, check.errors)
+    return ProductionConfig(
+        **_header_fields(path, top, stages_to_run),
+        stages=stages,
+        lstmcpipe_version=top.get("lstmcpipe_version"),
+        prod_type=top.get("prod_type"),
+        warnings=check.all_warnings(),
+    )
+
+
+def build_header(raw: object, path: Path) -> ProductionHeader:
+    """The header of the document ``raw``: every check of ``build_production`` but the entries'.
+
+    ``raw["stages"]`` may map each stage to a placeholder list (``loader.load_header`` does).
+    """
+    check, top, stages_to_run = _check_header(raw, path)
+    names = tuple(_stage_lists(check, top.get("stages"), stages_to_run))
+    if check.errors:
+        raise ConfigError(path, check.errors)
+    return ProductionHeader(**_header_fields(path, top, stages_to_run), stage_names=names)
+
+
+def _header_fields(
+    path: Path, top: dict[str, Any], stages_to_run: tuple[str, ...]
+) -> dict[str, Any]:
+    return {
+        "path": path,
+        "prod_id": top["prod_id"],
+        "workflow_kind": top["workflow_kind"],
+        "source_environment": SourceEnvironment(
+            source_file=top["source_environment.source_file"],
+            conda_env=top.get("source_environment.conda_env"),
+        ),
+        "slurm_config": SlurmConfig(user_account=top.get("slurm_config.user_account")),
+        "stages_to_run": stages_to_run,
+        "dl1_noise_tune_data_run": top.get("dl1_noise_tune_data_run"),
+        "dl1_noise_tune_mc_run": top.get("dl1_noise_tune_mc_run"),
+    }
+
+
+def _check_header(raw: object, path: Path) -> tuple[_Checker, dict[str, Any], tuple[str, ...]]:
+    """Every top-level check; raises at once for a non-mapping or a pre-2022 document."""
     if not isinstance(raw, dict):
         raise ConfigError(
             path,
@@ -378,29 +424,7 @@ def build_production(raw: object, path: Path) -> ProductionConfig:
     if "prod_id" in raw and top.get("prod_id") is None:
         check.error("prod_id", "is empty", "write a production name, e.g. 20250101_v0.12.3_allsky")
     _check_noise_tune(check, top)
-    stages_to_run = _stages_to_run(check, top.get("stages_to_run"))
-    stages = _stages(check, top.get("stages"), stages_to_run)
-
-    if check.errors:
-        raise ConfigError(path, check.errors)
-    assert isinstance(prod_id, str) and isinstance(workflow_kind, str)
-    return ProductionConfig(
-        path=path,
-        prod_id=prod_id,
-        workflow_kind=workflow_kind,
-        source_environment=SourceEnvironment(
-            source_file=top["source_environment.source_file"],
-            conda_env=top.get("source_environment.conda_env"),
-        ),
-        slurm_config=SlurmConfig(user_account=top.get("slurm_config.user_account")),
-        stages_to_run=stages_to_run,
-        stages=stages,
-        dl1_noise_tune_data_run=top.get("dl1_noise_tune_data_run"),
-        dl1_noise_tune_mc_run=top.get("dl1_noise_tune_mc_run"),
-        lstmcpipe_version=top.get("lstmcpipe_version"),
-        prod_type=top.get("prod_type"),
-        warnings=check.all_warnings(),
-    )
+    return check, top, _stages_to_run(check, top.get("stages_to_run"))
 
 
 def _check_noise_tune(check: _Checker, top: dict[str, Any]) -> None:
@@ -441,23 +465,24 @@ def _stages_to_run(check: _Checker, value: object) -> tuple[str, ...]:
 def _stages(
     check: _Checker, value: object, stages_to_run: tuple[str, ...]
 ) -> dict[str, tuple[StageEntry, ...]]:
+    return {
+        name: tuple(
+            entry
+            for index, raw_entry in enumerate(entries)
+            if (entry := _entry(check, name, index, raw_entry)) is not None
+        )
+        for name, entries in _stage_lists(check, value, stages_to_run).items()
+    }
+
+
+def _stage_lists(
+    check: _Checker, value: object, stages_to_run: tuple[str, ...]
+) -> dict[str, list[Any]]:
+    """The entry list of each known stage, in ``STAGE_ORDER``, its entries not yet checked."""
     if not isinstance(value, dict):
         return {}
-    for name in value:
-        if name not in STAGE_ORDER:
-            check.error(
-                "stages",
-                f"unknown stage '{name}'",
-                did_you_mean(str(name), STAGE_ORDER, "known stages"),
-            )
-    for name in stages_to_run:
-        if name not in value:
-            check.error(
-                "stages",
-                f"missing stage '{name}', which stages_to_run lists",
-                f"add its entries under 'stages.{name}' or remove it from stages_to_run",
-            )
-    stages: dict[str, tuple[StageEntry, ...]] = {}
+    _check_stage_names(check, value, stages_to_run)
+    stages: dict[str, list[Any]] = {}
     for name in STAGE_ORDER:
         if name not in value:
             continue
@@ -481,12 +506,28 @@ def _stages(
             )
         elif not entries:
             check.warn(path, "has no entries: nothing will run", None)
-        stages[name] = tuple(
-            entry
-            for index, raw_entry in enumerate(entries)
-            if (entry := _entry(check, name, index, raw_entry)) is not None
-        )
+        stages[name] = entries
     return stages
+
+
+def _check_stage_names(
+    check: _Checker, value: dict[Any, Any], stages_to_run: tuple[str, ...]
+) -> None:
+    """Unknown stages, and stages listed in stages_to_run that ``stages`` does not define."""
+    for name in value:
+        if name not in STAGE_ORDER:
+            check.error(
+                "stages",
+                f"unknown stage '{name}'",
+                did_you_mean(str(name), STAGE_ORDER, "known stages"),
+            )
+    for name in stages_to_run:
+        if name not in value:
+            check.error(
+                "stages",
+                f"missing stage '{name}', which stages_to_run lists",
+                f"add its entries under 'stages.{name}' or remove it from stages_to_run",
+            )
 
 
 def _entry(check: _Checker, stage: str, index: int, raw: object) -> StageEntry | None:

@@ -87,6 +87,11 @@ def _expanded_size(root: yaml.Node) -> int:
 
 def parse_yaml(path: Path, data: bytes) -> Any:
     """The document in ``data`` (read from ``path``) as plain Python data, or ``ConfigError``."""
+    return parse_text(path, decode(path, data))
+
+
+def decode(path: Path, data: bytes) -> str:
+    """The text of ``data``; ``ConfigError`` when too big or not UTF-8."""
     if len(data) > MAX_DOCUMENT_BYTES:
         raise ConfigError(
             path,
@@ -106,6 +111,11 @@ def parse_yaml(path: Path, data: bytes) -> Any:
             path,
             [ConfigIssue("", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8")],
         ) from None
+    return text
+
+
+def parse_text(path: Path, text: str) -> Any:
+    """The YAML document ``text`` (of ``path``, for messages) as plain Python data."""
     loader = ProductionYamlLoader(text)
     try:
         node = loader.get_single_node()

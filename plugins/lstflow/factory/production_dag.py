@@ -1,8 +1,8 @@
 """One Airflow DAG for one production config: one task per stage, in lstmcpipe's order.
 
-Only what the config file says is used here (no globbing of data directories, no DB or network
-access), so parsing a whole production library stays cheap: the work items are planned when
-each stage task runs.
+Only the config's header is used here (no entries, no globbing of data directories, no DB or
+network access), so parsing a whole production library stays cheap: the work items are planned
+(and the entries read and validated) when each stage task runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from lstflow.config.model import ProductionConfig
+from lstflow.config.model import ProductionHeader
 from lstflow.factory.assets import models_asset
 from lstflow.factory.naming import dag_id_for
 from lstflow.factory.provenance import TASK_ID as PROVENANCE_TASK_ID
@@ -60,19 +60,20 @@ def production_params(stages: tuple[str, ...]) -> dict[str, Param]:
     }
 
 
-def production_tags(production: ProductionConfig, stages: tuple[str, ...]) -> list[str]:
+def production_tags(production: ProductionHeader, stages: tuple[str, ...]) -> list[str]:
     env = production.source_environment
     environment = env.conda_env or env.source_file
     return [*stages, f"env:{environment}"[:100]]
 
 
-def production_doc(production: ProductionConfig) -> str:
+def production_doc(production: ProductionHeader) -> str:
     if production.readme is not None:
         return production.readme.read_text(errors="replace")
     return f"Production `{production.prod_id}` from `{production.path}` (no README.md)."
 
 
-def build_production_dag(production: ProductionConfig) -> DAG:
+def build_production_dag(production: ProductionHeader, settings: dict[str, Any]) -> DAG:
+    """``settings``: ``lstflow.factory.settings.connection_settings()``, read once per library."""
     stages = stages_to_run(production)
     with DAG(
         dag_id=dag_id_for(production.prod_id),
@@ -82,7 +83,6 @@ def build_production_dag(production: ProductionConfig) -> DAG:
         is_paused_upon_creation=False,
         doc_md=production_doc(production),
         tags=production_tags(production, stages),
-        params=production_params(stages),
         dag_display_name=production.prod_id,
         auto_register=False,
         default_args=TASK_RETRIES,
@@ -92,6 +92,7 @@ def build_production_dag(production: ProductionConfig) -> DAG:
                 task_id=stage,
                 config_path=str(production.path),
                 stage=stage,
+                **settings,
                 # The models directory is an Asset: nights reading these models declare it.
                 outlets=[models_asset(production.prod_id)] if stage == "train_pipe" else [],
             )
@@ -103,7 +104,13 @@ def build_production_dag(production: ProductionConfig) -> DAG:
         # Last, whatever happened (all done): what ran, with which software and resources. A
         # teardown, so it never decides the run's state: a failed stage still fails the run.
         provenance = ProductionProvenanceOperator(
-            task_id=PROVENANCE_TASK_ID, config_path=str(production.path), stages=stages
+            task_id=PROVENANCE_TASK_ID,
+            config_path=str(production.path),
+            stages=stages,
+            ssh_conn_id=settings["ssh_conn_id"],
         )
         list(tasks.values()) >> provenance.as_teardown()
+    # Set after the tasks: each operator would deep-copy the DAG's params into its own (the
+    # largest part of building the DAG), and tasks read them from the DAG run anyway.
+    dag.params = production_params(stages)  # type: ignore[assignment]
     return dag

@@ -25,10 +25,9 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from lstflow.config import load_production
 from lstflow.config.model import PATH_FIELDS, ProductionConfig
-from lstflow.factory.settings import log_root, parse_cache_dir, ssh_conn_id
-from lstflow.factory.stage_operator import run_label
+from lstflow.factory.settings import log_root
+from lstflow.factory.stage_operator import load_for_run, run_label
 from lstflow.slurm.hook import SlurmHook
 
 FORMAT = "lstflow-provenance-run/1"
@@ -219,14 +218,21 @@ class ProductionProvenanceOperator(BaseOperator):
     template_fields: Sequence[str] = ("ssh_conn_id", "config_path")
     ui_color = "#e8f4e8"
 
-    def __init__(self, *, config_path: str, stages: Sequence[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        config_path: str,
+        stages: Sequence[str],
+        ssh_conn_id: str,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.config_path = config_path
         self.stages = tuple(stages)
-        self.ssh_conn_id = ssh_conn_id()
+        self.ssh_conn_id = ssh_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        production = load_production(Path(self.config_path), cache_dir=parse_cache_dir())
+        production = load_for_run(self.config_path)
         hook = SlurmHook(self.ssh_conn_id)
         ti = context["ti"]
         run_id = context["run_id"]

@@ -7,6 +7,7 @@ the metadata DB, so DAG files can call these at parse time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from airflow.configuration import conf
 
@@ -46,3 +47,24 @@ def max_poll_interval() -> float:
 def array_throttle() -> int:
     """At most this many elements of one job array run at once (``--array=...%N``)."""
     return conf.getint(SECTION, "array_throttle", fallback=100)
+
+
+def validation_budget() -> float:
+    """Seconds the config-errors DAG file may spend validating entries: half the import timeout.
+
+    A cold parse cache and a large library need more: the rest is validated on the next parses
+    (the cache keeps what was done), instead of the whole file timing out.
+    """
+    return conf.getfloat("core", "dagbag_import_timeout", fallback=30.0) / 2
+
+
+CONNECTION_SETTINGS = frozenset({"ssh_conn_id", "poll_interval", "max_poll_interval"})
+
+
+def connection_settings() -> dict[str, Any]:
+    """The production operators' SSH connection and polling options, read once per DAG file."""
+    return {
+        "ssh_conn_id": ssh_conn_id(),
+        "poll_interval": poll_interval(),
+        "max_poll_interval": max_poll_interval(),
+    }

@@ -19,16 +19,15 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from lstflow.config import load_production
+from lstflow.config import ConfigError, load_production
 from lstflow.config.model import ProductionConfig
 from lstflow.factory.remote_files import RemoteFileLister
 from lstflow.factory.settings import (
+    CONNECTION_SETTINGS,
     array_throttle,
+    connection_settings,
     log_root,
-    max_poll_interval,
     parse_cache_dir,
-    poll_interval,
-    ssh_conn_id,
 )
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
@@ -47,15 +46,27 @@ def run_label(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
+def load_for_run(config_path: str) -> ProductionConfig:
+    """The whole config, entries validated; any problem fails the task without a retry.
+
+    The DAG was built from the config's header only, so an invalid entry is found here: the
+    task fails with the same ``<file>: <yaml key>: <problem> (<fix>)`` lines as
+    ``lstflow validate``.
+    """
+    try:
+        return load_production(Path(config_path), cache_dir=parse_cache_dir())
+    except ConfigError as error:
+        raise AirflowFailException(f"invalid production config:\n{error}") from None
+
+
 class ProductionStageOperator(SlurmArrayOperator):
     """One stage of an MC production, planned from its config when the task runs."""
 
     template_fields: Sequence[str] = ("ssh_conn_id", "config_path")
 
     def __init__(self, *, config_path: str, stage: str, **kwargs: Any) -> None:
-        kwargs.setdefault("ssh_conn_id", ssh_conn_id())
-        kwargs.setdefault("poll_interval", poll_interval())
-        kwargs.setdefault("max_poll_interval", max_poll_interval())
+        if not kwargs.keys() >= CONNECTION_SETTINGS:
+            kwargs = {**connection_settings(), **kwargs}
         kwargs.setdefault("trigger_rule", "none_failed")
         super().__init__(**kwargs)
         self.config_path = config_path
@@ -80,7 +91,7 @@ class ProductionStageOperator(SlurmArrayOperator):
         params = context["params"]
         if self.stage not in set(params["stages"]) | _implicit(params["stages"]):
             raise AirflowSkipException(f"{self.stage} is not among this run's stages")
-        production = load_production(Path(self.config_path), cache_dir=parse_cache_dir())
+        production = load_for_run(self.config_path)
         hook = SlurmHook(self.ssh_conn_id)
         plan = self._plan(production, hook, label)
         items = self._apply_overwrite_policy(

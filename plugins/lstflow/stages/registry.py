@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from lstflow.config.model import ProductionConfig
+from lstflow.config.model import ProductionConfig, ProductionHeader
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.dl1_to_dl2 import DL1_TO_DL2
 from lstflow.stages.dl1ab import DL1AB
@@ -79,7 +79,7 @@ PLANNERS: dict[str, StagePlanner] = {
 ENTRIES_OF = {"plot_rf_feat": "train_pipe"}
 
 
-def stages_to_run(production: ProductionConfig) -> tuple[str, ...]:
+def stages_to_run(production: ProductionHeader) -> tuple[str, ...]:
     """The production's stages in execution order, with the implicit plot_rf_feat."""
     chosen = set(production.stages_to_run)
     if "train_pipe" in chosen:

@@ -10,9 +10,10 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException
 
 from lstflow.config import load_production
-from lstflow.factory.library import INVALID_DAG_ID
+from lstflow.factory.library import INVALID_DAG_ID, build_invalid_configs_dag
 from lstflow.factory.naming import dag_id_for
 from lstflow.factory.provenance import analysis_versions
+from lstflow.factory.stage_operator import load_for_run
 from lstflow.slurm.commands import CommandResult
 from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
 from lstflow.testdata import production_samples_dir
@@ -50,19 +51,80 @@ def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "library"
 
 
-def test_one_dag_per_production_and_the_bad_one_is_an_import_error(library: Path) -> None:
+def test_one_dag_per_valid_header_and_every_bad_config_is_an_import_error(library: Path) -> None:
     dagbag = DagBag(str(DAGS_FOLDER))
     productions = {dag_id_for(prod_id) for prod_id in SAMPLE_IDS}
-    assert set(dagbag.dags) == productions | {"lstflow_nightly"}
+    # The typo is in an entry: the DAG is built from the header, its stage fails when it runs.
+    assert set(dagbag.dags) == productions | {"mc_typo_prod", "lstflow_nightly"}
     # The error belongs to its own file: Airflow marks every DAG of an erroring file stale.
     assert [Path(name).name for name in dagbag.import_errors] == ["lstflow_config_errors.py"]
     (error,) = dagbag.import_errors.values()
-    assert "1 production config(s) could not be loaded" in error
+    assert "1 production config(s) could not be loaded or have invalid entries" in error
     assert (
         f"{library}/broken/lstmcpipe_config_typo.yaml: stages.merge_dl1[0]: unknown key "
         "'ouput' (did you mean 'output'?)"
     ) in error
     assert INVALID_DAG_ID not in dagbag.dags
+
+
+def test_a_bad_header_gives_no_dag(library: Path) -> None:
+    typo = library / "broken" / "lstmcpipe_config_typo.yaml"
+    typo.write_text(TYPO_CONFIG.replace("stages_to_run: [merge_dl1]", "stages_to_run: [merge]"))
+    dagbag = DagBag(str(DAGS_FOLDER))
+    assert "mc_typo_prod" not in dagbag.dags
+    (error,) = dagbag.import_errors.values()
+    assert f"{typo}: stages_to_run[0]: unknown stage 'merge'" in error
+
+
+def test_entries_are_validated_within_the_time_budget(library: Path) -> None:
+    cache = library.parent / "cache"
+    # No time for the entries: the typo is found on a later parse (none here), nothing reported.
+    assert build_invalid_configs_dag(library, cache, budget=0.0) == {}
+    (dag,) = build_invalid_configs_dag(library, cache).values()
+    assert [problem.count("ouput") for problem in dag.problems] == [1]
+    typo = library / "broken" / "lstmcpipe_config_typo.yaml"
+    typo.write_text(TYPO_CONFIG.replace("stages_to_run: [merge_dl1]", "stages_to_run: [merge]"))
+    # Header problems are always complete; the message says the entries' check is not.
+    (dag,) = build_invalid_configs_dag(library, cache, budget=0.0).values()
+    with pytest.raises(ValueError) as shown:
+        dag.validate()
+    assert "1 production config(s) could not be loaded" in str(shown.value)
+    assert f"{typo}: stages_to_run[0]: unknown stage 'merge'" in str(shown.value)
+    assert str(shown.value).endswith(
+        "(3 more config(s) not fully validated yet: the next parses of this file check them)"
+    )
+
+
+def test_a_bad_entry_fails_the_stage_task_with_the_message(library: Path) -> None:
+    config = library / "broken" / "lstmcpipe_config_typo.yaml"
+    with pytest.raises(AirflowFailException) as failed:
+        load_for_run(str(config))
+    assert f"{config}: stages.merge_dl1[0]: unknown key 'ouput' (did you mean 'output'?)" in str(
+        failed.value
+    )
+
+
+def test_a_worker_reads_only_its_productions_config(
+    library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert len(DagBag(str(DAG_FILE)).dags) == 4  # the dag-processor's parse writes the index
+    dag_id = dag_id_for("20240122_v0.10.4_prod5_trans80")
+    read: list[Path] = []
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(path: Path) -> bytes:
+        read.append(path)
+        return real_read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    for parse_cache in ("warm", "cold"):
+        if parse_cache == "cold":
+            for entry in (library.parent / "cache").glob("*.pickle"):
+                entry.unlink()
+        monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", dag_id)
+        assert set(DagBag(str(DAG_FILE)).dags) == {dag_id}
+    yamls = {path.name for path in read if path.suffix == ".yaml"}
+    assert yamls == {"lstmcpipe_config_2024-01-22_PathConfigProd5Trans80.yaml"}
 
 
 def test_dag_id_is_mc_plus_the_sanitised_prod_id() -> None:
