@@ -25,6 +25,8 @@ sacct before any ``sbatch``, and by storing "round started" before the first ``s
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shlex
 from collections.abc import Sequence
 from typing import Any
@@ -305,6 +307,23 @@ class SlurmArrayOperator(BaseOperator):
                 )
             )
         return report
+
+
+def pull_report(ti: Any, task_id: str, **map_indexes: Any) -> dict[str, Any] | None:
+    """A Slurm task's report as another task pulls it: its return value, else its failure report.
+
+    ``map_indexes`` is passed on to ``xcom_pull`` when given. A report the trigger published with
+    ``TaskSuccessEvent`` comes back as JSON text: Airflow 3.3 stores a trigger's XComs JSON-encoded
+    and the Execution API hands them to tasks as stored.
+    """
+    for key in ("return_value", "slurm_report"):
+        value = ti.xcom_pull(task_ids=task_id, key=key, **map_indexes)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        if isinstance(value, dict) and "job_ids" in value:
+            return value
+    return None
 
 
 def _report(spec: ArraySpec, plan: ArrayPlan, failed_rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -11,7 +12,12 @@ from airflow.sdk.exceptions import AirflowException, TaskDeferred
 from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
 
 from lstflow.slurm import trigger as trigger_module
-from lstflow.slurm.operator import ENDED_BY_TRIGGER, SlurmArrayOperator, _event_statuses
+from lstflow.slurm.operator import (
+    ENDED_BY_TRIGGER,
+    SlurmArrayOperator,
+    _event_statuses,
+    pull_report,
+)
 from lstflow.slurm.parsing import ElementId, ElementStatus
 from lstflow.slurm.plan import ArrayPlan, RunIdentity
 from lstflow.slurm.poller import PollSettings, StatusWatch
@@ -119,3 +125,21 @@ def test_resumed_with_the_end_event_every_watched_element_completed() -> None:
     ]
     with pytest.raises(AirflowException, match="stage: squeue failed"):
         _event_statuses(SPEC, _submitted_plan(), {"status": "error", "message": "squeue failed"})
+
+
+class _Pulls:
+    """A task instance whose ``xcom_pull`` answers from a dict of keys."""
+
+    def __init__(self, xcoms: dict[str, Any]) -> None:
+        self.xcoms = xcoms
+
+    def xcom_pull(self, *, task_ids: str, key: str, **_: Any) -> Any:
+        return self.xcoms.get(key)
+
+
+def test_pulled_report_is_decoded_when_the_triggerer_stored_it_as_json_text() -> None:
+    assert pull_report(_Pulls({"return_value": json.dumps(REPORT)}), "stage") == REPORT
+    assert pull_report(_Pulls({"return_value": REPORT}), "stage") == REPORT
+    failed = {**REPORT, "completed": 1}
+    assert pull_report(_Pulls({"slurm_report": failed}), "stage") == failed
+    assert pull_report(_Pulls({"return_value": "not json"}), "stage") is None
