@@ -309,15 +309,15 @@ class SlurmArrayOperator(BaseOperator):
         return report
 
 
-def pull_report(ti: Any, task_id: str, **map_indexes: Any) -> dict[str, Any] | None:
+def pull_report(ti: Any, task_id: str, **pull_options: Any) -> dict[str, Any] | None:
     """A Slurm task's report as another task pulls it: its return value, else its failure report.
 
-    ``map_indexes`` is passed on to ``xcom_pull`` when given. A report the trigger published with
+    ``pull_options`` (``map_indexes``) go to ``xcom_pull``. A report the trigger published with
     ``TaskSuccessEvent`` comes back as JSON text: Airflow 3.3 stores a trigger's XComs JSON-encoded
     and the Execution API hands them to tasks as stored.
     """
     for key in ("return_value", "slurm_report"):
-        value = ti.xcom_pull(task_ids=task_id, key=key, **map_indexes)
+        value = ti.xcom_pull(task_ids=task_id, key=key, **pull_options)
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
                 value = json.loads(value)
