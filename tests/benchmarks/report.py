@@ -112,7 +112,18 @@ def render(results: dict[str, Any]) -> str:
         ]
         lines += [*_table(header, rows)]
         lines.append(f"   wall ratio lstflow / lstmcpipe: {orc['wall_ratio']:.2f} (target <= 1.1)")
+        if "run_created_to_end_s" in orc["lstflow"]:
+            from_run = orc["lstflow"]["run_created_to_end_s"]
+            ratio = from_run / orc["lstmcpipe"]["wall_to_last_job_end_s"]
+            lines.append(
+                "   lstflow from the DAG run's creation (without the airflow CLI's start): "
+                f"{from_run:.0f} s, ratio {ratio:.2f}"
+            )
         lines.append(f"   lstflow task states: {orc['lstflow']['task_states']}")
+        timeline = orc["lstflow"].get("task_timeline", {})
+        for stage in (stage for stage in orc["stages"] if stage in timeline):
+            steps = ", ".join(f"{event} {seconds:.1f}" for event, seconds in timeline[stage])
+            lines.append(f"   lstflow {stage} (s after trigger): {steps}")
         lines.append(f"   lstmcpipe job states: {orc['lstmcpipe']['states']}")
         lines.append("")
     if "controller" in results:

@@ -131,6 +131,15 @@ def _deferred_with_trigger(stack: AirflowStack, dag_id: str, run_id: str, count:
     )
 
 
+def _worker_starts(stack: AirflowStack, dag_id: str, run_id: str) -> int:
+    """How often a worker started the run's tasks (Airflow's audit log: one ``running`` each)."""
+    rows = stack.query(
+        "SELECT count(*) FROM log WHERE dag_id = ? AND run_id = ? AND event = 'running'",
+        (dag_id, run_id),
+    )
+    return int(rows[0][0])
+
+
 def _poll_cycles(log: str) -> list[tuple[int, str]]:
     """(triggers watched, the log since the previous cycle) of each poll cycle in ``log``.
 
@@ -173,6 +182,22 @@ def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
     }
     new_triggerer_log = stack.log_path("triggerer").read_text()
     assert f"squeue -h -t all -r -j {job_ids[0]} " in new_triggerer_log  # it took the trigger over
+    # Every element completed: the new triggerer ended the task (no worker resumed it) and
+    # published the report the operator handed it before deferring.
+    assert _worker_starts(stack, dag_id, run_id) == 1
+    (report,) = stack.query(
+        "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND key = 'return_value'",
+        (dag_id, run_id),
+    )
+    value = json.loads(report[0])
+    value = json.loads(value) if isinstance(value, str) else value  # see pull_report
+    assert value == {
+        "name": "stage",
+        "total": 2,
+        "completed": 2,
+        "job_ids": job_ids,
+        "failed": [],
+    }
 
 
 def test_clearing_a_deferred_task_cancels_its_slurm_jobs(

@@ -40,6 +40,7 @@ from lstflow.factory.nightly_timetable import NightTimetable
 from lstflow.factory.settings import ssh_conn_id
 from lstflow.onsite.rfmodels import NSB_LEVELS
 from lstflow.onsite.settings import VERSION_KEYS
+from lstflow.slurm.operator import pull_report
 
 DAG_ID = "lstflow_nightly"
 RUN_GROUP = "run"
@@ -90,11 +91,8 @@ def _step_jobs(ti: Any, run_ids: list[int]) -> dict[tuple[str, int | None], list
     """The Slurm job ids each step task reported (its return value, or its failure report)."""
 
     def reported(task_id: str, map_index: int | None) -> list[str]:
-        for key in ("return_value", "slurm_report"):
-            report = ti.xcom_pull(task_ids=task_id, key=key, map_indexes=map_index)
-            if isinstance(report, dict):
-                return [str(job_id) for job_id in report.get("job_ids", [])]
-        return []
+        report = pull_report(ti, task_id, map_indexes=map_index)
+        return [str(job_id) for job_id in report["job_ids"]] if report else []
 
     jobs: dict[tuple[str, int | None], list[str]] = {
         (step, None): reported(step, None) for step in NIGHT_STEPS

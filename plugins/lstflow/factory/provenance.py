@@ -18,7 +18,7 @@ import platform
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from lstflow.config.model import PATH_FIELDS, ProductionConfig
 from lstflow.factory.settings import log_root
 from lstflow.factory.stage_operator import load_for_run, run_label
 from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.operator import pull_report
 
 FORMAT = "lstflow-provenance-run/1"
 PROVENANCE_FILE = "provenance.json"
@@ -203,15 +204,6 @@ def analysis_versions(hook: SlurmHook, production: ProductionConfig) -> dict[str
 # ---- the task ------------------------------------------------------------------------------
 
 
-def stage_report(ti: Any, stage: str) -> Mapping[str, Any] | None:
-    """The Slurm operator's report of a stage: ``return_value``, or ``slurm_report`` on failure."""
-    for key in ("return_value", "slurm_report"):
-        report = ti.xcom_pull(task_ids=stage, key=key)
-        if isinstance(report, Mapping) and "job_ids" in report:
-            return report
-    return None
-
-
 class ProductionProvenanceOperator(BaseOperator):
     """Write a production run's ``provenance.json`` on the cluster and return its path."""
 
@@ -238,7 +230,7 @@ class ProductionProvenanceOperator(BaseOperator):
         run_id = context["run_id"]
         stages: dict[str, Any] = {}
         for stage in self.stages:
-            report = stage_report(ti, stage)
+            report = pull_report(ti, stage)
             stages[stage] = {
                 "job_ids": list(report["job_ids"]) if report else [],
                 "total": report["total"] if report else 0,

@@ -92,7 +92,7 @@ class ProductionStageOperator(SlurmArrayOperator):
         if self.stage not in set(params["stages"]) | _implicit(params["stages"]):
             raise AirflowSkipException(f"{self.stage} is not among this run's stages")
         production = load_for_run(self.config_path)
-        hook = SlurmHook(self.ssh_conn_id)
+        hook = self.slurm_hook()
         plan = self._plan(production, hook, label)
         items = self._apply_overwrite_policy(
             hook, plan.items, params["overwrite"], label, dry_run=params["dry_run"]
@@ -213,7 +213,7 @@ class ProductionStageOperator(SlurmArrayOperator):
     def defer(self, *, trigger: Any, method_name: str, **kwargs: Any) -> None:  # type: ignore[override]
         """Before each deferral, record the job ids and the scancel line users expect."""
         scancel = f"scancel {','.join(sorted(trigger.jobs, key=int))}"
-        SlurmHook(self.ssh_conn_id).write_file(
+        self.slurm_hook().write_file(
             posixpath.join(self._records, f"{self.stage}.scancel.sh"), scancel + "\n"
         )
         self.log.info(

@@ -11,6 +11,12 @@ Life of a task:
 3. The final report (task log and XCom) lists each failed element with state, exit code,
    command and stderr tail; the task fails if failures exceed ``allowed_failure_fraction``.
 
+Fast path: when no element has failed so far and the task has no outlets, the trigger gets the
+report the task would return; if every watched element completes, it ends the task itself
+(``TaskSuccessEvent``) and no worker resumes it. The stored plan then still lists those
+elements as running: a cleared task re-attaches, finds them COMPLETED and submits nothing.
+Outlets need the worker: Airflow records asset events only when a worker finishes the task.
+
 Exactly-once: the plan (with job ids) is stored before deferring, so a retried task re-attaches
 to its jobs. The window between ``sbatch`` returning and the store write is closed by a
 deterministic job name per submission (``lstflow.<dag>.<task>.<token>``) looked up in squeue and
@@ -19,22 +25,26 @@ sacct before any ``sbatch``, and by storing "round started" before the first ``s
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, TaskInstanceState
 from airflow.sdk.exceptions import AirflowException
 
 from lstflow.slurm.hook import DEFAULT_CONN_ID, SlurmHook
 from lstflow.slurm.parsing import ElementId, ElementStatus
 from lstflow.slurm.plan import ArrayPlan, Element, RunIdentity, Submission
 from lstflow.slurm.policy import RetryPolicy
-from lstflow.slurm.states import parse_state
+from lstflow.slurm.states import SlurmState, parse_state
 from lstflow.slurm.trigger import SlurmArrayTrigger
 from lstflow.workitems import ArraySpec
 
 STATE_KEY_PREFIX = "lstflow.slurm.plan."
+#: The payload of the trigger's ``TaskSuccessEvent``, which ``dag.test()`` resumes the task with.
+ENDED_BY_TRIGGER = TaskInstanceState.SUCCESS.value
 
 
 class SlurmArrayFailed(AirflowException):
@@ -85,6 +95,13 @@ class SlurmArrayOperator(BaseOperator):
         self.sacct_grace_period = sacct_grace_period
         self.query_attempts = query_attempts
         self.stderr_tail_lines = stderr_tail_lines
+        self._slurm_hook: SlurmHook | None = None
+
+    def slurm_hook(self) -> SlurmHook:
+        """One hook, so one SSH connection, for everything a try does on the cluster."""
+        if self._slurm_hook is None:
+            self._slurm_hook = SlurmHook(self.ssh_conn_id)
+        return self._slurm_hook
 
     # ---- extension point -------------------------------------------------------------------
 
@@ -101,7 +118,7 @@ class SlurmArrayOperator(BaseOperator):
 
     def execute(self, context: Any) -> Any:
         spec = self.build_array_spec(context)
-        hook = SlurmHook(self.ssh_conn_id)
+        hook = self.slurm_hook()
         store = context["task_state_store"]
         key = STATE_KEY_PREFIX + spec.fingerprint()
         stored = store.get(key)
@@ -123,9 +140,9 @@ class SlurmArrayOperator(BaseOperator):
         self._submit_round(hook, plan, spec, context, store, key)
         return self._defer_or_finish(hook, plan, spec, context)
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+    def execute_complete(self, context: Any, event: dict[str, Any] | str) -> Any:
         spec = self.build_array_spec(context)
-        hook = SlurmHook(self.ssh_conn_id)
+        hook = self.slurm_hook()
         store = context["task_state_store"]
         key = STATE_KEY_PREFIX + spec.fingerprint()
         stored = store.get(key)
@@ -134,9 +151,7 @@ class SlurmArrayOperator(BaseOperator):
                 f"{spec.name}: no stored Slurm plan under {key!r}; cannot resume"
             )
         plan = ArrayPlan.from_json(stored)
-        if event.get("status") != "done":
-            raise AirflowException(f"{spec.name}: {event.get('message', event)}")
-        statuses = [_status_from_row(row) for row in event["elements"]]
+        statuses = _event_statuses(spec, plan, event)
         for element_id, element, why in plan.apply_results(statuses, self.policy):
             self.log.info(
                 "%s: element %s (%s) ended %s (exit %s): %s",
@@ -237,6 +252,7 @@ class SlurmArrayOperator(BaseOperator):
         jobs = plan.watch_list()
         if not jobs:
             return self._finish(hook, plan, spec, context)
+        may_end_in_trigger = not plan.failures() and not self.outlets
         self.defer(
             trigger=SlurmArrayTrigger(
                 ssh_conn_id=self.ssh_conn_id,
@@ -249,6 +265,7 @@ class SlurmArrayOperator(BaseOperator):
                 max_poll_interval=self.max_poll_interval,
                 sacct_grace_period=self.sacct_grace_period,
                 query_attempts=self.query_attempts,
+                success_report=_report(spec, plan, []) if may_end_in_trigger else None,
             ),
             method_name="execute_complete",
         )
@@ -259,13 +276,7 @@ class SlurmArrayOperator(BaseOperator):
             [_log_path(spec, e, "err") for e in failures], self.stderr_tail_lines
         )
         failed_rows = [_failure_row(spec, e, tails) for e in failures]
-        report = {
-            "name": spec.name,
-            "total": len(plan.elements),
-            "completed": plan.completed(),
-            "job_ids": plan.job_ids,
-            "failed": failed_rows,
-        }
+        report = _report(spec, plan, failed_rows)
         self.log.info(
             "%s: %d/%d done, %d failed",
             spec.name,
@@ -296,6 +307,58 @@ class SlurmArrayOperator(BaseOperator):
                 )
             )
         return report
+
+
+def pull_report(ti: Any, task_id: str, **pull_options: Any) -> dict[str, Any] | None:
+    """A Slurm task's report as another task pulls it: its return value, else its failure report.
+
+    ``pull_options`` (``map_indexes``) go to ``xcom_pull``. A report the trigger published with
+    ``TaskSuccessEvent`` comes back as JSON text: Airflow 3.3 stores a trigger's XComs JSON-encoded
+    and the Execution API hands them to tasks as stored.
+    """
+    for key in ("return_value", "slurm_report"):
+        value = ti.xcom_pull(task_ids=task_id, key=key, **pull_options)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        if isinstance(value, dict) and "job_ids" in value:
+            return value
+    return None
+
+
+def _report(spec: ArraySpec, plan: ArrayPlan, failed_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The task's result (XCom): what ran, and every element that finally failed.
+
+    Elements neither failed nor still watched count as completed, so the report built before a
+    deferral is already the final one if every watched element completes.
+    """
+    return {
+        "name": spec.name,
+        "total": len(plan.elements),
+        "completed": len(plan.elements) - len(failed_rows),
+        "job_ids": list(plan.job_ids),
+        "failed": failed_rows,
+    }
+
+
+def _event_statuses(
+    spec: ArraySpec, plan: ArrayPlan, event: dict[str, Any] | str
+) -> list[ElementStatus]:
+    """The final element states a trigger event carries.
+
+    ``dag.test()`` resumes the task with the payload of the trigger's ``TaskSuccessEvent``, which
+    the trigger sends only when every watched element COMPLETED.
+    """
+    if event == ENDED_BY_TRIGGER:
+        return [
+            ElementStatus(element=element_id, state=SlurmState.COMPLETED)
+            for element in plan.watched()
+            if (element_id := element.element_id) is not None
+        ]
+    if not isinstance(event, dict) or event.get("status") != "done":
+        message = event.get("message", event) if isinstance(event, dict) else event
+        raise AirflowException(f"{spec.name}: {message}")
+    return [_status_from_row(row) for row in event["elements"]]
 
 
 def _identity(context: Any) -> RunIdentity:

@@ -4,6 +4,10 @@ It never queries Slurm itself: it registers with the shared ``SlurmStatusPoller`
 connection (one batched query per cycle for all triggers). Everything it needs to resume after
 a triggerer restart is in its serialized kwargs; the jobs keep running meanwhile. ``on_kill``
 (user marked the task failed/success or cleared it) cancels the jobs.
+
+When every element completed and the operator gave a ``success_report`` (nothing is left for a
+worker to do), the trigger ends the task itself with ``TaskSuccessEvent``: no worker resumes it,
+which saves a scheduling round trip per stage and sidesteps the resume race below.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 from lstflow.slurm.poller import PollSettings, SlurmStatusPoller, StatusWatch
 from lstflow.slurm.states import SlurmState
 
-# Shortest time between deferring and firing (one default scheduler heartbeat).
+# Shortest time between deferring and resuming the task on a worker (one default scheduler
+# heartbeat): apache/airflow#72716, a stale executor "success" of the deferring worker fails a
+# resumed try already queued or running. Ending the task from the trigger does not need it.
 SETTLE_SECONDS = 5.0
 
 
@@ -35,6 +41,7 @@ class SlurmArrayTrigger(BaseTrigger):
         max_poll_interval: float = 600.0,
         sacct_grace_period: float = 120.0,
         query_attempts: int = 5,
+        success_report: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.ssh_conn_id = ssh_conn_id
@@ -50,6 +57,7 @@ class SlurmArrayTrigger(BaseTrigger):
             query_attempts=query_attempts,
             retry_delay=min(poll_interval, 5.0),
         )
+        self.success_report = success_report
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -65,6 +73,7 @@ class SlurmArrayTrigger(BaseTrigger):
                 "max_poll_interval": self.settings.max_poll_interval,
                 "sacct_grace_period": self.settings.sacct_grace_period,
                 "query_attempts": self.settings.query_attempts,
+                "success_report": self.success_report,
             },
         )
 
@@ -91,14 +100,22 @@ class SlurmArrayTrigger(BaseTrigger):
                     self.log.info("%s", line)
                     last_line = line
                 if watch.finished(time.monotonic()):
-                    # Airflow 3.3's scheduler fails a task whose trigger fires before the
-                    # executor has reported the deferring worker's exit (seen when jobs were
-                    # already over, e.g. cancelled): give it a scheduler heartbeat first.
-                    await asyncio.sleep(max(0.0, deferred_at + SETTLE_SECONDS - time.monotonic()))
-                    yield TriggerEvent({"status": "done", "elements": _element_rows(watch)})
+                    yield await self._final_event(watch, deferred_at)
                     return
         finally:
             poller.unwatch(watch)
+
+    async def _final_event(self, watch: StatusWatch, deferred_at: float) -> TriggerEvent:
+        """End the task here when nothing is left for a worker, else resume it after a settle."""
+        if self.success_report is not None and _all_completed(watch):
+            self.log.info(
+                "%s: every element completed; the task ends from the triggerer", self.label
+            )
+            return TaskSuccessEvent(xcoms={"return_value": self.success_report})
+        # Resuming on a worker: Airflow 3.3's scheduler fails a task resumed before the executor
+        # has reported the deferring worker's exit (#72716): give it a scheduler heartbeat first.
+        await asyncio.sleep(max(0.0, deferred_at + SETTLE_SECONDS - time.monotonic()))
+        return TriggerEvent({"status": "done", "elements": _element_rows(watch)})
 
     def progress_line(self, watch: StatusWatch) -> str:
         """``r0_to_dl1: 412/1000 done, 3 failed, 20 running, 565 pending``."""
@@ -119,6 +136,13 @@ class SlurmArrayTrigger(BaseTrigger):
         poller = SlurmStatusPoller.for_connection(self.ssh_conn_id)
         await poller.cancel(sorted(self.jobs))
         self.log.info("%s: cancelled Slurm jobs %s", self.label, ", ".join(sorted(self.jobs)))
+
+
+def _all_completed(watch: StatusWatch) -> bool:
+    return all(
+        (status := watch.latest.get(element)) is not None and status.state is SlurmState.COMPLETED
+        for element in watch.expected
+    )
 
 
 def _element_rows(watch: StatusWatch) -> list[dict[str, Any]]:
