@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from support.stub_env import stub_names, write_stub_env
 
 from benchmarks.libraries import Template, build_dl0, copy_production
 from benchmarks.lstmcpipe_venv import ensure_venv
@@ -67,26 +68,16 @@ class ClusterWorkspace:
     def stubs(self) -> Path:
         return self.root / "stubs"
 
-    @property
-    def trivial_env(self) -> Path:
-        return self.root / "trivial_env.sh"
-
     def make_trivial_env(self) -> Path:
-        """A ``source_file`` whose tools all succeed at once, and a no-op ``conda``."""
-        stubs = self.stubs
-        stubs.mkdir(exist_ok=True)
-        # ``source`` and ``conda`` too: sbatch --wrap runs /bin/sh, which is dash on Debian and
-        # has no ``source`` builtin; lstmcpipe's jobs find the stubs on the PATH sbatch exports.
-        names = {"python", "python3", "source", "conda"}
-        for bin_dir in (Path(sys.prefix) / "bin", ensure_venv()):
-            for pattern in STUB_TOOL_PATTERNS:
-                names.update(path.name for path in bin_dir.glob(pattern))
-        for name in names:
-            stub = stubs / name
-            stub.write_text("#!/bin/sh\nexit 0\n")
-            stub.chmod(0o755)
-        self.trivial_env.write_text(f'conda() {{ :; }}\nexport PATH="{stubs}:$PATH"\n')
-        return self.trivial_env
+        """A ``source_file`` whose tools all succeed at once, and a no-op ``conda``.
+
+        ``source`` and ``conda`` are stubbed too: sbatch --wrap runs /bin/sh, which is dash on
+        Debian and has no ``source`` builtin; lstmcpipe's jobs find the stubs on the PATH sbatch
+        exports.
+        """
+        bin_dirs = (Path(sys.prefix) / "bin", ensure_venv())
+        names = stub_names(bin_dirs, STUB_TOOL_PATTERNS) | {"source", "conda"}
+        return write_stub_env(self.root, names)
 
     def production(self, template: Template, prod_id: str, extra_options: dict[str, str]) -> Path:
         """A copy of ``template`` on this workspace's DL0 tree, resources fitted to the node,

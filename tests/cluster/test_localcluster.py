@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import support.isolated_cluster
 
 from lstflow import localcluster
 
@@ -201,17 +200,6 @@ def test_up_upserts_the_connection_into_an_initialised_airflow_db(
     assert connection["extra_dejson"] == expected["extra"]
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -232,24 +220,10 @@ def processes_running(argv: list[str]) -> list[int]:
 
 
 @pytest.fixture
-def isolated_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A second, throw-away cluster (own root and ports) that a test may break and stop.
-
-    Without cgroups, so it never touches the shared cluster's cgroup directories, and without
-    accounting, to keep it quick.
-    """
-    root = Path(f"{localcluster.cluster_root()}-isolated-{uuid.uuid4().hex[:8]}")
-    monkeypatch.setenv("LSTFLOW_CLUSTER_ROOT", str(root))
-    names = ("SSH", "SLURMCTLD", "SLURMD", "SLURMDBD", "MARIADB")
-    for name, port in zip(names, free_ports(len(names)), strict=True):
-        monkeypatch.setenv(f"LSTFLOW_CLUSTER_{name}_PORT", str(port))
-    monkeypatch.setenv("LSTFLOW_CLUSTER_CGROUP", "no")
-    monkeypatch.setenv("LSTFLOW_CLUSTER_ACCOUNTING", "none")
-    try:
+def isolated_cluster() -> Iterator[Path]:
+    """A second, throw-away cluster (own root and ports) that a test may break and stop."""
+    with support.isolated_cluster.isolated_cluster(accounting="none") as root:
         yield root
-    finally:
-        localcluster.down(wipe=True)
-        shutil.rmtree(root)
 
 
 @pytest.mark.reliability

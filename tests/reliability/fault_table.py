@@ -25,7 +25,8 @@ def record_fault(
     lost_items: int,
     seconds: float,
 ) -> None:
-    """Store one fault's outcome (``seconds``: from the fault to the end of the run)."""
+    """Store one fault's outcome (``seconds``: its time to recover, as its test defines it;
+    the README says which)."""
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACT.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -7,6 +7,9 @@ each stage task runs.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from airflow.sdk import DAG, Param
 
 from lstflow.config.model import ProductionConfig
@@ -18,6 +21,17 @@ from lstflow.factory.stage_operator import ProductionStageOperator
 from lstflow.stages.registry import effective_upstream, stages_to_run
 
 OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
+#: Task retries absorb infrastructure faults: SSH dropped, sacct failing while slurmdbd is down
+#: (the exactly-once check and provenance need it), a worker lost with a killed scheduler. A new
+#: try re-attaches to the stored plan and jobs, so nothing is submitted twice; failed elements
+#: are not retried this way (their own retries are ``max_element_retries``). 15, 30, 60 and
+#: 120 s apart, so outages of a few minutes are ridden out.
+TASK_RETRIES: dict[str, Any] = {
+    "retries": 4,
+    "retry_delay": timedelta(seconds=15),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+}
 
 
 def production_params(stages: tuple[str, ...]) -> dict[str, Param]:
@@ -71,6 +85,7 @@ def build_production_dag(production: ProductionConfig) -> DAG:
         params=production_params(stages),
         dag_display_name=production.prod_id,
         auto_register=False,
+        default_args=TASK_RETRIES,
     ) as dag:
         tasks = {
             stage: ProductionStageOperator(

@@ -194,7 +194,10 @@ def analysis_versions(hook: SlurmHook, production: ProductionConfig) -> dict[str
     result = hook.run(f"{prologue} && python -c {shlex.quote(probe)}")
     if result.exit_status != 0:
         return {"error": result.stderr.strip()[-2000:] or f"exit {result.exit_status}"}
-    versions: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    try:
+        versions: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):  # e.g. a stand-in python that prints nothing
+        return {"error": f"no versions printed: {result.stdout.strip()[-2000:]!r}"}
     return versions
 
 

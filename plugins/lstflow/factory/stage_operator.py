@@ -31,7 +31,8 @@ from lstflow.factory.settings import (
     ssh_conn_id,
 )
 from lstflow.slurm.hook import SlurmHook
-from lstflow.slurm.operator import SlurmArrayOperator
+from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
+from lstflow.slurm.plan import ArrayPlan
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.file_batches import InputDirectoryError
 from lstflow.stages.registry import plan_stage
@@ -59,6 +60,14 @@ class ProductionStageOperator(SlurmArrayOperator):
         super().__init__(**kwargs)
         self.config_path = config_path
         self.stage = stage
+
+    def _finish(self, hook: SlurmHook, plan: ArrayPlan, spec: ArraySpec, context: Any) -> Any:
+        """Failed elements had their own retries (``max_element_retries``): a task retry, which
+        is for infrastructure faults (see ``production_dag.TASK_RETRIES``), would rerun them."""
+        try:
+            return super()._finish(hook, plan, spec, context)
+        except SlurmArrayFailed as error:
+            raise AirflowFailException(str(error)) from error
 
     def build_array_spec(self, context: Any) -> ArraySpec:
         store = context["task_state_store"]

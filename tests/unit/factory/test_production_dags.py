@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.exceptions import AirflowFailException
 
+from lstflow.config import load_production
 from lstflow.factory.library import INVALID_DAG_ID
 from lstflow.factory.naming import dag_id_for
+from lstflow.factory.provenance import analysis_versions
+from lstflow.slurm.commands import CommandResult
+from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
 from lstflow.testdata import production_samples_dir
 
 pytestmark = pytest.mark.unit
@@ -93,3 +98,33 @@ def test_stage_tasks_run_unless_an_upstream_failed(library: Path) -> None:
     dag = DagBag(str(DAG_FILE)).dags[dag_id_for("20240716_v0.10.7_src10_dec3476_tuned")]
     stage_tasks = [task for task in dag.tasks if not task.is_teardown]
     assert {task.trigger_rule for task in stage_tasks} == {"none_failed"}
+
+
+def test_tasks_retry_infrastructure_faults_but_not_failed_elements(
+    library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dag = DagBag(str(DAG_FILE)).dags[dag_id_for("20240716_v0.10.7_src10_dec3476_tuned")]
+    # An SSH drop or a sacct outage fails a try; the next one re-attaches to the stored plan.
+    assert {task.retries for task in dag.tasks} == {4}
+    assert {task.retry_exponential_backoff for task in dag.tasks} == {2.0}
+
+    def elements_failed(*_: object) -> None:
+        raise SlurmArrayFailed("merge_dl1: 1 of 2 elements failed")
+
+    monkeypatch.setattr(SlurmArrayOperator, "_finish", elements_failed)
+    stage = dag.get_task("merge_dl1")
+    # Elements had their own retries: the stage fails for good, with the same report.
+    with pytest.raises(AirflowFailException, match="1 of 2 elements failed"):
+        stage._finish(None, None, None, {})  # type: ignore[attr-defined]
+
+
+def test_provenance_reports_an_analysis_python_that_prints_no_versions() -> None:
+    config = next((production_samples_dir() / "20240122_v0.10.4_prod5_trans_80").glob("*.yaml"))
+
+    class SilentPython:
+        def run(self, command: str) -> CommandResult:
+            return CommandResult(command, 0, "", "")
+
+    versions = analysis_versions(SilentPython(), load_production(config))  # type: ignore[arg-type]
+
+    assert versions == {"error": "no versions printed: ''"}
