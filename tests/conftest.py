@@ -101,7 +101,7 @@ def _tier(item: pytest.Item) -> str | None:
 TIER_PROPERTY = "lstflow_tier"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers
+@pytest.hookimpl(tryfirst=True)  # xdist's own hook then turns the groups into work units
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     unmarked = [item.nodeid for item in items if _tier(item) is None]
     if unmarked:
@@ -113,9 +113,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         # The tier travels in the test's reports, which xdist sends from its workers to the
         # controller (that collects nothing itself) for the guard below.
         item.user_properties.append((TIER_PROPERTY, _tier(item)))
-        if "demo_data" in getattr(item, "fixturenames", ()):
-            # One worker runs the demo productions (a session fixture) for all their readers.
-            item.add_marker(pytest.mark.xdist_group("demo"))
+        if item.get_closest_marker("xdist_group") is None:
+            # A module's tests share module fixtures (an Airflow stack, an isolated cluster, a
+            # fixed work directory): under xdist one worker runs all of them.
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
