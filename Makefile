@@ -28,7 +28,7 @@ lint: setup
 	$(BIN)/mypy
 
 pytest: setup cluster-up
-	LSTFLOW_REQUIRE_ALL_TIERS=1 $(BIN)/python -m pytest tests --ignore=tests/benchmarks
+	LSTFLOW_REQUIRE_ALL_TIERS=1 $(BIN)/python -m pytest tests --ignore=tests/benchmarks -n 2 --dist loadgroup
 
 test: lint pytest
 

@@ -21,7 +21,12 @@ from lstflow.commands.init import render_config
 
 TIERS = ("unit", "cluster", "e2e", "browser", "reliability")
 CHECKOUT = Path(__file__).resolve().parents[1]
-AIRFLOW_HOME = CHECKOUT / ".lstflow" / "airflow-tests"
+# pytest-xdist runs the tiers in parallel workers (gw0, gw1, ...): each worker gets its own
+# AIRFLOW_HOME (metadata DB), api port and log root, so dag.test() runs never share state.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKER_NUMBER = int(WORKER[2:]) if WORKER.startswith("gw") else 0
+SUFFIX = f"-{WORKER}" if WORKER else ""
+AIRFLOW_HOME = CHECKOUT / ".lstflow" / f"airflow-tests{SUFFIX}"
 
 # Airflow reads its configuration when first imported, so the tests' own AIRFLOW_HOME is
 # rendered here, before any test module is imported; short poll intervals suit the local cluster.
@@ -29,10 +34,10 @@ AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
 (AIRFLOW_HOME / "airflow.cfg").write_text(
     render_config(
         AIRFLOW_HOME,
-        api_port=18080,
+        api_port=18080 + WORKER_NUMBER,
         executor="LocalExecutor",
         sql_alchemy_conn=None,
-        log_root=str(CHECKOUT / ".lstflow" / "test-data" / "prod_logs"),
+        log_root=str(CHECKOUT / ".lstflow" / "test-data" / f"prod_logs{SUFFIX}"),
         poll_interval=2.0,
     )
 )
@@ -93,9 +98,10 @@ def _tier(item: pytest.Item) -> str | None:
     return tiers[0] if len(tiers) == 1 else None
 
 
-_tier_of: dict[str, str] = {}
+TIER_PROPERTY = "lstflow_tier"
 
 
+@pytest.hookimpl(tryfirst=True)  # xdist's own hook then turns the groups into work units
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     unmarked = [item.nodeid for item in items if _tier(item) is None]
     if unmarked:
@@ -103,11 +109,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             "every test needs exactly one tier marker (" + ", ".join(TIERS) + "); missing or "
             "ambiguous on:\n  " + "\n  ".join(unmarked)
         )
-    _tier_of.update((item.nodeid, _tier(item) or "") for item in items)
+    for item in items:
+        # The tier travels in the test's reports, which xdist sends from its workers to the
+        # controller (that collects nothing itself) for the guard below.
+        item.user_properties.append((TIER_PROPERTY, _tier(item)))
+        if item.get_closest_marker("xdist_group") is None:
+            # A module's tests share module fixtures (an Airflow stack, an isolated cluster, a
+            # fixed work directory): under xdist one worker runs all of them.
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    tier = _tier_of.get(report.nodeid)
+    tier = dict(report.user_properties).get(TIER_PROPERTY)
     if tier is None:
         return
     if report.skipped:
@@ -122,7 +135,8 @@ def existing_tiers() -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not os.environ.get("LSTFLOW_REQUIRE_ALL_TIERS"):
+    # Under xdist each worker sees only its share: the controller judges the whole run.
+    if not os.environ.get("LSTFLOW_REQUIRE_ALL_TIERS") or hasattr(session.config, "workerinput"):
         return
     required = existing_tiers()
     problems = [f"tier '{t}' ran no test" for t in required if not _outcomes[t]["passed"]]

@@ -21,7 +21,8 @@ from lstflow.ui.app import create_app
 from lstflow.ui.nights import night_statuses
 from lstflow.ui.plugin import URL_PREFIX
 
-pytestmark = pytest.mark.browser
+# The demo productions (a session fixture) run once, on the worker that runs their readers.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demo")]
 
 ANALYSIS = "lstflow_demo_analysis"
 

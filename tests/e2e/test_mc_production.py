@@ -19,7 +19,8 @@ from lstflow import demo
 from lstflow.factory.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
 
-pytestmark = pytest.mark.e2e
+# The demo productions (a session fixture) run once, on the worker that runs their readers.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("demo")]
 
 PARAMETERS = "dl1/event/telescope/parameters/LST_LSTCam"
 DL2_PARAMETERS = "dl2/event/telescope/parameters/LST_LSTCam"
