@@ -251,7 +251,8 @@ def test_cluster_recovers_from_kill_9_refuses_foreign_ports_and_stops_its_jobs(
     sshd = second["daemons"]["sshd"]
     os.kill(sshd, signal.SIGTERM)
     wait_for(lambda: localcluster.status()["daemons"]["sshd"] is None, 20, "sshd to stop")
-    foreign_holder = rf"port {info.port} needed by sshd is held by python"
+    # The holder is this process (its name is "python", or xdist's worker title).
+    foreign_holder = rf"port {info.port} needed by sshd is held by .+ \(pid {os.getpid()}\)"
     with (
         socket.create_server(("127.0.0.1", info.port)),
         pytest.raises(localcluster.ClusterError, match=foreign_holder),
