@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 from browser_helpers import ApiServer, screenshot
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -126,6 +127,20 @@ def test_production_page_after_the_demo_shows_full_progress_plots_and_provenance
     screenshot(logged_in, "production_detail")
 
 
+def _click_link(driver: webdriver.Chrome, text: str) -> None:
+    """Click the link showing ``text`` once Airflow's React UI has rendered it; a link it
+    re-renders between finding and clicking is stale, and the wait simply looks again."""
+
+    def clicked(d: webdriver.Chrome) -> bool:
+        for link in d.find_elements(By.CSS_SELECTOR, "a"):
+            if link.text == text:
+                link.click()
+                return True
+        return False
+
+    WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,)).until(clicked)
+
+
 def _open_iframe_page(driver: webdriver.Chrome) -> None:
     wait = WebDriverWait(driver, 60)
     wait.until(lambda d: d.find_elements(By.TAG_NAME, "iframe"))
@@ -151,12 +166,7 @@ def test_the_dag_run_tab_of_the_airflow_ui_opens_that_runs_production_page(
     logged_in.get(f"{api_server.url}{URL_PREFIX}/productions/{ANALYSIS}")
     run_id = logged_in.find_element(By.CSS_SELECTOR, "#run a").text
     logged_in.get(f"{api_server.url}/dags/{dag_id_for(ANALYSIS)}/runs/{run_id}")
-    tab = WebDriverWait(logged_in, 60).until(
-        lambda d: next(
-            (a for a in d.find_elements(By.CSS_SELECTOR, "a") if a.text == "lstflow run"), None
-        )
-    )
-    tab.click()
+    _click_link(logged_in, "lstflow run")
     _open_iframe_page(logged_in)
     try:
         assert logged_in.find_element(By.TAG_NAME, "h1").text == f"Production {ANALYSIS}"
