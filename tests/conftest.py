@@ -34,7 +34,8 @@ AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
 (AIRFLOW_HOME / "airflow.cfg").write_text(
     render_config(
         AIRFLOW_HOME,
-        api_port=18080 + WORKER_NUMBER,
+        # Several checkouts of one machine (helpers' worktrees) each set their own base.
+        api_port=int(os.environ.get("LSTFLOW_TEST_API_PORT", "18080")) + WORKER_NUMBER,
         executor="LocalExecutor",
         sql_alchemy_conn=None,
         log_root=str(CHECKOUT / ".lstflow" / "test-data" / f"prod_logs{SUFFIX}"),
