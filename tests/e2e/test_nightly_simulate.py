@@ -55,6 +55,7 @@ DAG_ID = "lstflow_nightly"
 NIGHTS = (dt.date(2020, 1, 17), dt.date(2020, 1, 18), dt.date(2020, 1, 19))
 OLD, NEW = "v0.12.3", "v0.12.4"
 FAILING_SUBRUN = "r0_to_dl1.01807.0001"
+CHECKOUT_ENVIRONMENT = "checkout-venv"  # reviewed in the test's onsite config
 
 
 def read_cluster_env() -> dict[str, str]:
@@ -149,8 +150,8 @@ class Deployment:
 
     @property
     def environment(self) -> dict[str, str]:
-        """The DAG-run conf's lstchain environment: the checkout venv's ``activate``."""
-        return {"environment": f"source {CHECKOUT / '.venv' / 'bin' / 'activate'}"}
+        """The DAG-run conf's lstchain environment, by name: the checkout venv's ``activate``."""
+        return {"environment": CHECKOUT_ENVIRONMENT}
 
     def night_tasks(self, night: dt.date, prod_id: str) -> NightTasks:
         settings, version = self.settings_version(prod_id)
@@ -201,7 +202,10 @@ def deployment() -> Deployment:
     work = WORK_ROOT / uuid.uuid4().hex[:8]
     base, home = work / "onsite", work / "airflow"
     synthetic.build_synthetic_tree(base)
-    config = synthetic.write_settings(work / "config")
+    config = synthetic.write_settings(
+        work / "config",
+        environments={CHECKOUT_ENVIRONMENT: f"source {CHECKOUT / '.venv' / 'bin' / 'activate'}"},
+    )
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),

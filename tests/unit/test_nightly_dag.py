@@ -196,6 +196,10 @@ def test_params_are_simulate_and_the_version_keys(dag: DAG) -> None:
     ("conf", "key"),
     [
         ({"prod_id": "v0.13 /tmp"}, "prod_id"),
+        ({"prod_id": "v0.12.3\n"}, "prod_id"),
+        ({"environment": "bash -c 'id > /tmp/x'"}, "environment"),
+        ({"dl1a_config": "/etc/shadow"}, "dl1a_config"),
+        ({"rf_models": "/"}, "rf_models"),
         ({"simulate": "yes"}, "simulate"),
         ({"store_image_dl1ab": "true"}, "store_image_dl1ab"),
     ],
@@ -214,6 +218,7 @@ def test_valid_conf_overrides_params(dag: DAG) -> None:
 
     params = ParamsDict(dict(dag.params.items()))
     params.update({"simulate": True, "prod_id": "v0.13.0", "store_image_dl1ab": True})
+    params.update({"environment": "none", "dl2_config": "standard"})
     assert params.validate()["prod_id"] == "v0.13.0"
 
 

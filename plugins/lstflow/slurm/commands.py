@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lstflow.slurm.parsing import SACCT_FIELDS, SQUEUE_FORMAT
 
-_OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_OPTION_NAME = re.compile(r"[a-z][a-z0-9-]*")
 # Options lstflow sets itself; a work item's resources must not override them.
 RESERVED_OPTIONS = frozenset(
     {"array", "job-name", "comment", "chdir", "output", "error", "parsable", "wrap"}
@@ -57,7 +57,7 @@ def sbatch_argv(
     """``sbatch --parsable`` with resources first and lstflow's own options last (they win)."""
     argv = ["sbatch", "--parsable"]
     for name, value in options:
-        if not _OPTION_NAME.match(name) or name in RESERVED_OPTIONS:
+        if not _OPTION_NAME.fullmatch(name) or name in RESERVED_OPTIONS:
             raise ValueError(
                 f"sbatch option {name!r} cannot be set from resources; use a plain long option "
                 f"name other than {', '.join(sorted(RESERVED_OPTIONS))}"

@@ -19,7 +19,7 @@ from lstflow.workitems import WorkItem
 TEMPLATE_NAME = "array.sbatch.j2"
 # plugins/lstflow/slurm/script.py -> checkout root
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "include" / "templates"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @cache
@@ -51,8 +51,10 @@ def render_array_script(
     template_dir: Path = DEFAULT_TEMPLATE_DIR,
 ) -> str:
     """The script whose element ``i`` runs ``items[i].argv`` after ``prologue`` with ``env``."""
+    if not name.isprintable():  # a newline would end the script's comment line that names it
+        raise ValueError(f"array name {name!r} holds a newline or control character")
     for key, _ in env:
-        if not _ENV_NAME.match(key):
+        if not _ENV_NAME.fullmatch(key):
             raise ValueError(
                 f"array {name!r}: environment variable name {key!r} is not a valid shell name; "
                 "use letters, digits and '_' (not starting with a digit)"
