@@ -35,7 +35,7 @@ from support.stub_env import stub_names, write_stub_env
 
 from lstflow import localcluster
 from lstflow.factory.naming import dag_id_for
-from lstflow.factory.stage_operator import run_label
+from lstflow.run_label import run_label
 from lstflow.slurm.hook import SlurmHook
 
 pytestmark = pytest.mark.reliability

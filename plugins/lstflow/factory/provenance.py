@@ -27,7 +27,8 @@ from airflow.sdk import BaseOperator
 
 from lstflow.config.model import PATH_FIELDS, ProductionConfig
 from lstflow.factory.settings import log_root
-from lstflow.factory.stage_operator import load_for_run, run_label
+from lstflow.factory.stage_operator import load_for_run
+from lstflow.run_label import run_label
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.operator import pull_report
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +28,8 @@ from lstflow.factory.settings import (
     log_root,
     parse_cache_dir,
 )
+from lstflow.run_label import run_label
+from lstflow.slurm.commands import TARGET_EXISTS, no_clobber_moves
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
 from lstflow.slurm.plan import ArrayPlan
@@ -39,11 +40,6 @@ from lstflow.workitems import ArraySpec, WorkItem
 
 SPEC_KEY = "lstflow.stage_spec"
 SHOWN_EXISTING = 10
-
-
-def run_label(run_id: str) -> str:
-    """A run id made safe for file names (run ids hold ':' and '+')."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
 def load_for_run(config_path: str) -> ProductionConfig:
@@ -188,11 +184,15 @@ class ProductionStageOperator(SlurmArrayOperator):
             for path in sorted(existing):
                 self.log.info("%s: would rename %s aside", self.stage, path)
             return tuple(items)
-        moves = " && ".join(
-            f"mv -- {shlex.quote(path)} {shlex.quote(f'{path}.replaced-{label}')}"
-            for path in sorted(existing)
-        )
-        hook.check(moves)
+        moves = [(path, f"{path}.replaced-{label}") for path in sorted(existing)]
+        result = hook.run(no_clobber_moves(moves))
+        if result.exit_status == TARGET_EXISTS:
+            raise AirflowFailException(
+                f"{self.stage}: {result.stderr.strip()}; an output renamed aside is never "
+                "replaced, so nothing was submitted. Move that file away by hand, or trigger "
+                "with overwrite='skip'."
+            )
+        result.raise_for_status()
         self.log.info("%s: renamed %d existing output(s) aside", self.stage, len(existing))
         return tuple(items)
 

@@ -108,3 +108,25 @@ def find_jobs_commands(job_names: Sequence[str] | None, since: str) -> str:
         squeue += ["-n", ",".join(job_names)]
         sacct += [f"--name={','.join(job_names)}"]
     return f"{shlex.join(squeue)} && {shlex.join(sacct)}"
+
+
+#: Exit status of ``no_clobber_moves`` when a target exists: nothing past it was moved.
+TARGET_EXISTS = 17
+
+
+def no_clobber_moves(moves: Sequence[tuple[str, str]]) -> str:
+    """One shell line renaming each ``(source, target)``, never replacing an existing target.
+
+    An existing target (or a source ``mv -n`` left in place) stops the line with
+    ``TARGET_EXISTS`` and names the path: the caller fails instead of replacing anything.
+    """
+    steps = []
+    for source, target in moves:
+        src, dst = shlex.quote(source), shlex.quote(target)
+        message = shlex.quote(f"lstflow: {source} not renamed: {target} exists or mv failed")
+        refuse = f"{{ echo {message} >&2; exit {TARGET_EXISTS}; }}"
+        steps.append(
+            f"{{ [ ! -e {dst} ] && [ ! -L {dst} ] && mv -n -- {src} {dst} && [ ! -e {src} ]; }}"
+            f" || {refuse}"
+        )
+    return "; ".join(steps)
