@@ -34,7 +34,7 @@ from support.isolated_cluster import isolated_cluster
 from support.stub_env import stub_names, write_stub_env
 
 from lstflow import localcluster
-from lstflow.factory.naming import dag_id_for
+from lstflow.productions.naming import dag_id_for
 from lstflow.run_label import run_label
 from lstflow.slurm.hook import SlurmHook
 

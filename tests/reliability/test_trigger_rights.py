@@ -30,7 +30,7 @@ pytestmark = pytest.mark.reliability
 NIGHT = dt.datetime(2020, 1, 17, tzinfo=dt.UTC)  # the synthetic tree's first night
 NIGHTLY_DAG_FILE = """\
 # An Airflow DAG file (the DagBag skips files that do not name airflow and dag).
-from lstflow.factory.nightly import build_nightly_dag
+from lstflow.nightly.night_dag import build_nightly_dag
 
 dag = build_nightly_dag({dag_id!r})
 """

@@ -24,10 +24,9 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
 
-from lstflow.factory.assets import models_asset
-from lstflow.factory.nightly_settings import max_active_nights, onsite_config, slurm_poll_interval
-from lstflow.factory.nightly_status import night_status, status_files
-from lstflow.factory.nightly_steps import (
+from lstflow.nightly.night_options import max_active_nights, onsite_config, slurm_poll_interval
+from lstflow.nightly.night_status import night_status, status_files
+from lstflow.nightly.step_operator import (
     CALIBRATION_STEPS,
     NIGHT_STEPS,
     RUN_STEPS,
@@ -35,8 +34,7 @@ from lstflow.factory.nightly_steps import (
     NightRequest,
     NightStepOperator,
 )
-from lstflow.factory.nightly_timetable import NightTimetable
-from lstflow.factory.settings import ssh_conn_id
+from lstflow.nightly.timetable import NightTimetable
 from lstflow.onsite.rfmodels import NSB_LEVELS
 from lstflow.onsite.settings import (
     CHOICE_LISTS,
@@ -45,6 +43,8 @@ from lstflow.onsite.settings import (
     default_rf_models,
     read_choices,
 )
+from lstflow.product_base.assets import models_asset
+from lstflow.product_base.options import ssh_conn_id
 from lstflow.slurm.operator import pull_report
 
 DAG_ID = "lstflow_nightly"
@@ -115,9 +115,9 @@ def _step_jobs(ti: Any, run_ids: list[int]) -> dict[tuple[str, int | None], list
 
 
 def _element_states(job_ids: list[str]) -> dict[tuple[str, int | None], str]:
-    from lstflow.slurm.commands import sacct_status_argv
     from lstflow.slurm.hook import SlurmHook
     from lstflow.slurm.parsing import parse_sacct
+    from lstflow.slurm.slurm_argv import sacct_status_argv
 
     if not job_ids:
         return {}
