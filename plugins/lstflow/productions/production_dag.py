@@ -12,6 +12,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
+from lstflow.config.contained_files import read_readme
 from lstflow.config.model import ProductionHeader
 from lstflow.product_base.assets import models_asset
 from lstflow.productions.naming import dag_id_for
@@ -68,7 +69,7 @@ def production_tags(production: ProductionHeader, stages: tuple[str, ...]) -> li
 
 def production_doc(production: ProductionHeader) -> str:
     if production.readme is not None:
-        return production.readme.read_text(errors="replace")
+        return read_readme(production.readme)
     return f"Production `{production.prod_id}` from `{production.path}` (no README.md)."
 
 

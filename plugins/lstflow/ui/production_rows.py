@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lstflow.config import load_library
+from lstflow.config.contained_files import read_readme
 from lstflow.config.library import Library
 from lstflow.config.model import ProductionConfig
 from lstflow.product_base.options import parse_cache_dir, production_configs_dir
@@ -32,7 +33,7 @@ def read_library() -> Library:
 
 
 def production_row(production: ProductionConfig) -> ProductionRow:
-    readme = production.readme.read_text(errors="replace") if production.readme else ""
+    readme = read_readme(production.readme) if production.readme else ""
     return ProductionRow(
         prod_id=production.prod_id,
         dag_id=dag_id_for(production.prod_id),
