@@ -12,5 +12,5 @@ Use from a DAG (one run per observation night; the logical date is the night)::
     per night: longterm_datacheck → provenance_merge → night_close
     t.array_spec(step, items, run_id)       # ArraySpec for the Slurm operator
 
-``status`` renders lstosa's sequencer table (text/JSON); ``synthetic`` builds a test night tree.
+``status`` renders lstosa's sequencer table (text/JSON).
 """

@@ -16,7 +16,7 @@ from lstflow.factory.provenance import analysis_versions
 from lstflow.factory.stage_operator import load_for_run
 from lstflow.slurm.commands import CommandResult
 from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
-from lstflow.testdata import production_samples_dir
+from lstflow_dev.testdata import production_samples_dir
 
 pytestmark = pytest.mark.unit
 
