@@ -57,7 +57,7 @@ class SlurmHook(BaseHook):
     conn_name_attr = "ssh_conn_id"
     default_conn_name = DEFAULT_CONN_ID
     conn_type = "slurm"
-    hook_name = "Slurm over SSH (lstflow)"
+    hook_name = "Slurm (lstflow)"
 
     def __init__(self, ssh_conn_id: str = DEFAULT_CONN_ID, command_timeout: float = 120.0) -> None:
         super().__init__()
