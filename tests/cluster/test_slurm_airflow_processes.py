@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from support.airflow_stack import AirflowStack, all_in, wait_until
+from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.parsing import parse_sacct
@@ -172,7 +173,7 @@ def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
         "SELECT try_number FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
     )
     assert try_number == [(1,)]  # resumed by the new triggerer, not retried by the scheduler
-    counts = hook.count_jobs_by_tag(prefix)
+    counts = count_jobs_by_tag(hook, prefix)
     assert list(counts.values()) == [1]  # one planned submission, sbatch'ed exactly once
     (job_name,) = counts
     job_ids = sorted(hook.find_jobs([job_name])[job_name])
@@ -228,7 +229,7 @@ def test_clearing_a_deferred_task_cancels_its_slurm_jobs(
     # The cleared task runs again: its new try resubmits the cancelled elements, once.
     rerun = stack.wait(
         lambda: (
-            hook.count_jobs_by_tag(prefix) if len(hook.count_jobs_by_tag(prefix)) == 2 else None
+            count_jobs_by_tag(hook, prefix) if len(count_jobs_by_tag(hook, prefix)) == 2 else None
         ),
         180,
         "the cleared task to resubmit its cancelled elements",
@@ -264,5 +265,5 @@ def test_twenty_deferred_tasks_share_one_squeue_per_poll_cycle(
     hook.check(["scontrol", "update", f"JobId={','.join(job_ids)}", "StartTime=now"])
     states = stack.wait_for_tasks(dag_id, run_id, all_in({"success", "failed"}), "to finish")
     assert set(states.values()) == {"success"} and len(states) == 20
-    counts = hook.count_jobs_by_tag(f"lstflow.{dag_id}.")
+    counts = count_jobs_by_tag(hook, f"lstflow.{dag_id}.")
     assert len(counts) == 20 and set(counts.values()) == {1}
