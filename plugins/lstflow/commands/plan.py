@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         prod_id=production.prod_id,
         lstchain_config=str(production.lstchain_config or "<lstchain config>"),
         log_root=args.log_root,
-        account=production.slurm_config.user_account,
+        slurm_config=production.slurm_config,
         files=LocalFileLister(),
     )
     print(f"production {production.prod_id} ({production.path})")

@@ -95,20 +95,22 @@ def test_yaml_12_scalars(write_config: WriteConfig) -> None:
     assert config.source_environment.conda_env == "no"
 
 
-def test_legacy_slurm_options_become_extra_options_with_warning(write_config: WriteConfig) -> None:
+def test_legacy_slurm_options_are_applied_under_extra_options_with_warning(
+    write_config: WriteConfig,
+) -> None:
     text = MINIMAL.format(prod_id="legacy").replace(
         "    options: --no-image\n",
         "    options: --no-image\n    slurm_options: --mem=50GB --time 10:00:00\n"
         "    extra_slurm_options: {mem: 60GB}\n",
     )
     config = load_production(write_config(text))
-    assert config.entries("merge_dl1")[0].extra_slurm_options == (
-        ("mem", "60GB"),
-        ("time", "10:00:00"),
-    )
+    merge = config.entries("merge_dl1")[0]
+    assert merge.legacy_slurm_options == (("mem", "50GB"), ("time", "10:00:00"))
+    assert merge.extra_slurm_options == (("mem", "60GB"),)
     assert [warning.format(config.path) for warning in config.warnings] == [
-        f"{config.path}: stages.merge_dl1[0]: deprecated 'slurm_options' (ignored by lstmcpipe) "
-        "applied as extra Slurm options (move it to 'extra_slurm_options: {name: value}')"
+        f"{config.path}: stages.merge_dl1[0]: deprecated 'slurm_options': lstmcpipe 0.11.5 "
+        "ignores it, lstflow applies it (--mem=50GB --time=10:00:00) (move it to "
+        "'extra_slurm_options: {name: value}')"
     ]
 
 

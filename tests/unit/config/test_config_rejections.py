@@ -164,11 +164,39 @@ STAGE_CASES = {
         "stages.dl1_to_dl2[0].extra_slurm_options: '--mem' is not a Slurm long option name "
         "(write 'mem: ...' without the leading dashes)",
     ),
-    "legacy_slurm_options_untranslatable": (
+    "legacy_slurm_options_flag": (
         "dl1_to_dl2",
-        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n    slurm_options: -p short\n",
-        "stages.dl1_to_dl2[0].slurm_options: cannot translate '-p' into a Slurm option "
+        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n"
+        "    slurm_options: -p short -O\n",
+        "stages.dl1_to_dl2[0].slurm_options: '-O' (--overcommit) is a flag without a value, "
+        "which cannot be passed as a Slurm option (remove it from slurm_options)",
+    ),
+    "legacy_slurm_options_unknown_short_option": (
+        "dl1_to_dl2",
+        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n    slurm_options: -Z 3\n",
+        "stages.dl1_to_dl2[0].slurm_options: '-Z' is not an sbatch short option "
         "(move it to 'extra_slurm_options: {name: value}')",
+    ),
+    "legacy_slurm_options_bare_word": (
+        "dl1_to_dl2",
+        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n    slurm_options: long\n",
+        "stages.dl1_to_dl2[0].slurm_options: cannot translate 'long' into a Slurm option "
+        "(move it to 'extra_slurm_options: {name: value}')",
+    ),
+    "extra_slurm_options_owned_by_lstflow": (
+        "dl1_to_dl2",
+        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n"
+        "    extra_slurm_options: {job-name: mine}\n",
+        "stages.dl1_to_dl2[0].extra_slurm_options.job-name: 'job-name' is set by lstflow itself "
+        "(it names the jobs and their logs) (delete it)",
+    ),
+    "extra_slurm_options_array_throttle": (
+        "dl1_to_dl2",
+        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n"
+        "    extra_slurm_options: {array: 0-9%5}\n",
+        "stages.dl1_to_dl2[0].extra_slurm_options.array: 'array' is set by lstflow, which builds "
+        "the job arrays (delete it; the number of elements running at once is [lstflow] "
+        "array_throttle)",
     ),
 }
 
