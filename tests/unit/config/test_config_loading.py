@@ -49,10 +49,11 @@ SAMPLES = {
 def test_samples_load_and_validate_unchanged(samples_dir: Path) -> None:
     library = load_library(samples_dir)
     assert library.errors == {}
-    assert {prod_id: config.entry_counts() for prod_id, config in library.productions.items()} == (
-        SAMPLES
-    )
-    for config in library.productions.values():
+    assert {
+        prod_id: parts.default.entry_counts() for prod_id, parts in library.productions.items()
+    } == SAMPLES
+    assert all(len(parts.configs) == 1 for parts in library.productions.values())
+    for config in (parts.default for parts in library.productions.values()):
         assert config.warnings == ()
         assert config.lstchain_config is not None and config.lstchain_config.parent == (
             config.path.parent
@@ -66,7 +67,7 @@ def test_samples_load_and_validate_unchanged(samples_dir: Path) -> None:
 
 
 def test_sample_entries_are_typed(samples_dir: Path) -> None:
-    config = load_library(samples_dir).productions["20240430_v0.10.4_src9_dec3476_tuned"]
+    config = load_library(samples_dir).productions["20240430_v0.10.4_src9_dec3476_tuned"].default
     merge = config.entries("merge_dl1")[0]
     assert isinstance(merge, MergeDl1Entry)
     assert merge.options == "--pattern */*.h5 --no-image"
@@ -227,5 +228,5 @@ def test_one_bad_file_never_hides_the_others(write_config: WriteConfig, tmp_path
     bad = write_config("prod_id: [\n", subdir="bad")
     library = load_library(tmp_path)
     assert list(library.productions) == ["good"]
-    assert library.productions["good"].path == good
+    assert library.productions["good"].default.path == good
     assert list(library.errors) == [bad]

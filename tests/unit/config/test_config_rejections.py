@@ -211,21 +211,23 @@ def test_stage_entry_rejections(write_config: WriteConfig, case: str) -> None:
     assert f"{path}: {expected}" in problems(path)
 
 
-def test_duplicate_prod_id_names_both_files(write_config: WriteConfig, tmp_path: Path) -> None:
+def test_parts_of_one_prod_id_must_share_the_environment(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
     from lstflow.config import load_library
 
     first = write_config(minimal(), subdir="a")
-    second = write_config(minimal(), subdir="b")
+    second = write_config(minimal(**{"lstchain-v0.12.3": "lstchain-v0.10.5"}), subdir="b")
     library = load_library(tmp_path)
     assert library.productions == {}
     assert str(library.errors[first]) == (
-        f"{first}: prod_id: 'prod_a' is also the prod_id of {second} "
-        "(give each production its own prod_id)"
+        f"{first}: source_environment: {{source_file: /opt/conda/etc/profile.d/conda.sh, "
+        "conda_env: lstchain-v0.12.3} differs from {source_file: /opt/conda/etc/profile.d/"
+        f"conda.sh, conda_env: lstchain-v0.10.5}} in {second}, which shares the prod_id "
+        "'prod_a' (configs sharing a prod_id are parts of one production and must use the same "
+        "source_environment: make them agree, or give one its own prod_id)"
     )
-    assert str(library.errors[second]) == (
-        f"{second}: prod_id: 'prod_a' is also the prod_id of {first} "
-        "(give each production its own prod_id)"
-    )
+    assert f"in {first}, which shares the prod_id 'prod_a'" in str(library.errors[second])
 
 
 def test_every_problem_of_a_file_is_reported(write_config: WriteConfig) -> None:
