@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 from support.operator_dags import BUNDLES_VARIABLE, DAGS_FOLDER, _bundle, task_states
+from support.slurm_counts import count_jobs_by_tag
 
-from lstflow import localcluster
-from lstflow.onsite import synthetic
 from lstflow.slurm.hook import SlurmHook
+from lstflow_dev import localcluster
+from lstflow_dev import synthetic_onsite as synthetic
 
 pytestmark = pytest.mark.reliability
 
@@ -98,4 +99,4 @@ def test_a_trigger_conf_cannot_run_code_or_read_paths_on_the_cluster(
         states = task_states(dag.dag_id, run.run_id)
         assert states["plan_night"] == "failed", states
     assert not marker.exists()
-    assert SlurmHook().count_jobs_by_tag(f"lstflow.{dag.dag_id}.") == {}
+    assert count_jobs_by_tag(SlurmHook(), f"lstflow.{dag.dag_id}.") == {}

@@ -12,12 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lstflow.slurm.parsing import SACCT_FIELDS, SQUEUE_FORMAT
+from lstflow.workitems import RESERVED_OPTIONS
 
 _OPTION_NAME = re.compile(r"[a-z][a-z0-9-]*")
-# Options lstflow sets itself; a work item's resources must not override them.
-RESERVED_OPTIONS = frozenset(
-    {"array", "job-name", "comment", "chdir", "output", "error", "parsable", "wrap"}
-)
 _PURGED = "Invalid job id specified"
 
 
@@ -81,7 +78,13 @@ def squeue_status_argv(job_ids: Sequence[str]) -> list[str]:
 
 
 def sacct_status_argv(job_ids: Sequence[str]) -> list[str]:
+    """Allocation rows only (``-X``): states and exit codes, one row per element."""
     return ["sacct", "-X", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FIELDS]
+
+
+def sacct_usage_argv(job_ids: Sequence[str]) -> list[str]:
+    """The same fields with the steps, which alone carry MaxRSS."""
+    return ["sacct", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FIELDS]
 
 
 def squeue_forgot_all(result: CommandResult) -> bool:
@@ -108,25 +111,3 @@ def find_jobs_commands(job_names: Sequence[str] | None, since: str) -> str:
         squeue += ["-n", ",".join(job_names)]
         sacct += [f"--name={','.join(job_names)}"]
     return f"{shlex.join(squeue)} && {shlex.join(sacct)}"
-
-
-#: Exit status of ``no_clobber_moves`` when a target exists: nothing past it was moved.
-TARGET_EXISTS = 17
-
-
-def no_clobber_moves(moves: Sequence[tuple[str, str]]) -> str:
-    """One shell line renaming each ``(source, target)``, never replacing an existing target.
-
-    An existing target (or a source ``mv -n`` left in place) stops the line with
-    ``TARGET_EXISTS`` and names the path: the caller fails instead of replacing anything.
-    """
-    steps = []
-    for source, target in moves:
-        src, dst = shlex.quote(source), shlex.quote(target)
-        message = shlex.quote(f"lstflow: {source} not renamed: {target} exists or mv failed")
-        refuse = f"{{ echo {message} >&2; exit {TARGET_EXISTS}; }}"
-        steps.append(
-            f"{{ [ ! -e {dst} ] && [ ! -L {dst} ] && mv -n -- {src} {dst} && [ ! -e {src} ]; }}"
-            f" || {refuse}"
-        )
-    return "; ".join(steps)

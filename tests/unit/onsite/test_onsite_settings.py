@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lstflow.onsite import synthetic
 from lstflow.onsite.errors import OnsiteConfigError
 from lstflow.onsite.settings import (
     BASE_ENV_VAR,
@@ -16,6 +15,7 @@ from lstflow.onsite.settings import (
     build_version,
     load_settings,
 )
+from lstflow_dev import synthetic_onsite as synthetic
 
 pytestmark = pytest.mark.unit
 
