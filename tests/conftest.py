@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import postgres
 
 from lstflow import localcluster
 from lstflow.commands.init import render_config
@@ -22,11 +23,14 @@ from lstflow.commands.init import render_config
 TIERS = ("unit", "cluster", "e2e", "browser", "reliability")
 CHECKOUT = Path(__file__).resolve().parents[1]
 # pytest-xdist runs the tiers in parallel workers (gw0, gw1, ...): each worker gets its own
-# AIRFLOW_HOME (metadata DB), api port and log root, so dag.test() runs never share state.
+# AIRFLOW_HOME, PostgreSQL metadata database, api port and log root, so dag.test() runs and the
+# browser tier's api-server never share state.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 WORKER_NUMBER = int(WORKER[2:]) if WORKER.startswith("gw") else 0
 SUFFIX = f"-{WORKER}" if WORKER else ""
 AIRFLOW_HOME = CHECKOUT / ".lstflow" / f"airflow-tests{SUFFIX}"
+METADATA_DATABASE = f"lstflow_tests{SUFFIX.replace('-', '_')}"
+POSTGRES = postgres.up()
 
 # Airflow reads its configuration when first imported, so the tests' own AIRFLOW_HOME is
 # rendered here, before any test module is imported; short poll intervals suit the local cluster.
@@ -37,7 +41,7 @@ AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
         # Several checkouts of one machine (helpers' worktrees) each set their own base.
         api_port=int(os.environ.get("LSTFLOW_TEST_API_PORT", "18080")) + WORKER_NUMBER,
         executor="LocalExecutor",
-        sql_alchemy_conn=None,
+        sql_alchemy_conn=POSTGRES.url(METADATA_DATABASE),
         log_root=str(CHECKOUT / ".lstflow" / "test-data" / f"prod_logs{SUFFIX}"),
         poll_interval=2.0,
     )
@@ -67,8 +71,15 @@ def cluster_workdir(
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """A migrated metadata DB (SQLite) in the tests' AIRFLOW_HOME, for ``dag.test()``."""
+def metadata_database() -> tuple[postgres.PostgresServer, str]:
+    """The worker's own PostgreSQL metadata database, new for each session (not migrated)."""
+    POSTGRES.create_database(METADATA_DATABASE)
+    return POSTGRES, METADATA_DATABASE
+
+
+@pytest.fixture(scope="session")
+def airflow_db(metadata_database: tuple[postgres.PostgresServer, str]) -> Path:
+    """The tests' AIRFLOW_HOME with its metadata DB migrated, for ``dag.test()``."""
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, timeout=600)
     return AIRFLOW_HOME

@@ -7,7 +7,7 @@ the prod_id names the DAG and the log directories.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -39,17 +39,23 @@ def discover(root: Path) -> list[Path]:
 
 
 def load_files(
-    files: Iterable[Path], *, cache_dir: Path | None = None
+    files: Iterable[Path],
+    *,
+    cache_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[dict[Path, ProductionConfig], dict[Path, ConfigError]]:
-    """Load each file; configs sharing a prod_id move to the errors, each naming the others."""
-    return _load_each(files, partial(load_production, cache_dir=cache_dir))
+    """Load each file; configs sharing a prod_id move to the errors, each naming the others.
+
+    ``environ`` (default ``os.environ``) supplies ``${VAR}`` in paths.
+    """
+    return _load_each(files, partial(load_production, cache_dir=cache_dir, environ=environ))
 
 
 def load_headers(
-    root: Path, *, cache_dir: Path | None = None
+    root: Path, *, cache_dir: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> tuple[dict[Path, ProductionHeader], dict[Path, ConfigError]]:
     """``load_files`` for the headers of the configs under ``root`` (``load_header``)."""
-    return _load_each(discover(root), partial(load_header, cache_dir=cache_dir))
+    return _load_each(discover(root), partial(load_header, cache_dir=cache_dir, environ=environ))
 
 
 def _load_each(
@@ -82,8 +88,10 @@ def _load_each(
     return loaded, errors
 
 
-def load_library(root: Path, *, cache_dir: Path | None = None) -> Library:
+def load_library(
+    root: Path, *, cache_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Library:
     """Every production under ``root``, keyed by prod_id, and every file that failed."""
-    loaded, errors = load_files(discover(root), cache_dir=cache_dir)
+    loaded, errors = load_files(discover(root), cache_dir=cache_dir, environ=environ)
     productions = {config.prod_id: config for config in loaded.values()}
     return Library(root=Path(os.path.abspath(root)), productions=productions, errors=errors)

@@ -25,6 +25,7 @@ from lstflow.factory.remote_files import RemoteFileLister
 from lstflow.factory.settings import (
     CONNECTION_SETTINGS,
     array_throttle,
+    config_environment,
     connection_settings,
     log_root,
     parse_cache_dir,
@@ -54,7 +55,9 @@ def load_for_run(config_path: str) -> ProductionConfig:
     ``lstflow validate``.
     """
     try:
-        return load_production(Path(config_path), cache_dir=parse_cache_dir())
+        return load_production(
+            Path(config_path), cache_dir=parse_cache_dir(), environ=config_environment()
+        )
     except ConfigError as error:
         raise AirflowFailException(f"invalid production config:\n{error}") from None
 

@@ -12,7 +12,11 @@ from lstflow.config import load_library
 from lstflow.config.library import Library
 from lstflow.config.model import ProductionConfig
 from lstflow.factory.naming import dag_id_for
-from lstflow.factory.settings import parse_cache_dir, production_configs_dir
+from lstflow.factory.settings import (
+    config_environment,
+    parse_cache_dir,
+    production_configs_dir,
+)
 from lstflow.stages.registry import stages_to_run
 
 
@@ -28,7 +32,9 @@ class ProductionRow:
 
 
 def read_library() -> Library:
-    return load_library(production_configs_dir(), cache_dir=parse_cache_dir())
+    return load_library(
+        production_configs_dir(), cache_dir=parse_cache_dir(), environ=config_environment()
+    )
 
 
 def production_row(production: ProductionConfig) -> ProductionRow:
