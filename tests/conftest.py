@@ -30,6 +30,10 @@ WORKER_NUMBER = int(WORKER[2:]) if WORKER.startswith("gw") else 0
 SUFFIX = f"-{WORKER}" if WORKER else ""
 AIRFLOW_HOME = CHECKOUT / ".lstflow" / f"airflow-tests{SUFFIX}"
 METADATA_DATABASE = f"lstflow_tests{SUFFIX.replace('-', '_')}"
+# The demo's data of this session (the ``demo_data`` fixture), named in airflow.cfg's
+# config_variables as `make airflow-init` names .lstflow/data: every Airflow process of the
+# tests expands the demo configs from airflow.cfg, with nothing exported.
+DEMO_DATA_ROOT = CHECKOUT / ".lstflow" / "test-data" / f"run-{os.getpid()}"
 POSTGRES = postgres.up()
 
 # Airflow reads its configuration when first imported, so the tests' own AIRFLOW_HOME is
@@ -44,6 +48,10 @@ AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
         sql_alchemy_conn=POSTGRES.url(METADATA_DATABASE),
         log_root=str(CHECKOUT / ".lstflow" / "test-data" / f"prod_logs{SUFFIX}"),
         poll_interval=2.0,
+        config_variables={
+            "LSTFLOW_DATA_ROOT": str(DEMO_DATA_ROOT),
+            "LSTFLOW_ANALYSIS_ENV": sys.prefix,
+        },
     )
 )
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
@@ -91,10 +99,9 @@ def demo_data(slurm_cluster: localcluster.ClusterInfo, airflow_db: Path) -> Path
     returns the demo data directory (``<data root>/demo``)."""
     from lstflow import demo
 
-    root = CHECKOUT / ".lstflow" / "test-data" / f"run-{os.getpid()}"
-    states = demo.run_demo(root, {"overwrite": "refuse"})
+    states = demo.run_demo(DEMO_DATA_ROOT, {"overwrite": "refuse"})
     assert states == {prod_id: "success" for prod_id in demo.PRODUCTIONS}, states
-    return root / "demo"
+    return DEMO_DATA_ROOT / "demo"
 
 
 # ---- tier guard ----------------------------------------------------------------------------
