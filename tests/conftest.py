@@ -1,6 +1,7 @@
 """Shared fixtures and the tier guard; the local-cluster logic lives in ``lstflow.localcluster``.
 
-Every test carries exactly one tier marker (unit, cluster, e2e, browser, reliability). With
+Every test carries exactly one tier marker (unit, cluster, e2e, browser, reliability,
+deployment). With
 ``LSTFLOW_REQUIRE_ALL_TIERS=1`` (``make test`` sets it), a run fails when a tier that has tests
 in this checkout ran none, or when any test was skipped: a green run means every tier ran.
 """
@@ -20,7 +21,7 @@ from support import postgres
 from lstflow import localcluster
 from lstflow.commands.init import render_config
 
-TIERS = ("unit", "cluster", "e2e", "browser", "reliability")
+TIERS = ("unit", "cluster", "e2e", "browser", "reliability", "deployment")
 CHECKOUT = Path(__file__).resolve().parents[1]
 # pytest-xdist runs the tiers in parallel workers (gw0, gw1, ...): each worker gets its own
 # AIRFLOW_HOME, PostgreSQL metadata database, api port and log root, so dag.test() runs and the

@@ -97,6 +97,10 @@ class AirflowStack:
     api_port: int
     server: postgres.PostgresServer
     database: str
+    #: The ``airflow`` command: the checkout venv's, or a deployment's own venv's.
+    airflow_command: Path = AIRFLOW
+    #: ``execution`` (what LocalExecutor's workers need) or ``all`` (with the UI and REST API).
+    api_apps: str = "execution"
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     starts: dict[str, int] = field(default_factory=dict)
 
@@ -146,10 +150,10 @@ class AirflowStack:
     def command(self, component: str) -> list[str]:
         if component == "api-server":
             return [
-                str(AIRFLOW),
+                str(self.airflow_command),
                 "api-server",
                 "--apps",
-                "execution",
+                self.api_apps,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -158,7 +162,7 @@ class AirflowStack:
                 "1",
             ]
         if component in JOB_TYPES:
-            return [str(AIRFLOW), component]
+            return [str(self.airflow_command), component]
         raise ValueError(f"unknown Airflow component {component!r}; one of {ALL_COMPONENTS}")
 
     def log_path(self, component: str, start: int | None = None) -> Path:
@@ -277,7 +281,7 @@ class AirflowStack:
     def airflow(self, *args: str, timeout: float = 300) -> str:
         """Run an ``airflow`` CLI command against this stack; return its stdout."""
         result = subprocess.run(
-            [str(AIRFLOW), *args],
+            [str(self.airflow_command), *args],
             env=self.env,
             cwd=self.home,
             capture_output=True,
