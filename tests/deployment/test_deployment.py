@@ -39,7 +39,7 @@ from support import postgres
 from support.airflow_stack import FINISHED_TI_STATES, AirflowStack, all_in, free_port
 
 from lstflow import demo, localcluster, testdata
-from lstflow.factory.naming import dag_id_for
+from lstflow.productions.naming import dag_id_for
 
 pytestmark = pytest.mark.deployment
 

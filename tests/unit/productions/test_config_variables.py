@@ -13,7 +13,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 READ_BACK = (
-    "import json; from lstflow.factory.settings import config_environment; "
+    "import json; from lstflow.product_base.options import config_environment; "
     "env = config_environment(); "
     "print(json.dumps({k: env.get(k) for k in ('LSTFLOW_DATA_ROOT', 'LSTFLOW_ANALYSIS_ENV')}))"
 )

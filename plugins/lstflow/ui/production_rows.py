@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from lstflow.config import load_library
 from lstflow.config.library import Library
 from lstflow.config.model import ProductionConfig
-from lstflow.factory.naming import dag_id_for
-from lstflow.factory.settings import (
+from lstflow.product_base.options import (
     config_environment,
     parse_cache_dir,
     production_configs_dir,
 )
+from lstflow.productions.naming import dag_id_for
 from lstflow.stages.registry import stages_to_run
 
 
