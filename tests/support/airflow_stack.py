@@ -142,7 +142,6 @@ class AirflowStack:
         if init.returncode != 0:
             server.drop_database(database)
             raise StackError(f"lstflow init failed:\n{init.stdout}\n{init.stderr}")
-        (home / "process-logs").mkdir(exist_ok=True)
         return cls(home, dags_folder, env, api_port, server, database)
 
     # ---- processes -------------------------------------------------------------------------
@@ -185,6 +184,7 @@ class AirflowStack:
             if name in self.processes and self.processes[name].poll() is None:
                 raise StackError(f"{name} is already running (pid {self.processes[name].pid})")
             self.starts[name] = self.starts.get(name, 0) + 1
+            self.log_path(name).parent.mkdir(exist_ok=True)
             with self.log_path(name).open("wb") as log:
                 self.processes[name] = subprocess.Popen(
                     self.command(name),
