@@ -23,6 +23,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.hook import DEFAULT_CONN_ID, SlurmHook
+from lstflow.slurm.operator import ENDED_BY_TRIGGER
 from lstflow.slurm.policy import PollSettings
 from lstflow.slurm.reports import FAILURE_XCOM_KEY, FailedElement, SlurmReport
 from lstflow.slurm.trigger import SlurmArrayTrigger, element_statuses
@@ -80,18 +81,7 @@ class SlurmJobSensor(BaseOperator):
         return self._slurm_hook
 
     def execute(self, context: Any) -> Any:
-        hook = self.slurm_hook()
-        job_ids = sorted({*map(str, self.job_ids), *self._named_jobs(hook)}, key=int)
-        elements = hook.job_elements(job_ids)
-        missing = sorted(set(job_ids) - {element.job_id for element in elements}, key=int)
-        if missing:
-            raise AirflowFailException(
-                f"{self.task_id}: Slurm knows no job {', '.join(missing)} (neither squeue nor "
-                "sacct of the connection's user); check the job ids"
-            )
-        jobs: dict[str, list[int | None]] = {}
-        for element in sorted(elements, key=_order):
-            jobs.setdefault(element.job_id, []).append(element.index)
+        jobs = self._watched_elements()
         report = _report(self.task_id, jobs, {})
         self.log.info(
             "%s: waiting (%s) for %d element(s) of job(s) %s",
@@ -116,6 +106,8 @@ class SlurmJobSensor(BaseOperator):
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any] | str) -> Any:
+        if event == ENDED_BY_TRIGGER:  # dag.test() resumes a task its trigger ended
+            return _completed(_report(self.task_id, self._watched_elements(), {})).to_json()
         if not isinstance(event, dict) or event.get("status") != "done":
             message = event.get("message", event) if isinstance(event, dict) else event
             raise AirflowException(f"{self.task_id}: {message}")
@@ -131,6 +123,22 @@ class SlurmJobSensor(BaseOperator):
                 + "; ".join(f"{f.element} {f.state} exit {f.exit_code}" for f in report.failed)
             )
         return report.to_json()
+
+    def _watched_elements(self) -> dict[str, list[int | None]]:
+        """``{job id: [array indices]}`` of every element of the jobs to wait for."""
+        hook = self.slurm_hook()
+        job_ids = sorted({*map(str, self.job_ids), *self._named_jobs(hook)}, key=int)
+        elements = hook.job_elements(job_ids)
+        missing = sorted(set(job_ids) - {element.job_id for element in elements}, key=int)
+        if missing:
+            raise AirflowFailException(
+                f"{self.task_id}: Slurm knows no job {', '.join(missing)} (neither squeue nor "
+                "sacct of the connection's user); check the job ids"
+            )
+        jobs: dict[str, list[int | None]] = {}
+        for element in sorted(elements, key=_order):
+            jobs.setdefault(element.job_id, []).append(element.index)
+        return jobs
 
     def _named_jobs(self, hook: SlurmHook) -> list[str]:
         if not self.job_names:
