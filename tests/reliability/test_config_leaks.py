@@ -100,7 +100,7 @@ def airflow_environment(
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AIRFLOW__LSTFLOW__CONFIG_ENV_VARS", raising=False)
+    monkeypatch.delenv("AIRFLOW__LSTFLOW__CONFIG_VARIABLES", raising=False)
     return settings
 
 
@@ -126,9 +126,9 @@ def test_validate_refuses_each_leak_and_prints_no_secret(
 
 
 def test_no_dag_and_no_page_row_shows_a_leaky_production(
-    library: tuple[Path, list[Leaky]], airflow_environment: dict[str, str]
+    library: tuple[Path, list[Leaky]], airflow_environment: dict[str, str], airflow_db: Path
 ) -> None:
-    from lstflow.ui.production_rows import production_row, read_library
+    from lstflow.ui.views import productions_page
 
     _, leaky = library
     dagbag = DagBag(str(CHECKOUT / "dags"))
@@ -144,6 +144,6 @@ def test_no_dag_and_no_page_row_shows_a_leaky_production(
     docs = "".join(dag.doc_md or "" for dag in dagbag.dags.values())
     assert SECRET not in docs and len(docs) < 1024 * 1024
 
-    rows = [production_row(p) for p in read_library().productions.values()]
-    assert [row.prod_id for row in rows] == ["good_prod"]
-    assert not any(SECRET in row.readme for row in rows)
+    page = productions_page()
+    assert [row.prod_id for row in page["rows"]] == ["good_prod"]
+    assert SECRET not in repr(page)

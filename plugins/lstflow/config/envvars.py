@@ -3,11 +3,11 @@
 Expansion runs after the parse cache: the cache holds the text as written, and a changed
 environment takes effect without a re-parse.
 
-Only an allow-list is expanded: ``LSTFLOW_*`` and the names of ``[lstflow] config_env_vars``
-in ``airflow.cfg`` (or ``AIRFLOW__LSTFLOW__CONFIG_ENV_VARS``). The Airflow processes' environment
-also holds secrets (``AIRFLOW__API_AUTH__JWT_SECRET``, ...): a path naming one would put it in
-a page or a job's command line. The option is read here without importing Airflow, so
-``lstflow validate`` sees the same list as the DAG files.
+Only an allow-list is expanded: ``LSTFLOW_*`` and the names ``[lstflow] config_variables``
+of ``airflow.cfg`` (or ``AIRFLOW__LSTFLOW__CONFIG_VARIABLES``) defines. The Airflow processes'
+environment also holds secrets (``AIRFLOW__API_AUTH__JWT_SECRET``, ...): a path naming one would
+put it in a page or a job's command line. The names are read here without importing Airflow,
+so ``lstflow validate`` refuses what the DAG files refuse.
 """
 
 from __future__ import annotations
@@ -33,12 +33,15 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 ALLOWED_PREFIX = "LSTFLOW_"
-OPTION = "config_env_vars"
-OPTION_VARIABLE = "AIRFLOW__LSTFLOW__CONFIG_ENV_VARS"
+OPTION = "config_variables"
+OPTION_VARIABLE = "AIRFLOW__LSTFLOW__CONFIG_VARIABLES"
 
 
 def _names(text: str) -> frozenset[str]:
-    return frozenset(name.strip() for name in text.split(",") if name.strip())
+    """The NAMEs of ``NAME = value`` lines (the option's format)."""
+    return frozenset(
+        name.strip() for line in text.splitlines() if (name := line.partition("=")[0]).strip()
+    )
 
 
 @cache
@@ -52,7 +55,7 @@ def _option_in_file(path: str, mtime_ns: int) -> frozenset[str]:
 
 
 def allowed_variables(environ: Mapping[str, str]) -> frozenset[str]:
-    """The names besides ``LSTFLOW_*`` configs may use: ``[lstflow] config_env_vars``."""
+    """The names besides ``LSTFLOW_*`` configs may use: those of ``[lstflow] config_variables``."""
     if OPTION_VARIABLE in environ:
         return _names(environ[OPTION_VARIABLE])
     home = environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
@@ -94,8 +97,8 @@ class _Expander:
             ConfigIssue(
                 paths[0],
                 f"environment variable '{name}' may not be used in a config",
-                f"use a {ALLOWED_PREFIX}* variable, or add {name} to [lstflow] {OPTION} "
-                "in airflow.cfg if it holds no secret",
+                f"use a {ALLOWED_PREFIX}* variable, or define {name} in [lstflow] {OPTION} "
+                f"of airflow.cfg ('lstflow init --config-variable {name}=VALUE') if no secret",
             )
             for name, paths in self.refused.items()
         ]

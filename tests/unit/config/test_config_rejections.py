@@ -307,14 +307,15 @@ def test_a_secret_environment_variable_is_not_expanded(
     write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "s3cret")
-    monkeypatch.delenv("AIRFLOW__LSTFLOW__CONFIG_ENV_VARS", raising=False)
+    monkeypatch.delenv("AIRFLOW__LSTFLOW__CONFIG_VARIABLES", raising=False)
     text = minimal().replace("/data/DL0/gamma", "/data/${AIRFLOW__API_AUTH__JWT_SECRET}/gamma")
     path = write_config(text)
     assert problems(path) == [
         f"{path}: stages.r0_to_dl1[0].input: environment variable "
         "'AIRFLOW__API_AUTH__JWT_SECRET' may not be used in a config (use a LSTFLOW_* "
-        "variable, or add AIRFLOW__API_AUTH__JWT_SECRET to [lstflow] config_env_vars in "
-        "airflow.cfg if it holds no secret)"
+        "variable, or define AIRFLOW__API_AUTH__JWT_SECRET in [lstflow] config_variables of "
+        "airflow.cfg ('lstflow init --config-variable AIRFLOW__API_AUTH__JWT_SECRET=VALUE') "
+        "if no secret)"
     ]
 
 
@@ -322,7 +323,7 @@ def test_a_variable_named_in_the_option_is_expanded(
     write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SITE_DATA", "/fefs/site")
-    monkeypatch.setenv("AIRFLOW__LSTFLOW__CONFIG_ENV_VARS", "OTHER, SITE_DATA")
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__CONFIG_VARIABLES", "OTHER = /x\nSITE_DATA = /y")
     path = write_config(minimal().replace("/data/DL0/gamma", "${SITE_DATA}/DL0/gamma"))
     production = load_production(path)
     assert production.stages["r0_to_dl1"][0].input == "/fefs/site/DL0/gamma"
