@@ -355,3 +355,13 @@ def test_a_huge_readme_is_refused(write_config: WriteConfig) -> None:
     (path.parent / "README.md").write_text("# big\n" + "x" * (300 * 1024))
     (line,) = problems(path)
     assert "README.md has 307,206 bytes, more than the 262,144 allowed" in line
+
+
+def test_a_prod_id_longer_than_a_dag_id_allows_is_refused(write_config: WriteConfig) -> None:
+    """Issue #15: two 261-character prod_ids passed validate, then shared one (cut) DAG id."""
+    long_id = "p" * 261
+    path = write_config(minimal().replace("prod_id: prod_a", f"prod_id: {long_id}"))
+    assert problems(path) == [
+        f"{path}: prod_id: has 261 characters, more than the 247 a DAG id allows (shorten it: "
+        "the DAG id is 'mc_' + the prod_id, at most 250 characters)"
+    ]
