@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lstflow.factory.naming import dag_id_for
-from lstflow.factory.settings import log_root
+from lstflow.product_base.options import log_root
+from lstflow.productions.naming import dag_id_for
 from lstflow_dev import localcluster, testdata
 from lstflow_dev.checkout import CHECKOUT_ROOT, job_pythonpath, state_dir
 

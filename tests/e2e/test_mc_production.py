@@ -16,7 +16,7 @@ import pytest
 from astropy.io import fits
 from support.slurm_counts import count_jobs_by_tag
 
-from lstflow.factory.naming import dag_id_for
+from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
 from lstflow_dev import demo
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lstflow.slurm.commands import CommandResult, find_jobs_commands
 from lstflow.slurm.hook import JOB_LOOKBACK, SlurmHook
 from lstflow.slurm.parsing import ElementId, ElementStatus, parse_named_jobs
 from lstflow.slurm.poller import SlurmStatusPoller
+from lstflow.slurm.slurm_argv import CommandResult, find_jobs_commands
 
 
 def count_jobs_by_tag(hook: SlurmHook, prefix: str) -> dict[str, int]:

@@ -25,10 +25,9 @@ from typing import Any
 import yaml
 from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
 
-from lstflow.factory.assets import models_asset
-from lstflow.factory.nightly_settings import max_active_nights, onsite_config, slurm_poll_interval
-from lstflow.factory.nightly_status import night_status, status_files
-from lstflow.factory.nightly_steps import (
+from lstflow.nightly.night_options import max_active_nights, onsite_config, slurm_poll_interval
+from lstflow.nightly.night_status import night_status, status_files
+from lstflow.nightly.step_operator import (
     CALIBRATION_STEPS,
     NIGHT_STEPS,
     RUN_STEPS,
@@ -36,10 +35,11 @@ from lstflow.factory.nightly_steps import (
     NightRequest,
     NightStepOperator,
 )
-from lstflow.factory.nightly_timetable import NightTimetable
-from lstflow.factory.settings import ssh_conn_id
+from lstflow.nightly.timetable import NightTimetable
 from lstflow.onsite.rfmodels import NSB_LEVELS
 from lstflow.onsite.settings import VERSION_KEYS
+from lstflow.product_base.assets import models_asset
+from lstflow.product_base.options import ssh_conn_id
 from lstflow.slurm.operator import pull_report
 
 DAG_ID = "lstflow_nightly"
@@ -104,9 +104,9 @@ def _step_jobs(ti: Any, run_ids: list[int]) -> dict[tuple[str, int | None], list
 
 
 def _element_states(job_ids: list[str]) -> dict[tuple[str, int | None], str]:
-    from lstflow.slurm.commands import sacct_status_argv
     from lstflow.slurm.hook import SlurmHook
     from lstflow.slurm.parsing import parse_sacct
+    from lstflow.slurm.slurm_argv import sacct_status_argv
 
     if not job_ids:
         return {}
