@@ -19,8 +19,11 @@ cluster-up: setup
 cluster-down:
 	$(DEV) cluster down
 
+# This checkout's DAG files, production library and (demo) log root; a deployment passes its own.
 airflow-init: setup
-	$(BIN)/lstflow init --poll-interval 5
+	$(BIN)/lstflow init --poll-interval 5 --dags-folder $(ROOT)/dags \
+		--production-configs $(ROOT)/include/production_configs \
+		--log-root $${LSTFLOW_DATA_ROOT:-$(ROOT)/.lstflow/data}/prod_logs
 
 demo: airflow-init cluster-up
 	$(DEV) demo

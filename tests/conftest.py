@@ -41,6 +41,8 @@ AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
         sql_alchemy_conn=None,
         log_root=str(CHECKOUT / ".lstflow" / "test-data" / f"prod_logs{SUFFIX}"),
         poll_interval=2.0,
+        dags_folder=CHECKOUT / "dags",
+        production_configs=CHECKOUT / "include" / "production_configs",
     )
 )
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)

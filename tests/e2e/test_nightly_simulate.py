@@ -205,7 +205,6 @@ def deployment() -> Deployment:
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
-        "LSTFLOW_PROJECT_ROOT": str(CHECKOUT),
         "PYTHONPATH": str(CHECKOUT / "plugins"),
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

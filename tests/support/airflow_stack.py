@@ -112,7 +112,6 @@ class AirflowStack:
             **os.environ,
             **FAST_SETTINGS,
             "AIRFLOW_HOME": str(home),
-            "LSTFLOW_PROJECT_ROOT": str(CHECKOUT),
             "PYTHONPATH": os.pathsep.join(part for part in python_path if part),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",

@@ -14,11 +14,10 @@ from lstflow.productions.run_provenance import (
     parse_sizes,
     rss_bytes,
 )
-from lstflow.project import include_dir
 
 pytestmark = pytest.mark.unit
 
-DEMO = include_dir() / "production_configs" / "demo"
+DEMO = Path(__file__).resolve().parents[3] / "include" / "production_configs" / "demo"
 
 
 def test_sacct_elapsed_forms() -> None:
