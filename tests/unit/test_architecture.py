@@ -74,3 +74,17 @@ def test_airflow_side_never_imports_the_analysis_stack(subpackage: str) -> None:
 
 def test_product_package_never_imports_development_tooling() -> None:
     assert violations(".", DEVELOPMENT) == []
+
+
+def test_no_product_module_locates_files_from_its_own_path() -> None:
+    """Package data is read with importlib.resources (``lstflow.package_data``); a path computed
+    from ``__file__`` would point into a checkout that an installed lstflow does not have."""
+    found = [
+        str(path.relative_to(PACKAGE))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if any(
+            isinstance(node, ast.Name) and node.id == "__file__"
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        )
+    ]
+    assert found == []
