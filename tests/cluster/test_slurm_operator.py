@@ -14,8 +14,7 @@ from support.operator_dags import new_dag_id, run_array_dag
 from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.slurm.hook import SlurmHook
-from lstflow.slurm.parsing import parse_sacct
-from lstflow.slurm.slurm_argv import sacct_status_argv
+from lstflow.slurm.policy import RetryPolicy
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 
@@ -36,7 +35,7 @@ def _elements(job_id: str, count: int) -> dict[int | None, SlurmState]:
     """Final states of ``count`` elements of ``job_id`` from sacct, waiting out its lag."""
     deadline = time.monotonic() + 30
     while True:
-        rows = parse_sacct(SlurmHook().check(sacct_status_argv([job_id])).stdout)
+        rows = list(SlurmHook().element_states([job_id]).values())
         states = {row.element.index: row.state for row in rows if row.element.index is not None}
         if len(states) == count or time.monotonic() > deadline:
             return states
@@ -70,7 +69,7 @@ def test_out_of_memory_element_succeeds_after_memory_escalation(
     hog = "b = b'x' * (300 * 1024 * 1024)"
     items = [WorkItem("hog", ("python3", "-c", hog), Resources(mem="200M", time="5"))]
     state, report = run_array_dag(
-        new_dag_id("operator"), _spec(remote_dir, items), memory_ceiling="1G"
+        new_dag_id("operator"), _spec(remote_dir, items), RetryPolicy(memory_ceiling="1G")
     )
     assert state == "success"
     first, retry = report["job_ids"]
@@ -117,7 +116,7 @@ def test_timed_out_element_succeeds_after_time_escalation(
     # --time=1 is enforced after 60-90 s on this cluster; 100 s fits in the doubled limit
     items = [WorkItem("slow", ("sleep", "100"), Resources(time="1"))]
     state, report = run_array_dag(
-        new_dag_id("operator"), _spec(remote_dir, items), time_ceiling="00:05:00"
+        new_dag_id("operator"), _spec(remote_dir, items), RetryPolicy(time_ceiling="00:05:00")
     )
     assert state == "success"
     first, retry = report["job_ids"]

@@ -7,7 +7,9 @@ import asyncio
 import pytest
 from support.slurm_counts import record_slurm_traffic
 
+from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.policy import PollSettings
 from lstflow.slurm.trigger import SlurmArrayTrigger
 
 pytestmark = pytest.mark.cluster
@@ -18,7 +20,7 @@ CONN = "lstflow_local_slurm"
 def test_twenty_triggers_make_one_squeue_per_poll_cycle(remote_dir: str) -> None:
     hook = SlurmHook()
     script = f"{remote_dir}/short.sbatch"
-    hook.write_file(script, "#!/bin/bash\nsleep 3\n")
+    ClusterFiles(hook).write(script, "#!/bin/bash\nsleep 3\n")
     job_ids = [
         hook.submit(
             script,
@@ -38,9 +40,7 @@ def test_twenty_triggers_make_one_squeue_per_poll_cycle(remote_dir: str) -> None
             jobs={job_id: [0, 1]},
             label=f"poll{n}",
             total=2,
-            poll_interval=1.0,
-            max_poll_interval=2.0,
-            sacct_grace_period=30.0,
+            poll=PollSettings(poll_interval=1.0, max_poll_interval=2.0, sacct_grace_period=30.0),
         )
         for n, job_id in enumerate(job_ids)
     ]

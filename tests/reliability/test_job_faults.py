@@ -25,6 +25,7 @@ from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.policy import RetryPolicy
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 from lstflow_dev import localcluster, testdata
 
@@ -131,7 +132,7 @@ def test_out_of_memory_beyond_the_ceiling_is_reported_after_escalation(
     )
     started = time.monotonic()
     dag_id = new_dag_id("oom")
-    state, report = run_array_dag(dag_id, spec, memory_ceiling="200M")
+    state, report = run_array_dag(dag_id, spec, RetryPolicy(memory_ceiling="200M"))
     counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{dag_id}.stage.")
 
     assert state == "failed"

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.hook import JOB_LOOKBACK, SlurmHook
-from lstflow.slurm.parsing import ElementId, ElementStatus, parse_named_jobs
+from lstflow.slurm.parsing import parse_named_jobs
 from lstflow.slurm.poller import SlurmStatusPoller
 from lstflow.slurm.slurm_argv import CommandResult, find_jobs_commands
 

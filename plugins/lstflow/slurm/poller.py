@@ -17,10 +17,12 @@ import logging
 import shlex
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from lstflow.slurm.parsing import ElementId, ElementStatus, parse_sacct, parse_squeue
+from lstflow.slurm.elements import ElementId, ElementStatus
+from lstflow.slurm.parsing import parse_sacct, parse_squeue
+from lstflow.slurm.policy import PollSettings
 from lstflow.slurm.slurm_argv import (
     CommandResult,
     SlurmCommandError,
@@ -30,19 +32,6 @@ from lstflow.slurm.slurm_argv import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PollSettings:
-    """Backoff and failure handling; seconds in tests, minutes in production."""
-
-    poll_interval: float = 60.0
-    max_poll_interval: float = 600.0
-    backoff_factor: float = 1.5
-    sacct_grace_period: float = 120.0
-    query_attempts: int = 5
-    retry_delay: float = 5.0
-    command_timeout: float = 120.0
 
 
 class StatusWatch:
