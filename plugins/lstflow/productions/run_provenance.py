@@ -2,11 +2,12 @@
 
 The last task of every production DAG (a teardown: it runs once all stages are done, failed runs
 included, and never changes the run's state) writes
-``<log_root>/<prod_id>/runs/<run>/provenance.json``: the production and lstchain configs
-with their hashes, the software versions of the Airflow side (this process) and of the analysis
-environment (asked over SSH through the production's ``source_environment``), every Slurm job of
-the run with what each element used (sacct: Elapsed, MaxRSS, State), and the inputs and outputs
-with their sizes. The UI shows it and draws the runtime/memory histograms from it.
+``<log_root>/<prod_id>/runs/<run>/provenance.json``: which of the production's configs the run
+chose (``config``, its label), that config and the lstchain config with their hashes, the
+software versions of the Airflow side (this process) and of the analysis environment (asked over
+SSH through the production's ``source_environment``), every Slurm job of the run with what each
+element used (sacct: Elapsed, MaxRSS, State), and the inputs and outputs with their sizes. The UI
+shows it and draws the runtime/memory histograms from it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import platform
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -207,24 +208,25 @@ def analysis_versions(hook: SlurmHook, production: ProductionConfig) -> dict[str
 class ProductionProvenanceOperator(BaseOperator):
     """Write a production run's ``provenance.json`` on the cluster and return its path."""
 
-    template_fields: Sequence[str] = ("ssh_conn_id", "config_path")
+    template_fields: Sequence[str] = ("ssh_conn_id",)
     ui_color = "#e8f4e8"
 
     def __init__(
         self,
         *,
-        config_path: str,
+        config_paths: Mapping[str, str],
         stages: Sequence[str],
         ssh_conn_id: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.config_path = config_path
+        self.config_paths = dict(config_paths)
         self.stages = tuple(stages)
         self.ssh_conn_id = ssh_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        production = load_for_run(self.config_path)
+        chosen = load_for_run(self.config_paths, context["params"])
+        production = chosen.production
         hook = SlurmHook(self.ssh_conn_id)
         ti = context["ti"]
         run_id = context["run_id"]
@@ -247,6 +249,7 @@ class ProductionProvenanceOperator(BaseOperator):
         document = {
             "format": FORMAT,
             "prod_id": production.prod_id,
+            "config": chosen.label,
             "dag_id": ti.dag_id,
             "run_id": run_id,
             "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

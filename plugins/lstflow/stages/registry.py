@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from lstflow.config.model import ProductionConfig, ProductionHeader
+from lstflow.config.parts import ProductionParts
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.dl1_to_dl2 import DL1_TO_DL2
 from lstflow.stages.dl1ab import DL1AB
@@ -79,8 +80,9 @@ PLANNERS: dict[str, StagePlanner] = {
 ENTRIES_OF = {"plot_rf_feat": "train_pipe"}
 
 
-def stages_to_run(production: ProductionHeader) -> tuple[str, ...]:
-    """The production's stages in execution order, with the implicit plot_rf_feat."""
+def stages_to_run(production: ProductionHeader | ProductionParts[Any]) -> tuple[str, ...]:
+    """The production's stages in execution order, with the implicit plot_rf_feat (for the
+    parts of a production: the union of theirs)."""
     chosen = set(production.stages_to_run)
     if "train_pipe" in chosen:
         chosen.add("plot_rf_feat")
