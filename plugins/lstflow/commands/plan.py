@@ -20,7 +20,7 @@ from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.file_batches import InputDirectoryError
 from lstflow.stages.local_files import LocalFileLister
 from lstflow.stages.registry import plan_stage, stages_to_run
-from lstflow.workitems import WorkItem, group_into_arrays
+from lstflow.workitems import WorkItem, array_groups
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def print_stage(plan: StagePlan, max_array_size: int) -> None:
-    arrays = group_into_arrays(plan.items, max_array_size)
+    groups = array_groups(plan.items, max_array_size)
+    arrays = [[plan.items[number] for number in group] for group in groups]
     print(f"== {plan.stage}: {len(plan.items)} elements in {len(arrays)} job array(s)")
     print(f"   logs: {plan.log_dir}")
     for number, array in enumerate(arrays):
@@ -65,7 +66,7 @@ def array_resources(array: list[WorkItem]) -> list[dict[str, Any]]:
 
 
 def stage_document(plan: StagePlan, max_array_size: int) -> dict[str, Any]:
-    arrays = group_into_arrays(plan.items, max_array_size)
+    arrays = [[plan.items[n] for n in group] for group in array_groups(plan.items, max_array_size)]
     return {
         "stage": plan.stage,
         "log_dir": plan.log_dir,

@@ -31,7 +31,7 @@ from lstflow.config import (
     load_production,
 )
 from lstflow.config.parts import ProductionParts, group_parts
-from lstflow.product_base.options import connection_settings
+from lstflow.product_base.options import slurm_task_settings
 from lstflow.productions.dag_index import read_index, write_index
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.production_dag import build_production_dag
@@ -73,7 +73,7 @@ def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> d
     if only is None and cache_dir is not None:
         index = {dag_id: [str(c.path) for c in parts.configs] for dag_id, parts in owners.items()}
         write_index(cache_dir, index)
-    settings = connection_settings()
+    settings = slurm_task_settings()
     dags: dict[str, DAG] = {}
     for dag_id, production in sorted(owners.items()):
         if only is not None and dag_id != only:

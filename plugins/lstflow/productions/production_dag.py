@@ -11,14 +11,13 @@ network access), so parsing a whole production library stays cheap: the work ite
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 from airflow.sdk import DAG, Param
 
 from lstflow.config.model import ProductionHeader
 from lstflow.config.parts import ProductionParts
 from lstflow.product_base.assets import models_asset
+from lstflow.product_base.options import SlurmTaskSettings
+from lstflow.product_base.task_retries import TASK_RETRIES
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
 from lstflow.productions.run_provenance import ProductionProvenanceOperator
@@ -26,17 +25,6 @@ from lstflow.productions.stage_operator import CONFIG_PARAM, ProductionStageOper
 from lstflow.stages.registry import effective_upstream, stages_to_run
 
 OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
-#: Task retries absorb infrastructure faults: SSH dropped, sacct failing while slurmdbd is down
-#: (the exactly-once check and provenance need it), a worker lost with a killed scheduler. A new
-#: try re-attaches to the stored plan and jobs, so nothing is submitted twice; failed elements
-#: are not retried this way (their own retries are ``max_element_retries``). 15, 30, 60 and
-#: 120 s apart, so outages of a few minutes are ridden out.
-TASK_RETRIES: dict[str, Any] = {
-    "retries": 4,
-    "retry_delay": timedelta(seconds=15),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=10),
-}
 
 
 def production_params(stages: tuple[str, ...], configs: tuple[str, ...]) -> dict[str, Param]:
@@ -101,9 +89,9 @@ def production_doc(production: ProductionParts[ProductionHeader]) -> str:
 
 
 def build_production_dag(
-    production: ProductionParts[ProductionHeader], settings: dict[str, Any]
+    production: ProductionParts[ProductionHeader], settings: SlurmTaskSettings
 ) -> DAG:
-    """``settings``: ``product_base.options.connection_settings()``, read once per library."""
+    """``settings``: ``product_base.options.slurm_task_settings()``, read once per library."""
     stages = stages_to_run(production)
     config_paths = {label: str(production.find(label).path) for label in production.labels}
     with DAG(
@@ -123,7 +111,7 @@ def build_production_dag(
                 task_id=stage,
                 config_paths=config_paths,
                 stage=stage,
-                **settings,
+                **settings.operator_kwargs(),
                 # The models directory is an Asset: nights reading these models declare it.
                 outlets=[models_asset(production.prod_id)] if stage == "train_pipe" else [],
             )
@@ -138,7 +126,7 @@ def build_production_dag(
             task_id=PROVENANCE_TASK_ID,
             config_paths=config_paths,
             stages=stages,
-            ssh_conn_id=settings["ssh_conn_id"],
+            ssh_conn_id=settings.ssh_conn_id,
         )
         list(tasks.values()) >> provenance.as_teardown()
     # Set after the tasks: each operator would deep-copy the DAG's params into its own (the

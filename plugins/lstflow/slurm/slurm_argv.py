@@ -78,7 +78,13 @@ def squeue_status_argv(job_ids: Sequence[str]) -> list[str]:
 
 
 def sacct_status_argv(job_ids: Sequence[str]) -> list[str]:
+    """Allocation rows only (``-X``): states and exit codes, one row per element."""
     return ["sacct", "-X", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FIELDS]
+
+
+def sacct_usage_argv(job_ids: Sequence[str]) -> list[str]:
+    """The same fields with the steps, which alone carry MaxRSS."""
+    return ["sacct", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FIELDS]
 
 
 def squeue_forgot_all(result: CommandResult) -> bool:

@@ -21,13 +21,14 @@ from support.library_cases import (
 
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.stage_operator import ProductionStageOperator, load_for_run
-from lstflow.testdata import CHECKOUT_ROOT
+from lstflow_dev.checkout import CHECKOUT_ROOT
+from lstflow_dev.testdata import production_samples_dir
 
 pytestmark = pytest.mark.unit
 
 DAG_FILE = CHECKOUT_ROOT / "dags" / "lstflow_productions.py"
 ERRORS_FILE = CHECKOUT_ROOT / "dags" / "lstflow_config_errors.py"
-CASES = CHECKOUT_ROOT.parent / "shared" / "data" / "lstmcpipe_library_cases"
+CASES = production_samples_dir().parent / "lstmcpipe_library_cases"
 
 
 @pytest.fixture
