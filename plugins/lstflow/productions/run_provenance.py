@@ -170,7 +170,8 @@ class ProductionProvenanceOperator(BaseOperator):
         usage = hook.element_usage(all_jobs)
         for info in stages.values():
             info["elements"] = usage_rows(usage, set(info["job_ids"]))
-        paths = config_paths(production, self.stages)
+        # the paths of the stages the chosen config runs (another part's stages are not its)
+        paths = config_paths(production, [s for s in self.stages if s in production.stages_to_run])
         files = ClusterFiles(hook)
         sizes = {
             path: asdict(size)
