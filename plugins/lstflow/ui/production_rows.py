@@ -1,4 +1,5 @@
-"""The production library as the Productions page shows it: one row per config.
+"""The production library as the Productions page shows it: one row per production (the
+configs sharing a prod_id are its parts, the default first).
 
 Configs are read through ``lstflow.config.load_library`` with the DAG factory's parse cache and
 settings, so the page lists exactly what the dag-processor builds DAGs from.
@@ -24,6 +25,9 @@ from lstflow.stages.registry import stages_to_run
 
 @dataclass(frozen=True)
 class ProductionRow:
+    """``config_path``, ``entry_counts`` and ``readme`` are the default config's; ``stages`` the
+    union of every part's; ``configs`` the labels of the parts, the default first."""
+
     prod_id: str
     dag_id: str
     config_path: str
@@ -31,6 +35,7 @@ class ProductionRow:
     entry_counts: dict[str, int]
     environment: str
     readme: str
+    configs: tuple[str, ...] = ()
 
 
 def read_library() -> Library:
@@ -39,16 +44,18 @@ def read_library() -> Library:
     )
 
 
-def production_row(production: ProductionConfig) -> ProductionRow:
-    readme = read_readme(production.readme) if production.readme else ""
+def production_row(production: ProductionParts[ProductionConfig]) -> ProductionRow:
+    default = production.default
+    readme = read_readme(default.readme) if default.readme else ""
     return ProductionRow(
         prod_id=production.prod_id,
         dag_id=dag_id_for(production.prod_id),
-        config_path=str(production.path),
+        config_path=str(default.path),
         stages=stages_to_run(production),
-        entry_counts=production.entry_counts(),
-        environment=production.source_environment.label,
+        entry_counts=default.entry_counts(),
+        environment=default.source_environment.label,
         readme=readme,
+        configs=production.labels,
     )
 
 
