@@ -132,6 +132,9 @@ PROD_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 #: Airflow's DAG ids hold 250 characters and a production's is ``mc_`` + its prod_id: a longer
 #: prod_id would be cut, and two of them could share one DAG.
 MAX_PROD_ID_LENGTH = 250 - len("mc_")
+#: A stage's planned work (its spec and array plan, about 700 bytes per entry) is stored in
+#: Airflow's metadata DB: 20,000 entries keep it under 16 MB, what MySQL's MEDIUMTEXT holds.
+MAX_ENTRIES = 20_000
 SLURM_OPTION_NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
 _INVALID = object()
 
@@ -367,6 +370,13 @@ def build_production(raw: object, path: Path) -> ProductionConfig:
     """The typed config of the document ``raw``; ``ConfigError`` lists all its problems."""
     check, top, stages_to_run = _check_header(raw, path)
     stages = _stages(check, top.get("stages"), stages_to_run)
+    entries = sum(len(stage_entries) for stage_entries in stages.values())
+    if entries > MAX_ENTRIES:
+        check.error(
+            "stages",
+            f"{entries:,} entries, more than the {MAX_ENTRIES:,} a production may have",
+            "split it into several productions (the largest real one has about 3,400)",
+        )
     if check.errors:
         raise ConfigError(path, check.errors)
     return ProductionConfig(

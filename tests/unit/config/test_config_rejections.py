@@ -365,3 +365,20 @@ def test_a_prod_id_longer_than_a_dag_id_allows_is_refused(write_config: WriteCon
         f"{path}: prod_id: has 261 characters, more than the 247 a DAG id allows (shorten it: "
         "the DAG id is 'mc_' + the prod_id, at most 250 characters)"
     ]
+
+
+def test_a_production_over_the_entry_limit_is_refused(write_config: WriteConfig) -> None:
+    """Issue #15: a 100,000-entry production stored a 36 MB spec and a 32 MB plan in Airflow's
+    metadata DB (MySQL's MEDIUMTEXT holds 16 MB)."""
+    entry = "  - input: /data/DL1/gamma_{n}\n    output: /data/DL1/gamma_merged_{n}.h5\n"
+    head = minimal().split("stages:")[0]
+    text = (
+        head.replace("stages_to_run: [r0_to_dl1, merge_dl1]", "stages_to_run: [merge_dl1]")
+        + "stages:\n  merge_dl1:\n"
+        + "".join(entry.format(n=n) for n in range(20_001))
+    )
+    path = write_config(text)
+    assert problems(path) == [
+        f"{path}: stages: 20,001 entries, more than the 20,000 a production may have (split it "
+        "into several productions (the largest real one has about 3,400))"
+    ]
