@@ -28,8 +28,10 @@ from lstflow.nightly.step_operator import (  # noqa: E402
     NIGHT_STEPS,
     RUN_STEPS,
     SUBRUN_STEPS,
+    CalibrationAction,
     NightRequest,
     NightStepOperator,
+    calibration_action,
 )
 from lstflow.nightly.timetable import NightTimetable  # noqa: E402
 from lstflow.onsite.settings import VERSION_KEYS  # noqa: E402
@@ -365,3 +367,28 @@ def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().out == text
     assert lstflow_main([*argv, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == document["runs"]
+
+
+# ---- calibration ownership ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("night", "to_build", "owner_active", "simulate", "action"),
+    [
+        (dt.date(2020, 1, 17), True, True, False, CalibrationAction.BUILD),  # the owner
+        (dt.date(2020, 1, 18), True, True, False, CalibrationAction.WAIT),
+        (dt.date(2020, 1, 18), True, True, True, CalibrationAction.USE),
+        (dt.date(2020, 1, 18), True, False, False, CalibrationAction.BUILD),  # owner not run
+        (dt.date(2020, 1, 18), False, True, False, CalibrationAction.BUILD),  # file exists
+    ],
+)
+def test_only_the_owning_night_builds_a_shared_calibration_run(
+    night: dt.date, to_build: bool, owner_active: bool, simulate: bool, action: CalibrationAction
+) -> None:
+    owner = dt.date(2020, 1, 17)
+    assert (
+        calibration_action(
+            night, owner, to_build=to_build, owner_active=owner_active, simulate=simulate
+        )
+        is action
+    )
