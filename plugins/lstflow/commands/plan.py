@@ -1,7 +1,9 @@
-"""``lstflow plan CONFIG``: every stage, array and command line a production would run.
+"""``lstflow plan CONFIG``: every stage, array and command line a production would run, and its
+entries grouped by lineage (``--lineage``: the lineage alone, each entry with what it waits for).
 
 Nothing is submitted. Input directories are listed on this machine; on a machine that does not
-see the cluster's filesystem, file-batch stages report their missing directories instead.
+see the cluster's filesystem, file-batch stages report their missing directories instead. The
+lineage comes from the config's paths alone, so it is shown wherever the plan runs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from lstflow.config import ConfigError, load_production
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.file_batches import InputDirectoryError
+from lstflow.stages.lineage import ProductionLineage, build_lineage
 from lstflow.stages.local_files import LocalFileLister
 from lstflow.stages.registry import plan_stage, stages_to_run
 from lstflow.workitems import group_into_arrays
@@ -28,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--max-array-size", type=int, default=1001, help="the cluster's MaxArraySize (1001)"
+    )
+    parser.add_argument(
+        "--lineage",
+        action="store_true",
+        help="print only the lineage groups, each entry with the entries it waits for",
     )
     parser.set_defaults(handler=run)
 
@@ -45,6 +53,23 @@ def print_stage(plan: StagePlan, max_array_size: int) -> None:
         print(f"   writes {path} ({len(content)} bytes)")
 
 
+def print_lineage(lineage: ProductionLineage, entries: bool) -> None:
+    """Per lineage group, its entries per stage; with ``entries``, each entry's upstream."""
+    external = sum(len(paths) for paths in lineage.external_inputs.values())
+    print(
+        f"== lineage: {len(lineage.groups)} group(s), {len(lineage.entries)} entries, "
+        f"{external} input(s) from outside the production"
+    )
+    for group in lineage.groups:
+        counts = ", ".join(f"{stage} {count}" for stage, count in group.counts().items())
+        print(f"   {group.name}: {counts}")
+        if not entries:
+            continue
+        for ref in group.entries:
+            waits = ", ".join(str(parent) for parent in lineage.upstream[ref]) or "-"
+            print(f"     {ref} <- {waits}")
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         production = load_production(args.config)
@@ -59,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
         files=LocalFileLister(),
     )
     print(f"production {production.prod_id} ({production.path})")
+    lineage = build_lineage(production)
+    if args.lineage:
+        print_lineage(lineage, entries=True)
+        return 0
     status = 0
     for stage in stages_to_run(production):
         try:
@@ -66,4 +95,5 @@ def run(args: argparse.Namespace) -> int:
         except InputDirectoryError as error:
             print(f"== {stage}: cannot be planned here:\n{error}")
             status = 1
+    print_lineage(lineage, entries=False)
     return status
