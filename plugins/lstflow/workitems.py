@@ -120,17 +120,19 @@ class ArraySpec:
         return hashlib.sha256(payload).hexdigest()[:16]
 
 
-def group_into_arrays(items: Sequence[WorkItem], max_array_size: int) -> list[list[WorkItem]]:
-    """Items with equal resources share a job array, chunked to the cluster's MaxArraySize.
+def array_groups(items: Sequence[WorkItem], max_array_size: int) -> list[tuple[int, ...]]:
+    """Positions of ``items`` per job array: equal resources share an array, chunked to the
+    cluster's MaxArraySize.
 
-    This is the whole submission-count budget of a stage: one sbatch per distinct resource set
-    per ``max_array_size`` elements, whatever the number of entries.
+    The one grouping: ``ArrayPlan.create`` submits exactly these arrays and ``lstflow plan``
+    prints them. It is the whole submission-count budget of a stage: one sbatch per distinct
+    resource set per ``max_array_size`` elements, whatever the number of entries.
     """
-    groups: dict[Resources, list[WorkItem]] = {}
-    for item in items:
-        groups.setdefault(item.resources, []).append(item)
+    groups: dict[Resources, list[int]] = {}
+    for number, item in enumerate(items):
+        groups.setdefault(item.resources, []).append(number)
     return [
-        group[start : start + max_array_size]
+        tuple(group[start : start + max_array_size])
         for group in groups.values()
         for start in range(0, len(group), max_array_size)
     ]

@@ -51,7 +51,7 @@ def run_lstflow(
 ) -> dict[str, Any]:
     """``template`` as ``prod_id`` through a fresh Airflow stack in ``BENCH_DIR/home_name``;
     wall times from the trigger (``started_epoch``: the trigger, as seconds since the epoch)."""
-    from lstflow.factory.naming import dag_id_for
+    from lstflow.productions.naming import dag_id_for
 
     config = workspace.production(template, prod_id, {})
     workspace.give_to_user()

@@ -31,7 +31,6 @@ from typing import Any
 
 import pytest
 
-from lstflow.onsite import synthetic
 from lstflow.onsite.paths import NightPaths, night_paths
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import (
@@ -42,6 +41,7 @@ from lstflow.onsite.settings import (
 )
 from lstflow.onsite.tasks import JobMode, NightTasks
 from lstflow.workitems import WorkItem
+from lstflow_dev import synthetic_onsite
 
 pytestmark = pytest.mark.e2e
 
@@ -200,8 +200,8 @@ def deployment() -> Deployment:
     shutil.rmtree(WORK_ROOT, ignore_errors=True)
     work = WORK_ROOT / uuid.uuid4().hex[:8]
     base, home = work / "onsite", work / "airflow"
-    synthetic.build_synthetic_tree(base)
-    config = synthetic.write_settings(work / "config")
+    synthetic_onsite.build_synthetic_tree(base)
+    config = synthetic_onsite.write_settings(work / "config")
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),

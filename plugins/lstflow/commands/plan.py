@@ -18,7 +18,7 @@ from lstflow.stages.file_batches import InputDirectoryError
 from lstflow.stages.lineage import ProductionLineage, build_lineage
 from lstflow.stages.local_files import LocalFileLister
 from lstflow.stages.registry import plan_stage, stages_to_run
-from lstflow.workitems import group_into_arrays
+from lstflow.workitems import array_groups
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def print_stage(plan: StagePlan, max_array_size: int) -> None:
-    arrays = group_into_arrays(plan.items, max_array_size)
+    groups = array_groups(plan.items, max_array_size)
+    arrays = [[plan.items[number] for number in group] for group in groups]
     print(f"== {plan.stage}: {len(plan.items)} elements in {len(arrays)} job array(s)")
     print(f"   logs: {plan.log_dir}")
     for number, array in enumerate(arrays):

@@ -1,6 +1,6 @@
 """The night's work items: one per subrun for the job arrays, so each subrun retries alone.
 
-``NightTasks`` joins a ``NightPlan`` with the lstosa command lines (``commands``), the
+``NightTasks`` joins a ``NightPlan`` with the lstosa command lines (``lstchain_argv``), the
 resources of the onsite config and the job mode: in simulate mode every command is wrapped in
 ``lstflow.jobs.simulate`` (prints it, creates nothing); otherwise it is wrapped in
 ``lstflow.jobs.provenance record``, which runs it and writes the task's provenance fragment.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lstflow.onsite import commands
+from lstflow.onsite import lstchain_argv
 from lstflow.onsite.paths import (
     datacheck_file_name,
     dl1_file_name,
@@ -67,7 +67,7 @@ class NightTasks:
 
     # -- wrapping -------------------------------------------------------------------------------
 
-    def _simulated(self, key: str, argv: commands.Argv) -> tuple[str, ...]:
+    def _simulated(self, key: str, argv: lstchain_argv.Argv) -> tuple[str, ...]:
         """``argv`` run by the simulator: printed, not executed (see ``lstflow.jobs.simulate``)."""
         fail_once = str(self.paths.fail_once_dir)
         simulator = (self.mode.python, "-m", SIMULATE_MODULE, "--key", key)
@@ -76,7 +76,7 @@ class NightTasks:
     def _item(
         self,
         key: str,
-        argv: commands.Argv,
+        argv: lstchain_argv.Argv,
         resources: Resources,
         description: str,
         inputs: tuple[Path, ...] = (),
@@ -111,7 +111,7 @@ class NightTasks:
     def _job_side(
         self,
         key: str,
-        argv: commands.Argv,
+        argv: lstchain_argv.Argv,
         description: str,
         outputs: tuple[Path, ...],
         simulated: bool = True,
@@ -154,7 +154,7 @@ class NightTasks:
         files, plan = self.plan.calibration_files, self.plan
         if files.drs4_pedestal.exists():
             return ()
-        argv = commands.drs4_baseline(
+        argv = lstchain_argv.drs4_baseline(
             plan.drs4.run_id, self.paths.base, self.paths.r0_root, plan.version.calibration_version
         )
         return (
@@ -171,7 +171,7 @@ class NightTasks:
         files, plan = self.plan.calibration_files, self.plan
         if files.charge.exists():
             return ()
-        argv = commands.charge_calibration(
+        argv = lstchain_argv.charge_calibration(
             plan.drs4.run_id,
             plan.pedcal.run_id,
             self.paths.base,
@@ -203,7 +203,7 @@ class NightTasks:
                 if subrun in run.pedestal_ids_subruns
                 else None
             )
-            argv = commands.r0_to_dl1(
+            argv = lstchain_argv.r0_to_dl1(
                 r0,
                 paths.dl1_dir,
                 self.plan.version.dl1a_config,
@@ -233,7 +233,7 @@ class NightTasks:
         for subrun in run.subruns:
             dl1a = paths.dl1_dir / dl1_file_name(run_id, subrun)
             dl1b = paths.dl1b_dir(tailcut.name) / dl1_file_name(run_id, subrun)
-            argv = commands.dl1ab(
+            argv = lstchain_argv.dl1ab(
                 dl1a, dl1b, tailcut.config_file, self.plan.version.store_image_dl1ab
             )
             items.append(
@@ -254,7 +254,7 @@ class NightTasks:
         items = []
         for subrun in run.subruns:
             dl1b = paths.dl1b_dir(tailcut.name) / dl1_file_name(run_id, subrun)
-            argv = commands.check_dl1_subrun(dl1b, out_dir, paths.dl1_dir)
+            argv = lstchain_argv.check_dl1_subrun(dl1b, out_dir, paths.dl1_dir)
             items.append(
                 self._item(
                     item_key("datacheck_subrun", run_id, subrun),
@@ -272,7 +272,7 @@ class NightTasks:
     def tailcut_finder(self, run_id: int) -> WorkItem:
         self.plan.data_run(run_id)
         paths = self.paths
-        argv = commands.find_tailcuts(paths.dl1_dir, run_id, paths.tailcuts_dir)
+        argv = lstchain_argv.find_tailcuts(paths.dl1_dir, run_id, paths.tailcuts_dir)
         return self._item(
             item_key("tailcut_finder", run_id),
             argv,
@@ -303,7 +303,7 @@ class NightTasks:
     def merge_dl1(self, run_id: int, tailcut: TailcutChoice) -> WorkItem:
         run, merged = self.plan.data_run(run_id), self.merged_dl1_file(run_id, tailcut)
         dl1b_dir = self.paths.dl1b_dir(tailcut.name)
-        argv = commands.merge_dl1(dl1b_dir, merged, run_id)
+        argv = lstchain_argv.merge_dl1(dl1b_dir, merged, run_id)
         return self._item(
             item_key("merge_dl1", run_id),
             argv,
@@ -316,7 +316,7 @@ class NightTasks:
     def merge_muons(self, run_id: int) -> WorkItem:
         run, paths = self.plan.data_run(run_id), self.paths
         merged = paths.merged_muons_dir / muons_file_name(run_id)
-        argv = commands.merge_muons(paths.dl1_dir, merged, run_id)
+        argv = lstchain_argv.merge_muons(paths.dl1_dir, merged, run_id)
         return self._item(
             item_key("merge_muons", run_id),
             argv,
@@ -329,7 +329,9 @@ class NightTasks:
     def dl1_to_dl2(self, run_id: int, tailcut: TailcutChoice, rf_model: RFModelChoice) -> WorkItem:
         merged = self.merged_dl1_file(run_id, tailcut)
         out_dir = self.paths.dl2_run_dir(tailcut.name, rf_model.nsb_dir)
-        argv = commands.dl1_to_dl2(merged, out_dir, rf_model.path, self.plan.version.dl2_config)
+        argv = lstchain_argv.dl1_to_dl2(
+            merged, out_dir, rf_model.path, self.plan.version.dl2_config
+        )
         return self._item(
             item_key("dl1_to_dl2", run_id),
             argv,
@@ -345,7 +347,7 @@ class NightTasks:
         pattern = str(
             paths.subrun_datacheck_dir(tailcut.name) / f"datacheck_dl1_LST-1.Run{run_id:05d}.*.h5"
         )
-        argv = commands.check_dl1_run(pattern, paths.datacheck_dir, paths.dl1_dir)
+        argv = lstchain_argv.check_dl1_run(pattern, paths.datacheck_dir, paths.dl1_dir)
         return self._item(
             item_key("datacheck_run", run_id),
             argv,
@@ -358,7 +360,7 @@ class NightTasks:
 
     def longterm_datacheck(self) -> WorkItem:
         paths = self.paths
-        argv = commands.longterm_dl1_check(
+        argv = lstchain_argv.longterm_dl1_check(
             paths.datacheck_dir, paths.longterm_file, paths.merged_muons_dir
         )
         return self._item(

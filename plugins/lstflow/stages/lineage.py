@@ -23,7 +23,7 @@ from typing import Any
 
 from lstflow.config.model import ProductionConfig
 from lstflow.stages.dl1_to_dl2 import dl2_name
-from lstflow.stages.registry import ENTRIES_OF, UPSTREAM, stages_to_run
+from lstflow.stages.registry import EXECUTION_ORDER, IMPLICIT_STAGES, UPSTREAM, stages_to_run
 from lstflow.stages.train_pipe import FEATURE_IMPORTANCE_PNG
 
 # The stages whose entries name the models they train or apply.
@@ -177,7 +177,7 @@ def entry_paths(production: ProductionConfig) -> list[EntryPaths]:
     """Every entry of the stages the production runs, in stage order."""
     found = []
     for stage in stages_to_run(production):
-        for entry in production.entries(ENTRIES_OF.get(stage, stage)):
+        for entry in production.entries(IMPLICIT_STAGES.get(stage, stage)):
             inputs, outputs = ENTRY_IO[stage](entry)
             model_field = MODEL_FIELDS.get(stage)
             models = normalise(getattr(entry, model_field)) if model_field else None
@@ -264,7 +264,7 @@ def _reduced(
 
 
 def _stage_position(ref: EntryRef) -> tuple[int, int]:
-    return tuple(UPSTREAM).index(ref.stage), ref.index
+    return EXECUTION_ORDER.index(ref.stage), ref.index
 
 
 def _children(upstream: Mapping[EntryRef, tuple[EntryRef, ...]]) -> dict[EntryRef, list[EntryRef]]:

@@ -23,7 +23,8 @@ from lstflow.stages.lineage import (
     ProductionLineage,
     build_lineage,
 )
-from lstflow.testdata import production_samples_dir
+from lstflow.stages.registry import EXECUTION_ORDER
+from lstflow_dev.testdata import production_samples_dir
 
 pytestmark = pytest.mark.unit
 
@@ -56,7 +57,7 @@ def demo(name: str, monkeypatch: pytest.MonkeyPatch) -> ProductionConfig:
 
 
 def assert_waits_only_on_earlier_stages(lineage: ProductionLineage) -> None:
-    order = [*STAGE_ORDER[:5], "plot_rf_feat", *STAGE_ORDER[5:]]
+    order = EXECUTION_ORDER
     for entry, parents in lineage.upstream.items():
         assert all(order.index(parent.stage) < order.index(entry.stage) for parent in parents)
 

@@ -16,7 +16,7 @@ import pytest
 from lstflow.config import ProductionConfig, load_production
 from lstflow.stages.base import PlanContext
 from lstflow.stages.registry import plan_stage, stages_to_run
-from lstflow.testdata import production_samples_dir
+from lstflow_dev.testdata import production_samples_dir
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,201 @@
+"""The nightly onsite DAG (lstosa's job): one run per observation night.
+
+Shape of a run (the logical date is the night, see ``NightTimetable``)::
+
+    plan_night → drs4_baseline → charge_calibration → run[run_id]… → longterm_datacheck
+               → provenance_merge → night_close                       (night_status: always last)
+
+    run[run_id] (one mapped task group per DATA run, subruns are Slurm array elements):
+        r0_to_dl1 → tailcut_finder → dl1ab → datacheck_subrun → datacheck_run
+        r0_to_dl1 → merge_muons;   dl1ab → merge_dl1 → dl1_to_dl2
+
+The analysis version (lstchain environment, prod_id, configs, RF models) is the onsite config's
+defaults overridden by the DAG-run conf, so a release reprocessing is one
+``airflow backfill create --dag-run-conf '{"prod_id": ...}'``; every output directory contains the
+prod_id, so it never touches an earlier version's outputs. ``max_active_runs`` bounds how many
+nights a backfill runs at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import yaml
+from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
+
+from lstflow.nightly.night_options import max_active_nights, onsite_config, slurm_poll_interval
+from lstflow.nightly.night_status import night_status, status_files
+from lstflow.nightly.step_operator import (
+    CALIBRATION_STEPS,
+    NIGHT_STEPS,
+    RUN_STEPS,
+    SUBRUN_STEPS,
+    NightRequest,
+    NightStepOperator,
+)
+from lstflow.nightly.timetable import NightTimetable
+from lstflow.onsite.rfmodels import NSB_LEVELS
+from lstflow.onsite.settings import VERSION_KEYS
+from lstflow.product_base.assets import models_asset
+from lstflow.product_base.options import slurm_task_settings, ssh_conn_id
+from lstflow.product_base.task_retries import TASK_RETRIES
+from lstflow.slurm.cluster_files import ClusterFiles
+from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.reports import pull_report
+
+DAG_ID = "lstflow_nightly"
+RUN_GROUP = "run"
+FIRST_NIGHT = dt.datetime(2019, 11, 1, tzinfo=dt.UTC)  # before any night worth reprocessing
+
+_VERSION_DOCS = {
+    "prod_id": "Analysis version; names every output directory (e.g. v0.12.3).",
+    "environment": "Shell line run before each job, e.g. 'source /envs/lstchain/bin/activate'.",
+    "dl1a_config": "lstchain config of R0→DL1a (relative to the onsite base, or absolute).",
+    "dl2_config": "lstchain config of DL1→DL2 (relative to the onsite base, or absolute).",
+    "rf_models_dir": "Root of the RF models: <dir>/<mc_prod>nsb_tuning_X.XX/dec_NNNN.",
+    "mc_prod": "RF-model directory prefix (the MC production).",
+    "calibration_version": "Version directory of the Cat-A calibration files.",
+    "store_image_dl1ab": "Keep images in DL1b files.",
+}
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
+
+
+def nightly_params() -> dict[str, Param]:
+    """``simulate`` plus one optional override per analysis-version key (empty = config)."""
+    params = {
+        "simulate": Param(
+            False,
+            type="boolean",
+            description="Jobs print the command lines they would run and create no outputs.",
+        )
+    }
+    for key in VERSION_KEYS:
+        kind = "boolean" if key == "store_image_dl1ab" else "string"
+        schema: dict[str, Any] = {"type": ["null", kind]}
+        if key in ("prod_id", "calibration_version"):
+            schema["pattern"] = _NAME_PATTERN
+        params[key] = Param(
+            None, description=_VERSION_DOCS[key] + " Empty: the onsite config's default.", **schema
+        )
+    return params
+
+
+def _check_conf_keys(conf: dict[str, Any] | None, allowed: set[str]) -> None:
+    unknown = sorted(set(conf or {}) - allowed)
+    if unknown:
+        raise ValueError(
+            f"DAG-run conf: unknown key {unknown[0]!r}. Fix: use only {sorted(allowed)}"
+        )
+
+
+def _step_jobs(ti: Any, run_ids: list[int]) -> dict[tuple[str, int | None], list[str]]:
+    """The Slurm job ids each step task reported (its return value, or its failure report)."""
+
+    def reported(task_id: str, map_index: int | None) -> list[str]:
+        report = pull_report(ti, task_id, map_indexes=map_index)
+        return list(report.job_ids) if report else []
+
+    jobs: dict[tuple[str, int | None], list[str]] = {
+        (step, None): reported(step, None) for step in NIGHT_STEPS
+    }
+    for map_index, run_id in enumerate(run_ids):
+        for step in RUN_STEPS:
+            jobs[(step, run_id)] = reported(f"{RUN_GROUP}.{step}", map_index)
+    return jobs
+
+
+def _element_states(hook: SlurmHook, job_ids: list[str]) -> dict[tuple[str, int | None], str]:
+    states = hook.element_states(job_ids)
+    return {(element.job_id, element.index): str(row.state) for element, row in states.items()}
+
+
+@task(task_id="plan_night")
+def plan_night_task() -> list[int]:
+    """Validate the conf, plan the night and log it; returns the DATA runs to map over."""
+    context = get_current_context()
+    _check_conf_keys(context["dag_run"].conf, set(context["params"]))
+    plan = NightRequest.from_context(context).tasks().plan
+    print(json.dumps(plan.to_json(), indent=1))
+    return [run.run_id for run in plan.data_runs]
+
+
+@task(task_id="night_status", trigger_rule="all_done")
+def night_status_task() -> dict[str, Any]:
+    """Write the sequencer table of this night and version from the jobs' real Slurm states."""
+    context = get_current_context()
+    tasks = NightRequest.from_context(context).tasks()
+    ti = context["ti"]
+    hook = SlurmHook(ssh_conn_id())
+    step_jobs = _step_jobs(ti, ti.xcom_pull(task_ids="plan_night") or [])
+    states = _element_states(hook, sorted({j for ids in step_jobs.values() for j in ids}, key=int))
+    document, text = night_status(
+        tasks,
+        step_jobs,
+        states,
+        calibration_steps=CALIBRATION_STEPS,
+        subrun_steps=SUBRUN_STEPS,
+        run_steps=tuple(RUN_STEPS),
+        night_steps=tuple(NIGHT_STEPS),
+    )
+    json_file, text_file = status_files(tasks.paths)
+    files = ClusterFiles(hook)
+    files.write(str(json_file), json.dumps(document, indent=1) + "\n")
+    files.write(str(text_file), text)
+    print(text)
+    return document
+
+
+def rf_model_assets() -> list[Asset]:
+    """The MC productions the DL2 step takes its RF models from: one per NSB level of the
+    configured ``mc_prod`` grid (``<mc_prod>nsb_tuning_X.XX``), as their train_pipe names them."""
+    version = yaml.safe_load(onsite_config().read_text()).get("version") or {}
+    mc_prod = version.get("mc_prod")
+    if not isinstance(mc_prod, str) or not mc_prod:
+        return []
+    return [models_asset(f"{mc_prod}nsb_tuning_{level:.2f}") for level in NSB_LEVELS]
+
+
+def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
+    settings = slurm_task_settings(slurm_poll_interval(), 10 * slurm_poll_interval())
+    step_kwargs: dict[str, Any] = {**settings.operator_kwargs(), **TASK_RETRIES}
+
+    def step(name: str, **kwargs: Any) -> NightStepOperator:
+        return NightStepOperator(task_id=name, step=name, **step_kwargs, **kwargs)
+
+    with DAG(
+        dag_id=dag_id,
+        schedule=NightTimetable(),
+        start_date=FIRST_NIGHT,
+        catchup=False,
+        max_active_runs=max_active_nights(),
+        # Starts paused: only the onsite machine, which has the night's data, should unpause it
+        # (`airflow dags unpause lstflow_nightly`); elsewhere it would fail every morning.
+        is_paused_upon_creation=True,
+        params=nightly_params(),
+        tags=["onsite", "LST-1", "nightly"],
+        doc_md=__doc__,
+        auto_register=False,
+    ) as dag:
+
+        @task_group(group_id=RUN_GROUP)
+        def process_run(run_id: int) -> None:
+            r0_to_dl1 = step("r0_to_dl1", run_id=run_id)
+            dl1ab = step("dl1ab", run_id=run_id)
+            merge_dl1 = step("merge_dl1", run_id=run_id)
+            datacheck_subrun = step("datacheck_subrun", run_id=run_id)
+            r0_to_dl1 >> step("tailcut_finder", run_id=run_id) >> dl1ab
+            r0_to_dl1 >> step("merge_muons", run_id=run_id)
+            dl1ab >> merge_dl1 >> step("dl1_to_dl2", run_id=run_id, inlets=rf_model_assets())
+            dl1ab >> datacheck_subrun >> step("datacheck_run", run_id=run_id)
+
+        run_ids = plan_night_task()
+        calibration = step("drs4_baseline")
+        runs = process_run.expand(run_id=run_ids)
+        close = step("night_close")
+        run_ids >> calibration >> step("charge_calibration") >> runs
+        runs >> step("longterm_datacheck") >> step("provenance_merge") >> close
+        # Runs whatever failed (all_done) and never decides the run's state (a teardown).
+        [run_ids, runs, close] >> night_status_task().as_teardown()
+    return dag

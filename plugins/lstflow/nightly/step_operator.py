@@ -1,0 +1,118 @@
+"""The nightly steps as Slurm array tasks, planned at run time from the night planner.
+
+``build_array_spec`` plans the step from the onsite config, the DAG-run conf, the logical date
+and the night's files; ``SlurmArrayOperator`` stores that spec, so the resumption after each
+deferral and every retry re-attach to the same work and jobs, even when the step's output
+appeared meanwhile (a calibration step plans nothing once its file exists).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lstflow.nightly.night_options import job_python, onsite_base, onsite_config
+from lstflow.onsite.plan import plan_night
+from lstflow.onsite.settings import VERSION_KEYS, build_version, load_settings
+from lstflow.onsite.tasks import JobMode, NightTasks
+from lstflow.slurm.operator import SlurmArrayOperator
+from lstflow.workitems import ArraySpec, WorkItem
+
+StepItems = Callable[[NightTasks, int], tuple[WorkItem, ...]]
+
+
+def night_of(context: Mapping[str, Any]) -> dt.date:
+    """The observation night of a DAG run: its logical date (UTC calendar date)."""
+    dag_run = context["dag_run"]
+    logical_date = getattr(dag_run, "logical_date", None)
+    if logical_date is None:
+        raise ValueError(
+            f"DAG run {dag_run.run_id!r} has no logical date, so it has no night. Fix: trigger "
+            "the nightly DAG with the night as logical date, e.g. "
+            "'airflow dags trigger lstflow_nightly --logical-date 2020-01-17'"
+        )
+    return logical_date.astimezone(dt.UTC).date()
+
+
+@dataclass(frozen=True)
+class NightRequest:
+    """What one DAG run asks for: a night, simulate or not, analysis-version overrides."""
+
+    night: dt.date
+    simulate: bool
+    overrides: Mapping[str, Any]
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> NightRequest:
+        params = context["params"]
+        overrides = {key: params[key] for key in VERSION_KEYS if params.get(key) is not None}
+        return cls(night_of(context), bool(params.get("simulate", False)), overrides)
+
+    def tasks(self) -> NightTasks:
+        settings = load_settings(onsite_config(), onsite_base())
+        version = build_version(settings, self.overrides, source="DAG-run conf")
+        plan = plan_night(settings, self.night, version)
+        return NightTasks(settings, plan, JobMode(simulate=self.simulate, python=job_python()))
+
+
+def _night_step(build: Callable[[NightTasks], tuple[WorkItem, ...]]) -> StepItems:
+    return lambda tasks, _run: build(tasks)
+
+
+def _one(build: Callable[[NightTasks, int], WorkItem]) -> StepItems:
+    return lambda tasks, run: (build(tasks, run),)
+
+
+# Step name → its work items. Per-run steps get the run number; the DL1b and later steps read the
+# tail-cut finder's result of the run (a stand-in at dark NSB in simulate mode).
+NIGHT_STEPS: dict[str, StepItems] = {
+    "drs4_baseline": _night_step(NightTasks.drs4_baseline),
+    "charge_calibration": _night_step(NightTasks.charge_calibration),
+    "longterm_datacheck": _night_step(lambda t: (t.longterm_datacheck(),)),
+    "provenance_merge": _night_step(lambda t: (t.provenance_merge(),)),
+    "night_close": _night_step(lambda t: (t.night_close(),)),
+}
+RUN_STEPS: dict[str, StepItems] = {
+    "r0_to_dl1": NightTasks.r0_to_dl1,
+    "tailcut_finder": _one(NightTasks.tailcut_finder),
+    "dl1ab": lambda t, run: t.dl1ab(run, t.tailcut(run)),
+    "datacheck_subrun": lambda t, run: t.datacheck_subruns(run, t.tailcut(run)),
+    "merge_dl1": _one(lambda t, run: t.merge_dl1(run, t.tailcut(run))),
+    "merge_muons": _one(NightTasks.merge_muons),
+    "dl1_to_dl2": _one(
+        lambda t, run: t.dl1_to_dl2(run, t.tailcut(run), t.rf_model(run, t.tailcut(run)))
+    ),
+    "datacheck_run": _one(lambda t, run: t.datacheck_run(run, t.tailcut(run))),
+}
+# Steps whose array elements are the run's subruns (the sequencer table's subrun columns).
+SUBRUN_STEPS = ("r0_to_dl1", "dl1ab", "datacheck_subrun")
+CALIBRATION_STEPS = ("drs4_baseline", "charge_calibration")
+
+
+class NightStepOperator(SlurmArrayOperator):
+    """One step of the night (``run_id`` set for per-run steps) as Slurm job arrays.
+
+    ``run_id`` is a template field so that a mapped task group can pass its mapped argument.
+    A step with nothing to do (its calibration file already exists) submits nothing and
+    returns an empty report.
+    """
+
+    template_fields = (*SlurmArrayOperator.template_fields, "run_id")
+
+    def __init__(self, *, step: str, run_id: Any = None, **kwargs: Any) -> None:
+        if step not in NIGHT_STEPS and step not in RUN_STEPS:
+            raise ValueError(
+                f"unknown nightly step {step!r}; use one of {[*NIGHT_STEPS, *RUN_STEPS]}"
+            )
+        super().__init__(**kwargs)
+        self.step = step
+        self.run_id = run_id
+
+    def build_array_spec(self, context: Any) -> ArraySpec:
+        tasks = NightRequest.from_context(context).tasks()
+        if self.step in NIGHT_STEPS:
+            return tasks.array_spec(self.step, NIGHT_STEPS[self.step](tasks, 0))
+        run_id = int(self.run_id)
+        return tasks.array_spec(self.step, RUN_STEPS[self.step](tasks, run_id), run_id)

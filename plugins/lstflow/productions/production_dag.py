@@ -1,0 +1,104 @@
+"""One Airflow DAG for one production config: one task per stage, in lstmcpipe's order.
+
+Only the config's header is used here (no entries, no globbing of data directories, no DB or
+network access), so parsing a whole production library stays cheap: the work items are planned
+(and the entries read and validated) when each stage task runs.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, Param
+
+from lstflow.config.model import ProductionHeader
+from lstflow.product_base.assets import models_asset
+from lstflow.product_base.options import SlurmTaskSettings
+from lstflow.product_base.task_retries import TASK_RETRIES
+from lstflow.productions.naming import dag_id_for
+from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
+from lstflow.productions.run_provenance import ProductionProvenanceOperator
+from lstflow.productions.stage_operator import ProductionStageOperator
+from lstflow.stages.registry import effective_upstream, stages_to_run
+
+OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
+
+
+def production_params(stages: tuple[str, ...]) -> dict[str, Param]:
+    """The trigger form: which stages, dry run, and what to do about existing outputs."""
+    return {
+        "stages": Param(
+            list(stages),
+            type="array",
+            items={"type": "string", "enum": list(stages)},
+            description="Stages to run in this trigger; the others are skipped.",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            description="Plan every stage and log its command lines, submit nothing.",
+        ),
+        "overwrite": Param(
+            "refuse",
+            type="string",
+            enum=list(OVERWRITE_POLICIES),
+            description=(
+                "When a stage's outputs already exist: refuse (fail, touch nothing), skip the "
+                "elements whose outputs exist, or overwrite them (old outputs are renamed aside)."
+            ),
+        ),
+    }
+
+
+def production_tags(production: ProductionHeader, stages: tuple[str, ...]) -> list[str]:
+    env = production.source_environment
+    environment = env.conda_env or env.source_file
+    return [*stages, f"env:{environment}"[:100]]
+
+
+def production_doc(production: ProductionHeader) -> str:
+    if production.readme is not None:
+        return production.readme.read_text(errors="replace")
+    return f"Production `{production.prod_id}` from `{production.path}` (no README.md)."
+
+
+def build_production_dag(production: ProductionHeader, settings: SlurmTaskSettings) -> DAG:
+    """``settings``: ``product_base.options.slurm_task_settings()``, read once per library."""
+    stages = stages_to_run(production)
+    with DAG(
+        dag_id=dag_id_for(production.prod_id),
+        schedule=None,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=False,
+        doc_md=production_doc(production),
+        tags=production_tags(production, stages),
+        dag_display_name=production.prod_id,
+        auto_register=False,
+        default_args=TASK_RETRIES,
+    ) as dag:
+        tasks = {
+            stage: ProductionStageOperator(
+                task_id=stage,
+                config_path=str(production.path),
+                stage=stage,
+                **settings.operator_kwargs(),
+                # The models directory is an Asset: nights reading these models declare it.
+                outlets=[models_asset(production.prod_id)] if stage == "train_pipe" else [],
+            )
+            for stage in stages
+        }
+        for stage, task in tasks.items():
+            for upstream in effective_upstream(stage, stages):
+                tasks[upstream] >> task
+        # Last, whatever happened (all done): what ran, with which software and resources. A
+        # teardown, so it never decides the run's state: a failed stage still fails the run.
+        provenance = ProductionProvenanceOperator(
+            task_id=PROVENANCE_TASK_ID,
+            config_path=str(production.path),
+            stages=stages,
+            ssh_conn_id=settings.ssh_conn_id,
+        )
+        list(tasks.values()) >> provenance.as_teardown()
+    # Set after the tasks: each operator would deep-copy the DAG's params into its own (the
+    # largest part of building the DAG), and tasks read them from the DAG run anyway.
+    dag.params = production_params(stages)  # type: ignore[assignment]
+    return dag

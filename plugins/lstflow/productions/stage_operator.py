@@ -1,0 +1,211 @@
+"""The task of one production stage: plan its work items when it runs, then run them on Slurm.
+
+Planning happens at run time, not parse time (it lists input directories on the cluster).
+``SlurmArrayOperator`` stores the planned ``ArraySpec``, so ``execute_complete`` and a retried
+try see exactly the same work and re-attach to its jobs instead of submitting again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from lstflow.config import ConfigError, load_production
+from lstflow.config.model import ProductionConfig
+from lstflow.product_base.options import (
+    array_throttle,
+    log_root,
+    parse_cache_dir,
+    slurm_task_settings,
+)
+from lstflow.slurm.cluster_files import ClusterFiles
+from lstflow.slurm.operator import SlurmArrayOperator
+from lstflow.stages.base import PlanContext, StagePlan
+from lstflow.stages.file_batches import InputDirectoryError
+from lstflow.stages.registry import plan_stage, stages_with_implicit
+from lstflow.workitems import ArraySpec, WorkItem
+
+SHOWN_EXISTING = 10
+
+
+def run_label(run_id: str) -> str:
+    """A run id made safe for file names (run ids hold ':' and '+')."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+
+
+def load_for_run(config_path: str) -> ProductionConfig:
+    """The whole config, entries validated; any problem fails the task without a retry.
+
+    The DAG was built from the config's header only, so an invalid entry is found here: the
+    task fails with the same ``<file>: <yaml key>: <problem> (<fix>)`` lines as
+    ``lstflow validate``.
+    """
+    try:
+        return load_production(Path(config_path), cache_dir=parse_cache_dir())
+    except ConfigError as error:
+        raise AirflowFailException(f"invalid production config:\n{error}") from None
+
+
+class ProductionStageOperator(SlurmArrayOperator):
+    """One stage of an MC production, planned from its config when the task runs."""
+
+    template_fields: Sequence[str] = ("ssh_conn_id", "config_path")
+
+    def __init__(self, *, config_path: str, stage: str, **kwargs: Any) -> None:
+        if "ssh_conn_id" not in kwargs or "poll" not in kwargs:
+            kwargs = {**slurm_task_settings().operator_kwargs(), **kwargs}
+        kwargs.setdefault("trigger_rule", "none_failed")
+        super().__init__(**kwargs)
+        self.config_path = config_path
+        self.stage = stage
+        self._records = ""
+
+    def spec_ready(self, context: Any, spec: ArraySpec) -> None:
+        self._records = _records_dir(spec, run_label(context["run_id"]))
+
+    def build_array_spec(self, context: Any) -> ArraySpec:
+        label = run_label(context["run_id"])
+        params = context["params"]
+        if self.stage not in stages_with_implicit(params["stages"]):
+            raise AirflowSkipException(f"{self.stage} is not among this run's stages")
+        production = load_for_run(self.config_path)
+        files = self.cluster_files()
+        plan = self._plan(production, files, label)
+        items = self._apply_overwrite_policy(
+            files, plan.items, params["overwrite"], label, dry_run=params["dry_run"]
+        )
+        spec = ArraySpec(
+            name=self.stage,
+            items=items,
+            log_dir=plan.log_dir,
+            workdir=plan.log_dir,
+            prologue=production.source_environment.prologue(),
+            throttle=array_throttle(),
+        )
+        if params["dry_run"]:
+            self._log_dry_run(spec, plan)
+            raise AirflowSkipException(f"dry run: {len(items)} {self.stage} elements not submitted")
+        for path, content in plan.files:
+            files.write(path, content)
+        # lstchain tools do not create their output's directory: make them as the job user.
+        files.make_dirs(sorted({posixpath.dirname(p) for item in items for p in item.outputs}))
+        self._write_run_record(files, spec, _records_dir(spec, label))
+        return spec
+
+    def _plan(self, production: ProductionConfig, files: ClusterFiles, label: str) -> StagePlan:
+        context = PlanContext(
+            prod_id=production.prod_id,
+            lstchain_config=self._publish_lstchain_config(production, files),
+            log_root=log_root(),
+            run_label=label,
+            account=production.slurm_config.user_account,
+            files=files,
+        )
+        try:
+            return plan_stage(production, self.stage, context)
+        except InputDirectoryError as error:
+            raise AirflowFailException(f"{production.path}:\n{error}") from error
+
+    def _publish_lstchain_config(self, production: ProductionConfig, files: ClusterFiles) -> str:
+        """Copy the lstchain config to the cluster under a content-addressed name.
+
+        The jobs read this copy, so they see the config this run was planned with, and the
+        production's log directory keeps a record of it.
+        """
+        if production.lstchain_config is None:
+            raise AirflowFailException(
+                f"{production.path}: no lstchain config JSON beside the production config"
+            )
+        text = production.lstchain_config.read_text()
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        remote = posixpath.join(
+            log_root(), production.prod_id, "config", f"lstchain_config_{digest}.json"
+        )
+        if not files.existing([remote]):
+            files.write(remote, text)
+        return remote
+
+    def _apply_overwrite_policy(
+        self,
+        files: ClusterFiles,
+        items: Sequence[WorkItem],
+        policy: str,
+        label: str,
+        *,
+        dry_run: bool = False,
+    ) -> tuple[WorkItem, ...]:
+        """Never delete outputs at submission: refuse, skip done elements, or move them aside.
+
+        A dry run only says what it would move: it changes nothing on the cluster.
+        """
+        existing = files.existing(path for item in items for path in item.outputs)
+        if not existing:
+            return tuple(items)
+        if policy == "refuse":
+            shown = "\n  ".join(sorted(existing)[:SHOWN_EXISTING])
+            raise AirflowFailException(
+                f"{self.stage}: {len(existing)} output(s) already exist, e.g.\n  {shown}\n"
+                "Nothing was submitted and nothing was deleted. Trigger again with "
+                "overwrite='skip' to run only the missing outputs, or overwrite='overwrite' to "
+                "replace them (existing outputs are renamed aside, not deleted)."
+            )
+        if policy == "skip":
+            remaining = tuple(item for item in items if not set(item.outputs) <= existing)
+            self.log.info(
+                "%s: skipping %d element(s) whose outputs all exist",
+                self.stage,
+                len(items) - len(remaining),
+            )
+            if not remaining:
+                raise AirflowSkipException(f"{self.stage}: every output already exists")
+            return remaining
+        if dry_run:
+            for path in sorted(existing):
+                self.log.info("%s: would rename %s aside", self.stage, path)
+            return tuple(items)
+        files.move_aside(sorted(existing), f".replaced-{label}")
+        self.log.info("%s: renamed %d existing output(s) aside", self.stage, len(existing))
+        return tuple(items)
+
+    def _write_run_record(self, files: ClusterFiles, spec: ArraySpec, records: str) -> None:
+        record = {
+            "stage": self.stage,
+            "config": self.config_path,
+            "log_dir": spec.log_dir,
+            "elements": [
+                {"key": item.key, "command": shlex.join(item.argv), "outputs": item.outputs}
+                for item in spec.items
+            ],
+        }
+        files.write(posixpath.join(records, f"{self.stage}.json"), json.dumps(record, indent=1))
+
+    def defer(self, *, trigger: Any, method_name: str, **kwargs: Any) -> None:  # type: ignore[override]
+        """Before each deferral, record the job ids and the scancel line users expect."""
+        scancel = f"scancel {','.join(sorted(trigger.jobs, key=int))}"
+        self.cluster_files().write(
+            posixpath.join(self._records, f"{self.stage}.scancel.sh"), scancel + "\n"
+        )
+        self.log.info(
+            "%s: job ids in %s; to cancel by hand: %s", self.stage, self._records, scancel
+        )
+        super().defer(trigger=trigger, method_name=method_name, **kwargs)
+
+    def _log_dry_run(self, spec: ArraySpec, plan: StagePlan) -> None:
+        self.log.info("%s: dry run, %d elements", self.stage, len(spec.items))
+        for item in spec.items:
+            self.log.info("%s: %s", item.key, shlex.join(item.argv))
+        for path, _content in plan.files:
+            self.log.info("would write %s", path)
+
+
+def _records_dir(spec: ArraySpec, label: str) -> str:
+    """``<log_root>/<prod_id>/runs/<run>/``: what each stage of a run submitted."""
+    return posixpath.join(posixpath.dirname(spec.log_dir), "runs", label)

@@ -1,0 +1,95 @@
+"""Files the pages show that live on the cluster: plots and provenance.json, read over SSH.
+
+The api-server does not share the cluster's filesystem in general, so files come through the
+Slurm layer's ``ClusterFiles``. Only paths derived from the production config or
+from the run records are ever read: a URL names a plot, never a path. Reads are cached for a
+minute, so reloading a page does not open SSH sessions again.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lstflow.config.model import Dl2ToSensitivityEntry, ProductionConfig, TrainPipeEntry
+from lstflow.product_base.options import ssh_conn_id
+from lstflow.stages.dl2_to_sensitivity import plot_path as sensitivity_plot_path
+from lstflow.stages.train_pipe import FEATURE_IMPORTANCE_PNG
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class PlotSource:
+    name: str
+    title: str
+    path: str
+
+
+def plot_sources(production: ProductionConfig) -> list[PlotSource]:
+    """The plots a production's stages write: RF feature importance per train_pipe entry,
+    sensitivity and IRF performance per dl2_to_sensitivity entry."""
+    run = set(production.stages_to_run)
+    plots: list[PlotSource] = []
+    for number, entry in enumerate(production.entries("train_pipe")):
+        if "train_pipe" in run and isinstance(entry, TrainPipeEntry):
+            path = posixpath.join(entry.output, FEATURE_IMPORTANCE_PNG)
+            plots.append(PlotSource(f"rf-importance-{number}", "RF feature importance", path))
+    for number, entry in enumerate(production.entries("dl2_to_sensitivity")):
+        if "dl2_to_sensitivity" in run and isinstance(entry, Dl2ToSensitivityEntry):
+            path = sensitivity_plot_path(entry.output)
+            plots.append(PlotSource(f"sensitivity-{number}", "Sensitivity", path))
+            irf_path = sensitivity_plot_path(entry.output, "_irfs")
+            plots.append(PlotSource(f"irfs-{number}", "IRF performance", irf_path))
+    return plots
+
+
+class _TimedCache:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.values: dict[str, tuple[float, bytes | None]] = {}
+
+    def get(self, key: str, load: Callable[[], bytes | None]) -> bytes | None:
+        now = time.monotonic()
+        with self.lock:
+            hit = self.values.get(key)
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
+        value = load()
+        with self.lock:
+            self.values[key] = (now, value)
+        return value
+
+
+_CACHE = _TimedCache(CACHE_SECONDS)
+
+
+def _read_over_ssh(path: str) -> bytes | None:
+    # paramiko only when a page needs a file
+    from lstflow.slurm.cluster_files import ClusterFiles
+    from lstflow.slurm.hook import SlurmHook
+
+    return ClusterFiles(SlurmHook(ssh_conn_id())).read(path, MAX_FILE_BYTES)
+
+
+def read_file(path: str) -> bytes | None:
+    """The file's bytes, or ``None`` if it is missing, unreadable or too large."""
+    return _CACHE.get(path, lambda: _read_over_ssh(path))
+
+
+def read_json(path: str) -> dict[str, Any] | None:
+    data = read_file(path)
+    if data is None:
+        return None
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
