@@ -19,6 +19,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from lstflow.config.model import ProductionConfig
@@ -95,10 +96,11 @@ class ProductionLineage:
         return tuple(self.upstream)
 
     def group_of(self, ref: EntryRef) -> LineageGroup:
-        for group in self.groups:
-            if ref in group.entries:
-                return group
-        raise KeyError(str(ref))
+        return self._group_index[ref]
+
+    @cached_property
+    def _group_index(self) -> dict[EntryRef, LineageGroup]:
+        return {ref: group for group in self.groups for ref in group.entries}
 
     def downstream(self, ref: EntryRef) -> frozenset[EntryRef]:
         """Every entry that depends on ``ref``, directly or not: what its failure stops."""
@@ -260,10 +262,11 @@ def _reduced(
         if ref not in implied:
             implied.add(ref)
             pending.extend(upstream[ref])
-    return tuple(sorted(parents - implied, key=_stage_position))
+    return tuple(sorted(parents - implied, key=execution_position))
 
 
-def _stage_position(ref: EntryRef) -> tuple[int, int]:
+def execution_position(ref: EntryRef) -> tuple[int, int]:
+    """Sort key: stage execution order, then the entry's index."""
     return EXECUTION_ORDER.index(ref.stage), ref.index
 
 

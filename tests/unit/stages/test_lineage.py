@@ -5,14 +5,15 @@ path edge cases; and ``lstflow plan``'s lineage section."""
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lstflow.cli import main
-from lstflow.config import ProductionConfig, SourceEnvironment, load_production
-from lstflow.config.generate import GenerationRequest, generate
+from lstflow.config import ProductionConfig, load_production
 from lstflow.config.generate.layout import Prod5Layout
 from lstflow.config.generate.prod5 import SAMPLES as PROD5_SAMPLES
 from lstflow.config.model import STAGE_ORDER, StageEntry
@@ -179,38 +180,17 @@ def test_demo_dl1_chains_are_named_after_their_merged_files(
 # ---- generated productions ----------------------------------------------------------------------
 
 
-def touch_simtel(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "run1.simtel.gz").write_bytes(b"")
-
-
 @pytest.fixture
-def dl0_root(tmp_path: Path) -> Path:
-    """A synthetic LSTProd2 DL0 tree (three declinations) and a prod5 trans-80 tree."""
-    root = tmp_path / "data"
-    dl0 = root / "mc" / "DL0" / "LSTProd2"
-    for dec in DECS:
-        for node in TRAIN_NODES:
-            for particle in ("GammaDiffuse", "Protons"):
-                sim = dl0 / "TrainingDataset" / particle / dec / "sim_telarray"
-                touch_simtel(sim / node / "output_v1.4")
-    for node in TEST_NODES:
-        touch_simtel(dl0 / "TestDataset" / "sim_telarray" / node / "output_v1.4")
-    prod5 = Prod5Layout(str(root), "gen")
+def tree(allsky_tree: Callable[[str], Any]) -> Any:
+    """A DL0 tree with three declinations and a prod5 trans-80 tree beside it."""
+    found = allsky_tree("data")
+    found.add(DECS, TRAIN_NODES, TEST_NODES)
+    prod5 = Prod5Layout(str(found.root), "gen")
     for particle, offset in PROD5_SAMPLES:
-        touch_simtel(Path(prod5.dl0(particle, offset)))
-    return root
-
-
-def generated(kind: str, root: Path, prod_id: str = "gen") -> ProductionConfig:
-    request = GenerationRequest(
-        prod_id=prod_id,
-        data_root=str(root),
-        scan_root=root,
-        source_environment=SourceEnvironment("/opt/venv/bin/activate"),
-        dec_list=DECS,
-    )
-    return generate(kind, request).config
+        path = Path(prod5.dl0(particle, offset))
+        path.mkdir(parents=True)
+        (path / "run1.simtel.gz").write_bytes(b"")
+    return found
 
 
 def group_named(lineage: ProductionLineage, name: str) -> frozenset[EntryRef]:
@@ -218,8 +198,8 @@ def group_named(lineage: ProductionLineage, name: str) -> frozenset[EntryRef]:
     return frozenset(found.entries)
 
 
-def test_allsky_declinations_are_separate_lineages(dl0_root: Path) -> None:
-    production = generated("AllSkyFull", dl0_root)
+def test_allsky_declinations_are_separate_lineages(tree: Any) -> None:
+    production = tree.generate("AllSkyFull", DECS)
     lineage = build_lineage(production)
     assert_waits_only_on_earlier_stages(lineage)
     assert [group.name for group in lineage.groups] == [*DECS, SHARED_BY_ALL]
@@ -243,8 +223,8 @@ def test_allsky_declinations_are_separate_lineages(dl0_root: Path) -> None:
         assert irfs <= lineage.downstream(train)
 
 
-def test_prod5_generated_is_one_lineage(dl0_root: Path) -> None:
-    production = generated("Prod5Trans80", dl0_root)
+def test_prod5_generated_is_one_lineage(tree: Any) -> None:
+    production = tree.generate("Prod5Trans80", DECS)
     lineage = build_lineage(production)
     assert_waits_only_on_earlier_stages(lineage)
     assert len(lineage.groups) == 1
@@ -272,10 +252,10 @@ def merged_productions(*productions: ProductionConfig) -> ProductionConfig:
     )
 
 
-def test_nsb_grid_lineages_per_level_and_declination(dl0_root: Path) -> None:
+def test_nsb_grid_lineages_per_level_and_declination(tree: Any) -> None:
     levels = ("nsb_tuning_0.14", "nsb_tuning_1.07")
     production = merged_productions(
-        *(generated("AllSkyFullSplitDiffuse", dl0_root, level) for level in levels)
+        *(tree.generate("AllSkyFullSplitDiffuse", DECS, level) for level in levels)
     )
     lineage = build_lineage(production)
     assert_waits_only_on_earlier_stages(lineage)
@@ -294,29 +274,16 @@ def test_nsb_grid_lineages_per_level_and_declination(dl0_root: Path) -> None:
         assert not lineage.ancestors(entry) & high
 
 
-def test_generated_library_sized_production_stays_cheap(dl0_root: Path, tmp_path: Path) -> None:
+def test_generated_library_sized_production_stays_cheap(
+    allsky_tree: Callable[[str], Any],
+) -> None:
     """An NSB-grid sized production (nine declinations, split diffuse) builds its lineage in
     one pass: every entry is in exactly one group."""
-    root = tmp_path / "big"
-    dl0 = root / "mc" / "DL0" / "LSTProd2"
     decs = tuple(f"dec_{2276 + 100 * number}" for number in range(9))
     nodes = [f"node_corsika_theta_{10 + n * 1.5:.3f}_az_{n * 7 + 0.5:.3f}_" for n in range(12)]
-    for dec in decs:
-        for node in nodes:
-            for particle in ("GammaDiffuse", "Protons"):
-                touch_simtel(
-                    dl0 / "TrainingDataset" / particle / dec / "sim_telarray" / node / "output_v1.4"
-                )
-    for node in nodes:
-        touch_simtel(dl0 / "TestDataset" / "sim_telarray" / node / "output_v1.4")
-    request = GenerationRequest(
-        prod_id="nsb",
-        data_root=str(root),
-        scan_root=root,
-        source_environment=SourceEnvironment("/opt/venv/bin/activate"),
-        dec_list=decs,
-    )
-    production = generate("AllSkyFullSplitDiffuse", request).config
+    big = allsky_tree("big")
+    big.add(decs, nodes, nodes)
+    production = big.generate("AllSkyFullSplitDiffuse", decs, "nsb")
     lineage = build_lineage(production)
     grouped = [entry for group in lineage.groups for entry in group.entries]
     assert sorted(grouped) == sorted(lineage.entries)
@@ -404,14 +371,14 @@ def test_plan_prints_lineage_groups_and_upstream(capsys: pytest.CaptureFixture[s
 
 
 def test_plan_ends_with_the_lineage_summary(
-    dl0_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tree: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from lstflow.config.dump import dump_production
 
     config = tmp_path / "out" / "lstmcpipe_config.yaml"
     config.parent.mkdir()
     (config.parent / "lstchain_config.json").write_text("{}")
-    config.write_text(dump_production(generated("AllSkyFull", dl0_root), "generated"))
+    config.write_text(dump_production(tree.generate("AllSkyFull", DECS), "generated"))
     assert main(["plan", str(config)]) == 0
     out = capsys.readouterr().out
     tail = out[out.index("== lineage:") :].splitlines()
