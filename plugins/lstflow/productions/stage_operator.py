@@ -106,7 +106,7 @@ class ProductionStageOperator(SlurmArrayOperator):
             lstchain_config=self._publish_lstchain_config(production, files),
             log_root=log_root(),
             run_label=label,
-            account=production.slurm_config.user_account,
+            slurm_config=production.slurm_config,
             files=files,
         )
         try:

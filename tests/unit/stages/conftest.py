@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lstflow.config import ProductionConfig, SourceEnvironment
-from lstflow.config.generate import GenerationRequest, generate
+from lstflow.config.generate import GenerationRequest, generate_all
 
 
 def touch_simtel(directory: Path) -> None:
@@ -35,15 +35,22 @@ class AllSkyTree:
         for node in test_nodes:
             touch_simtel(dl0 / "TestDataset" / "sim_telarray" / node / "output_v1.4")
 
-    def generate(self, kind: str, decs: Sequence[str], prod_id: str = "gen") -> ProductionConfig:
+    def generate_all(
+        self, kind: str, decs: Sequence[str], prod_id: str = "gen", nsb_levels: Sequence[str] = ()
+    ) -> list[ProductionConfig]:
         request = GenerationRequest(
             prod_id=prod_id,
             data_root=str(self.root),
             scan_root=self.root,
             source_environment=SourceEnvironment("/opt/venv/bin/activate"),
             dec_list=tuple(decs),
+            nsb_levels=tuple(nsb_levels),
         )
-        return generate(kind, request).config
+        return [generated.config for generated in generate_all(kind, request)]
+
+    def generate(self, kind: str, decs: Sequence[str], prod_id: str = "gen") -> ProductionConfig:
+        (production,) = self.generate_all(kind, decs, prod_id)
+        return production
 
 
 @pytest.fixture

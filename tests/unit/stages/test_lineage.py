@@ -4,6 +4,7 @@ path edge cases; and ``lstflow plan``'s lineage section."""
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Callable
 from dataclasses import replace
@@ -253,20 +254,27 @@ def merged_productions(*productions: ProductionConfig) -> ProductionConfig:
 
 
 def test_nsb_grid_lineages_per_level_and_declination(tree: Any) -> None:
-    levels = ("nsb_tuning_0.14", "nsb_tuning_1.07")
-    production = merged_productions(
-        *(tree.generate("AllSkyFullSplitDiffuse", DECS, level) for level in levels)
-    )
-    lineage = build_lineage(production)
+    """The AllSkyNsbGrid kind writes one production per NSB level, each one lineage per
+    declination; run as one production, the levels stay apart too."""
+    levels = tree.generate_all("AllSkyNsbGrid", DECS, "grid", nsb_levels=("0.00", "0.07"))
+    assert [level.prod_id for level in levels] == [
+        "grid_allsky_nsb_tuning_0.00",
+        "grid_allsky_nsb_tuning_0.07",
+    ]
+    for level in levels:
+        lineage = build_lineage(level)
+        assert_waits_only_on_earlier_stages(lineage)
+        assert [group.name for group in lineage.groups] == [*DECS, SHARED_BY_ALL]
+    lineage = build_lineage(merged_productions(*levels))
     assert_waits_only_on_earlier_stages(lineage)
     names = [group.name for group in lineage.groups]
-    chains = [f"{level}/{dec}" for level in levels for dec in DECS]
+    chains = [f"{level.prod_id}/{dec}" for level in levels for dec in DECS]
     assert names[: len(chains)] == chains
     # Each level's test nodes feed that level's declinations only.
     assert names[len(chains) :] == [
-        "shared: " + " + ".join(f"{level}/{dec}" for dec in DECS) for level in levels
+        "shared: " + " + ".join(f"{level.prod_id}/{dec}" for dec in DECS) for level in levels
     ]
-    low, high = (group_named(lineage, f"{level}/dec_2276") for level in levels)
+    low, high = (group_named(lineage, f"{level.prod_id}/dec_2276") for level in levels)
     trains = [entry for entry in low if entry.stage == "train_pipe"]
     assert len(trains) == 1 and lineage.downstream(trains[0]) <= low
     # The split diffuse halves give each declination its own full-enclosure IRFs.
@@ -385,3 +393,9 @@ def test_plan_ends_with_the_lineage_summary(
     assert tail[0] == "== lineage: 4 group(s), 40 entries, 14 input(s) from outside the production"
     assert [line.split(":")[0].strip() for line in tail[1:]] == [*DECS, SHARED_BY_ALL]
     assert "lstchain_dl1_to_dl2" in out  # the arrays are still there
+    assert main(["plan", str(config), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    groups = document["lineage"]["groups"]
+    assert [group["name"] for group in groups] == [*DECS, SHARED_BY_ALL]
+    (train,) = [e for e in groups[0]["entries"] if e["entry"].startswith("train_pipe")]
+    assert train["upstream"] == ["merge_dl1[0]", "merge_dl1[1]"]
