@@ -304,7 +304,7 @@ def _groups(
         LineageGroup(_models_name(key, all_models, labels), tuple(refs), key)
         for key, refs in sorted(by_key.items(), key=lambda item: (len(item[0]), item[0]))
     ]
-    groups += _chains(unmodelled, entries, upstream)
+    groups += _chains(unmodelled, entries, upstream, {group.name for group in groups})
     return tuple(groups)
 
 
@@ -336,8 +336,10 @@ def _chains(
     refs: list[EntryRef],
     entries: list[EntryPaths],
     upstream: Mapping[EntryRef, tuple[EntryRef, ...]],
+    taken: set[str],
 ) -> list[LineageGroup]:
-    """Entries tied to no models: one group per connected chain, named after its last output."""
+    """Entries tied to no models: one group per connected chain, named after its last output
+    (with that entry added when the name is not unique, e.g. an IRF named like a declination)."""
     if not refs:
         return []
     members = set(refs)
@@ -358,9 +360,13 @@ def _chains(
         chains.setdefault(find(ref), []).append(ref)
     outputs = {paths.ref: paths.outputs for paths in entries}
     names = [_chain_name(chain[-1], outputs[chain[-1]]) for chain in chains.values()]
-    return [
-        LineageGroup(name if names.count(name) == 1 else f"{name} ({chain[-1]})", tuple(chain))
+    unique = [
+        name if names.count(name) == 1 and name not in taken else f"{name} ({chain[-1]})"
         for name, chain in zip(names, chains.values(), strict=True)
+    ]
+    return [
+        LineageGroup(name, tuple(chain))
+        for name, chain in zip(unique, chains.values(), strict=True)
     ]
 
 

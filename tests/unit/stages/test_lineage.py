@@ -355,6 +355,38 @@ def test_paths_are_normalised_and_contained(tmp_path: Path) -> None:
     assert lineage.external_inputs[ref("dl1_to_dl2[1]")] == ("/elsewhere/dl1_other.h5",)
 
 
+NAMESAKE_IRF = """\
+workflow_kind: lstchain
+prod_id: namesake
+source_environment:
+  source_file: /opt/venv/bin/activate
+stages_to_run: [train_pipe, dl2_to_irfs]
+stages:
+  train_pipe:
+  - input: {gamma: /dl1/g2276.h5, proton: /dl1/p2276.h5}
+    output: /models/dec_2276
+  - input: {gamma: /dl1/g3476.h5, proton: /dl1/p3476.h5}
+    output: /models/dec_3476
+  dl2_to_irfs:
+  - input: {gamma_file: /elsewhere/dl2_gamma.h5}
+    output: /irf/dec_2276.fits.gz
+"""
+
+
+def test_chain_names_never_repeat_a_declination(tmp_path: Path) -> None:
+    """An IRF from DL2 made elsewhere (no models behind it) is a chain of its own, and its name
+    stays distinct from the declinations' even when its file is named like one."""
+    path = tmp_path / "lstmcpipe_config.yaml"
+    path.write_text(NAMESAKE_IRF)
+    (tmp_path / "lstchain_config.json").write_text("{}")
+    lineage = build_lineage(load_production(path))
+    assert [group.name for group in lineage.groups] == [
+        "dec_2276",
+        "dec_3476",
+        "dec_2276 (dl2_to_irfs[0])",
+    ]
+
+
 def test_stages_not_run_are_outside_the_graph(tmp_path: Path) -> None:
     path = tmp_path / "lstmcpipe_config.yaml"
     path.write_text(EDGE_CASES.replace("[r0_to_dl1, merge_dl1,", "[merge_dl1,"))

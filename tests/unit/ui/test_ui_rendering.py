@@ -98,6 +98,7 @@ def test_production_page_shows_bars_failures_plots_and_provenance() -> None:
         run=RUN,
         runs=[RUN],
         stages=stages,
+        lineages=[],
         plots=[],
         histograms=[],
         provenance=provenance,
