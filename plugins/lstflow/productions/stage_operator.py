@@ -22,6 +22,7 @@ from lstflow.config import ConfigError, load_production
 from lstflow.config.model import ProductionConfig
 from lstflow.product_base.options import (
     array_throttle,
+    config_environment,
     log_root,
     parse_cache_dir,
     slurm_task_settings,
@@ -49,7 +50,9 @@ def load_for_run(config_path: str) -> ProductionConfig:
     ``lstflow validate``.
     """
     try:
-        return load_production(Path(config_path), cache_dir=parse_cache_dir())
+        return load_production(
+            Path(config_path), cache_dir=parse_cache_dir(), environ=config_environment()
+        )
     except ConfigError as error:
         raise AirflowFailException(f"invalid production config:\n{error}") from None
 
