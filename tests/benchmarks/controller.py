@@ -36,6 +36,7 @@ async def _watch(triggers: list[Any], seconds: float) -> None:
 
 def run() -> dict[str, Any]:
     from lstflow.slurm.hook import SlurmHook
+    from lstflow.slurm.policy import PollSettings
     from lstflow.slurm.poller import CYCLE_COUNTS, QUERY_COUNTS
     from lstflow.slurm.trigger import SlurmArrayTrigger
 
@@ -55,8 +56,7 @@ def run() -> dict[str, Any]:
                 jobs={job: [0, 1]},
                 label=f"bench{number}",
                 total=2,
-                poll_interval=POLL_INTERVAL,
-                max_poll_interval=POLL_INTERVAL,
+                poll=PollSettings(poll_interval=POLL_INTERVAL, max_poll_interval=POLL_INTERVAL),
             )
             for number, job in enumerate(job_ids)
         ]

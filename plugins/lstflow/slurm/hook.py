@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -29,11 +29,11 @@ from lstflow.slurm.parsing import (
 )
 from lstflow.slurm.slurm_argv import (
     CommandResult,
+    SbatchRequest,
     SlurmCommandError,
     find_jobs_commands,
     sacct_status_argv,
     sacct_usage_argv,
-    sbatch_argv,
     squeue_forgot_all,
     squeue_status_argv,
 )
@@ -124,30 +124,9 @@ class SlurmHook(BaseHook):
             )
         return _LIMITS_CACHE[self.ssh_conn_id]
 
-    def submit(
-        self,
-        script_path: str,
-        *,
-        array: str,
-        options: Iterable[tuple[str, str]],
-        job_name: str,
-        comment: str,
-        workdir: str,
-        output: str,
-        error: str,
-    ) -> str:
+    def submit(self, request: SbatchRequest) -> str:
         """``sbatch --parsable`` a job array; returns its job id."""
-        argv = sbatch_argv(
-            script_path,
-            array=array,
-            options=options,
-            job_name=job_name,
-            comment=comment,
-            workdir=workdir,
-            output=output,
-            error=error,
-        )
-        return parse_sbatch_parsable(self.check(argv).stdout)
+        return parse_sbatch_parsable(self.check(request.argv()).stdout)
 
     def cancel(self, job_ids: Sequence[str]) -> None:
         if job_ids:
@@ -216,6 +195,7 @@ __all__ = [
     "CommandResult",
     "ElementId",
     "ElementStatus",
+    "SbatchRequest",
     "SlurmCommandError",
     "SlurmHook",
     "SlurmOutputError",
