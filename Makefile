@@ -3,28 +3,47 @@ SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
+# Development tooling (local cluster, demo, test data) is the lstflow_dev package in dev/, which
+# the lstflow wheel does not ship: its CLI runs from this checkout.
+DEV := PYTHONPATH=$(ROOT)/dev $(BIN)/python -m lstflow_dev
 export AIRFLOW_HOME ?= $(ROOT)/.lstflow/airflow
 
-.PHONY: setup cluster-up cluster-down airflow-init demo lint pytest test airflow bench
+# Airflow's metadata DB: this checkout's PostgreSQL server (include/postgres; port
+# $LSTFLOW_POSTGRES_PORT, default 15432), database `airflow`.
+AIRFLOW_DB := airflow
+
+.PHONY: setup postgres-up postgres-down cluster-up cluster-down airflow-init demo lint pytest test airflow bench
 
 setup:
 	bash include/setup/install.sh
 
-cluster-up: setup
-	$(BIN)/lstflow cluster up
+postgres-up: setup
+	bash include/postgres/up.sh $(AIRFLOW_DB) >/dev/null
+
+postgres-down:
+	bash include/postgres/down.sh
+
+# Also upserts the cluster's SSH connection into an initialised $AIRFLOW_HOME's DB: PostgreSQL.
+cluster-up: setup postgres-up
+	$(DEV) cluster up
 
 cluster-down:
-	$(BIN)/lstflow cluster down
+	$(DEV) cluster down
 
-airflow-init: setup
-	$(BIN)/lstflow init --poll-interval 5
+# The demo configs' ${LSTFLOW_DATA_ROOT} and ${LSTFLOW_ANALYSIS_ENV} go into airflow.cfg, so every
+# Airflow process (make airflow, make demo) expands them alike.
+airflow-init: setup postgres-up
+	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$$(bash include/postgres/url.sh $(AIRFLOW_DB))" \
+	$(BIN)/lstflow init --poll-interval 5 \
+		--config-variable LSTFLOW_DATA_ROOT=$(ROOT)/.lstflow/data \
+		--config-variable LSTFLOW_ANALYSIS_ENV=$(VENV)
 
 demo: airflow-init cluster-up
-	$(BIN)/lstflow demo
+	$(DEV) demo
 
 lint: setup
-	$(BIN)/ruff check plugins tests dags
-	$(BIN)/ruff format --check plugins tests dags
+	$(BIN)/ruff check plugins dev tests dags
+	$(BIN)/ruff format --check plugins dev tests dags
 	$(BIN)/mypy
 
 pytest: setup cluster-up
@@ -32,11 +51,12 @@ pytest: setup cluster-up
 
 test: lint pytest
 
-# The Airflow UI and all its processes (api-server, scheduler, dag-processor, triggerer).
+# The Airflow UI and all its processes (api-server, scheduler, dag-processor, triggerer), with
+# LocalExecutor on PostgreSQL.
 airflow: airflow-init cluster-up
 	PATH=$(BIN):$$PATH $(BIN)/airflow standalone
 
 # Benchmarks side by side with lstmcpipe 0.11.5 (installs it in its own venv under .lstflow/bench):
 # prints one table and writes .lstflow/bench/results.json. Asserts nothing; takes minutes.
 bench: airflow-init cluster-up
-	PYTHONPATH=$(ROOT)/plugins $(BIN)/python tests/benchmarks/run.py
+	PYTHONPATH=$(ROOT)/plugins:$(ROOT)/dev $(BIN)/python tests/benchmarks/run.py

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lstflow import localcluster
+from lstflow_dev import localcluster
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from support.airflow_stack import AirflowStack, all_in, wait_until
+from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.hook import SlurmHook
@@ -64,7 +65,7 @@ def stack(slurm_env: dict[str, str]) -> Iterator[AirflowStack]:
         airflow.start()
         yield airflow
     finally:
-        airflow.stop_all()
+        airflow.close()
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ def _deferred_with_trigger(stack: AirflowStack, dag_id: str, run_id: str, count:
         lambda: (
             stack.query(
                 "SELECT count(*) FROM task_instance ti JOIN trigger t ON ti.trigger_id = t.id "
-                "WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.state = 'deferred' "
+                "WHERE ti.dag_id = %s AND ti.run_id = %s AND ti.state = 'deferred' "
                 "AND t.triggerer_id IS NOT NULL",
                 (dag_id, run_id),
             )[0][0]
@@ -142,7 +143,7 @@ def _deferred_with_trigger(stack: AirflowStack, dag_id: str, run_id: str, count:
 def _worker_starts(stack: AirflowStack, dag_id: str, run_id: str) -> int:
     """How often a worker started the run's tasks (Airflow's audit log: one ``running`` each)."""
     rows = stack.query(
-        "SELECT count(*) FROM log WHERE dag_id = ? AND run_id = ? AND event = 'running'",
+        "SELECT count(*) FROM log WHERE dag_id = %s AND run_id = %s AND event = 'running'",
         (dag_id, run_id),
     )
     return int(rows[0][0])
@@ -177,10 +178,10 @@ def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
     states = stack.wait_for_tasks(dag_id, run_id, all_in({"success", "failed"}), "to finish")
     assert states == {("stage", -1): "success"}
     try_number = stack.query(
-        "SELECT try_number FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
+        "SELECT try_number FROM task_instance WHERE dag_id = %s AND run_id = %s", (dag_id, run_id)
     )
     assert try_number == [(1,)]  # resumed by the new triggerer, not retried by the scheduler
-    counts = hook.count_jobs_by_tag(prefix)
+    counts = count_jobs_by_tag(hook, prefix)
     assert list(counts.values()) == [1]  # one planned submission, sbatch'ed exactly once
     (job_name,) = counts
     job_ids = sorted(hook.find_jobs([job_name])[job_name])
@@ -194,10 +195,10 @@ def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
     # published the report the operator handed it before deferring.
     assert _worker_starts(stack, dag_id, run_id) == 1
     (report,) = stack.query(
-        "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND key = 'return_value'",
+        "SELECT value FROM xcom WHERE dag_id = %s AND run_id = %s AND key = 'return_value'",
         (dag_id, run_id),
     )
-    value = json.loads(report[0])
+    value = report[0]  # PostgreSQL's json column: already decoded once
     value = json.loads(value) if isinstance(value, str) else value  # see pull_report
     assert value == {
         "name": "stage",
@@ -236,7 +237,7 @@ def test_clearing_a_deferred_task_cancels_its_slurm_jobs(
     # The cleared task runs again: its new try resubmits the cancelled elements, once.
     rerun = stack.wait(
         lambda: (
-            hook.count_jobs_by_tag(prefix) if len(hook.count_jobs_by_tag(prefix)) == 2 else None
+            count_jobs_by_tag(hook, prefix) if len(count_jobs_by_tag(hook, prefix)) == 2 else None
         ),
         180,
         "the cleared task to resubmit its cancelled elements",
@@ -272,7 +273,7 @@ def test_twenty_deferred_tasks_share_one_squeue_per_poll_cycle(
     hook.check(["scontrol", "update", f"JobId={','.join(job_ids)}", "StartTime=now"])
     states = stack.wait_for_tasks(dag_id, run_id, all_in({"success", "failed"}), "to finish")
     assert set(states.values()) == {"success"} and len(states) == 20
-    counts = hook.count_jobs_by_tag(f"lstflow.{dag_id}.")
+    counts = count_jobs_by_tag(hook, f"lstflow.{dag_id}.")
     assert len(counts) == 20 and set(counts.values()) == {1}
 
 

@@ -6,11 +6,12 @@ import asyncio
 import time
 
 import pytest
+from support.slurm_counts import count_jobs_by_tag, record_slurm_traffic
 
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.hook import SbatchRequest, SlurmHook
-from lstflow.slurm.poller import QUERY_COUNTS, SlurmStatusPoller
+from lstflow.slurm.poller import SlurmStatusPoller
 from lstflow.slurm.slurm_argv import squeue_forgot_all, squeue_status_argv
 from lstflow.slurm.states import SlurmState
 
@@ -78,7 +79,7 @@ def test_submit_find_count_cancel_and_query(remote_dir: str) -> None:
         )
     )
     assert hook.find_jobs([name]) == {name: {job_id}}
-    assert hook.count_jobs_by_tag("lstflow.hooktest.")[name] == 1
+    assert count_jobs_by_tag(hook, "lstflow.hooktest.")[name] == 1
     live = hook.check(squeue_status_argv([job_id])).stdout
     assert f"{job_id}_" in live
 
@@ -114,12 +115,12 @@ def test_poller_query_uses_sacct_for_failures_and_forgotten_jobs(remote_dir: str
         finally:
             await poller._close()
 
-    before = QUERY_COUNTS[("lstflow_local_slurm", "sacct")]
-    statuses = asyncio.run(query())
+    with record_slurm_traffic() as traffic:
+        statuses = asyncio.run(query())
     status = statuses[ElementId(job_id, 0)]
     assert status.state is SlurmState.FAILED
     assert status.exit_code == 3
-    assert QUERY_COUNTS[("lstflow_local_slurm", "sacct")] == before + 1
+    assert traffic.queries[("lstflow_local_slurm", "sacct")] == 1
 
     # A job id the controller does not know (as after MinJobAge): squeue answers rc 1, which the
     # poller reads as "ask sacct", never as "done".

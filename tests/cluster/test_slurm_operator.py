@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from support.operator_dags import new_dag_id, run_array_dag
+from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.policy import RetryPolicy
@@ -58,7 +59,7 @@ def test_only_failed_elements_are_resubmitted_and_task_succeeds(
     assert first_states[1] is first_states[3] is SlurmState.FAILED
     assert first_states[0] is first_states[2] is first_states[4] is SlurmState.COMPLETED
     assert _elements(retry, 2) == {1: SlurmState.COMPLETED, 3: SlurmState.COMPLETED}
-    counts = SlurmHook().count_jobs_by_tag(f"lstflow.{dag_id}.stage.")
+    counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{dag_id}.stage.")
     assert sorted(counts.values()) == [1, 1]  # two planned submissions, each sbatch'ed once
 
 

@@ -29,7 +29,7 @@ from lstflow.config import (
     load_headers,
     load_production,
 )
-from lstflow.product_base.options import slurm_task_settings
+from lstflow.product_base.options import config_environment, slurm_task_settings
 from lstflow.productions.dag_index import read_index, write_index
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.production_dag import build_production_dag
@@ -65,7 +65,8 @@ def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> d
     only = get_parsing_context().dag_id
     headers = _indexed_header(only, config_root, cache_dir) if only is not None else None
     if headers is None:
-        headers = list(load_headers(config_root, cache_dir=cache_dir)[0].values())
+        loaded = load_headers(config_root, cache_dir=cache_dir, environ=config_environment())
+        headers = list(loaded[0].values())
     owners = _dag_owners(headers)[0]
     if only is None and cache_dir is not None:
         write_index(cache_dir, {dag_id: str(header.path) for dag_id, header in owners.items()})
@@ -92,7 +93,7 @@ def build_invalid_configs_dag(
     """
     if get_parsing_context().dag_id is not None:
         return {}
-    headers, errors = load_headers(config_root, cache_dir=cache_dir)
+    headers, errors = load_headers(config_root, cache_dir=cache_dir, environ=config_environment())
     owners, problems = _dag_owners(list(headers.values()))
     problems = [str(error) for error in errors.values()] + problems
     entry_problems, unchecked = _entry_problems(list(owners.values()), cache_dir, budget)
@@ -108,11 +109,12 @@ def _entry_problems(
     """The entry problems found within ``budget`` seconds, and how many configs are unchecked."""
     deadline = time.monotonic() + budget
     problems: list[str] = []
+    environ = config_environment()
     for done, header in enumerate(headers):
         if time.monotonic() > deadline:
             return problems, len(headers) - done
         try:
-            load_production(header.path, cache_dir=cache_dir)
+            load_production(header.path, cache_dir=cache_dir, environ=environ)
         except ConfigError as error:
             problems.append(str(error))
     return problems, 0
@@ -126,7 +128,7 @@ def _indexed_header(
     if path is None or not Path(path).is_relative_to(config_root.absolute()):
         return None
     try:
-        header = load_header(Path(path), cache_dir=cache_dir)
+        header = load_header(Path(path), cache_dir=cache_dir, environ=config_environment())
     except ConfigError:
         return None
     return [header] if dag_id_for(header.prod_id) == dag_id else None

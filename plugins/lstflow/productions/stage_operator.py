@@ -22,6 +22,7 @@ from lstflow.config import ConfigError, load_production
 from lstflow.config.model import ProductionConfig
 from lstflow.product_base.options import (
     array_throttle,
+    config_environment,
     log_root,
     parse_cache_dir,
     slurm_task_settings,
@@ -49,7 +50,9 @@ def load_for_run(config_path: str) -> ProductionConfig:
     ``lstflow validate``.
     """
     try:
-        return load_production(Path(config_path), cache_dir=parse_cache_dir())
+        return load_production(
+            Path(config_path), cache_dir=parse_cache_dir(), environ=config_environment()
+        )
     except ConfigError as error:
         raise AirflowFailException(f"invalid production config:\n{error}") from None
 
@@ -106,7 +109,7 @@ class ProductionStageOperator(SlurmArrayOperator):
             lstchain_config=self._publish_lstchain_config(production, files),
             log_root=log_root(),
             run_label=label,
-            account=production.slurm_config.user_account,
+            slurm_config=production.slurm_config,
             files=files,
         )
         try:

@@ -68,7 +68,7 @@ class SlurmHook(BaseHook):
     conn_name_attr = "ssh_conn_id"
     default_conn_name = DEFAULT_CONN_ID
     conn_type = "slurm"
-    hook_name = "Slurm over SSH (lstflow)"
+    hook_name = "Slurm (lstflow)"
 
     def __init__(self, ssh_conn_id: str = DEFAULT_CONN_ID, command_timeout: float = 120.0) -> None:
         super().__init__()
@@ -139,17 +139,6 @@ class SlurmHook(BaseHook):
         since = (datetime.now(UTC) - JOB_LOOKBACK).strftime("%Y-%m-%dT%H:%M:%S")
         result = self.check(find_jobs_commands(job_names, since))
         return parse_named_jobs(result.stdout)
-
-    def count_jobs_by_tag(self, prefix: str) -> dict[str, int]:
-        """How many array jobs were submitted under each job name starting with ``prefix``.
-
-        Used to prove exactly-once submission: every name (one per planned submission) must map
-        to exactly one job id, whatever crashed in between.
-        """
-        since = (datetime.now(UTC) - JOB_LOOKBACK).strftime("%Y-%m-%dT%H:%M:%S")
-        result = self.check(find_jobs_commands(None, since))
-        jobs = parse_named_jobs(result.stdout)
-        return {name: len(ids) for name, ids in jobs.items() if name.startswith(prefix)}
 
     # ---- element states and usage ---------------------------------------------------------
 
