@@ -21,8 +21,11 @@ from airflow.sdk import BaseHook
 
 from lstflow.slurm.elements import ElementId, ElementStatus, SlurmOutputError
 from lstflow.slurm.parsing import (
+    SACCT_FIELDS,
+    SacctRow,
     parse_named_jobs,
     parse_sacct,
+    parse_sacct_rows,
     parse_sbatch_parsable,
     parse_scontrol_config,
     parse_squeue,
@@ -162,11 +165,18 @@ class SlurmHook(BaseHook):
         return {**self.element_states(forgotten), **rows}
 
     def element_usage(self, job_ids: Sequence[str]) -> dict[ElementId, ElementStatus]:
-        """``element_states`` plus Elapsed and the largest MaxRSS of each element's steps."""
+        """``element_states`` plus Elapsed, CPU time and the largest MaxRSS of its steps."""
         if not job_ids:
             return {}
         rows = parse_sacct(self.check(sacct_usage_argv(job_ids)).stdout)
         return {row.element: row for row in rows}
+
+    def accounting_rows(self, job_ids: Sequence[str], units: str = "G") -> list[SacctRow]:
+        """Every sacct row (allocations and steps) of ``job_ids``, as printed: lstosa's
+        ``job_information.csv`` is made of these."""
+        if not job_ids:
+            return []
+        return parse_sacct_rows(self.check(sacct_usage_argv(job_ids, units)).stdout)
 
 
 def _feed(channel_in: Any, data: bytes | None) -> None:
@@ -180,10 +190,12 @@ def _feed(channel_in: Any, data: bytes | None) -> None:
 
 __all__ = [
     "DEFAULT_CONN_ID",
+    "SACCT_FIELDS",
     "ClusterLimits",
     "CommandResult",
     "ElementId",
     "ElementStatus",
+    "SacctRow",
     "SbatchRequest",
     "SlurmCommandError",
     "SlurmHook",

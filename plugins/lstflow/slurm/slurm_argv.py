@@ -82,12 +82,15 @@ def squeue_status_argv(job_ids: Sequence[str]) -> list[str]:
 
 def sacct_status_argv(job_ids: Sequence[str]) -> list[str]:
     """Allocation rows only (``-X``): states and exit codes, one row per element."""
-    return ["sacct", "-X", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FIELDS]
+    fields = ",".join(SACCT_FIELDS)
+    return ["sacct", "-X", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", fields]
 
 
-def sacct_usage_argv(job_ids: Sequence[str]) -> list[str]:
-    """The same fields with the steps, which alone carry MaxRSS."""
-    return ["sacct", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FIELDS]
+def sacct_usage_argv(job_ids: Sequence[str], units: str | None = None) -> list[str]:
+    """The same fields with the steps, which alone carry MaxRSS; ``units`` (``G``: lstosa's
+    job_information.csv) scales the memory columns."""
+    argv = ["sacct", "--parsable2", "--noheader", *([f"--units={units}"] if units else [])]
+    return [*argv, "-j", ",".join(job_ids), "-o", ",".join(SACCT_FIELDS)]
 
 
 def squeue_forgot_all(result: CommandResult) -> bool:
