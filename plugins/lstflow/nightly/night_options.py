@@ -12,7 +12,6 @@ from airflow.configuration import conf
 
 from lstflow.onsite.settings import DEFAULT_SETTINGS_PATH
 from lstflow.product_base.options import SECTION
-from lstflow.project import project_root
 
 
 def onsite_config() -> Path:
@@ -23,12 +22,6 @@ def onsite_config() -> Path:
 def onsite_base() -> str | None:
     """Root of the onsite data tree; ``None`` leaves it to ``$LSTFLOW_ONSITE_BASE``."""
     return conf.get(SECTION, "onsite_base", fallback=None) or None
-
-
-def job_python() -> str:
-    """The interpreter jobs run ``lstflow.jobs`` with (lstflow must be importable there)."""
-    default = project_root() / ".venv" / "bin" / "python"
-    return conf.get(SECTION, "job_python", fallback=str(default))
 
 
 def slurm_poll_interval() -> float:
