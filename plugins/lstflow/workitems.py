@@ -13,6 +13,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+# sbatch options lstflow sets on every submission itself; resources never carry them.
+RESERVED_OPTIONS = frozenset(
+    {"array", "job-name", "comment", "chdir", "output", "error", "parsable", "wrap"}
+)
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -54,7 +59,8 @@ class WorkItem:
     """One element of a job array: a command line plus what it needs and produces.
 
     ``argv`` is never joined into a shell string by planners; the Slurm layer quotes every
-    argument, so no config value can inject shell.
+    argument, so no config value can inject shell. ``resource_sources`` says where each sbatch
+    option of ``resources`` came from (``(option, source)``), for ``lstflow plan --json``.
     """
 
     key: str
@@ -62,6 +68,7 @@ class WorkItem:
     resources: Resources = field(default_factory=Resources)
     outputs: tuple[str, ...] = ()
     description: str = ""
+    resource_sources: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types only (lists, not tuples): the task state store accepts no others."""
@@ -78,6 +85,9 @@ class WorkItem:
             resources=Resources(**resources),
             outputs=tuple(data.get("outputs", ())),
             description=str(data.get("description", "")),
+            resource_sources=tuple(
+                (str(name), str(source)) for name, source in data.get("resource_sources", ())
+            ),
         )
 
 

@@ -14,6 +14,7 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import jinja2
@@ -52,7 +53,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--api-port", type=int, default=8080, help="api-server port (8080)")
     parser.add_argument("--executor", default="LocalExecutor", help="Airflow executor")
     parser.add_argument(
-        "--sql-alchemy-conn", default=None, help="metadata DB URL (default: SQLite in the home)"
+        "--sql-alchemy-conn",
+        default=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+        help="metadata DB URL, e.g. postgresql+psycopg2://USER:PASSWORD@HOST:5432/DB (default: "
+        "$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, else SQLite in the home, for dag.test() only)",
     )
     parser.add_argument(
         "--log-root",
@@ -65,8 +69,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=60.0,
         help="first Slurm poll interval in s (60; a local test cluster can use 5)",
     )
+    parser.add_argument(
+        "--config-variable",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=config_variable,
+        help="a ${NAME} of the production configs' paths, written to [lstflow] config_variables "
+        "(repeatable), e.g. LSTFLOW_DATA_ROOT=/data",
+    )
     parser.add_argument("--no-db", action="store_true", help="only render airflow.cfg")
     parser.set_defaults(handler=run)
+
+
+def config_variable(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of ``--config-variable``, NAME a shell-style variable name."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.isidentifier() or "\n" in value:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NAME=VALUE (e.g. LSTFLOW_DATA_ROOT=/data)"
+        )
+    return name, value
 
 
 def existing_secrets(cfg_path: Path) -> dict[str, str]:
@@ -94,6 +117,7 @@ def render_config(
     sql_alchemy_conn: str | None,
     log_root: str | None = None,
     poll_interval: float = 60.0,
+    config_variables: Mapping[str, str] | None = None,
     dags_folder: Path | None = None,
     production_configs: Path | None = None,
     ssh_conn_id: str = DEFAULT_CONN_ID,
@@ -115,6 +139,7 @@ def render_config(
         log_root=log_root or f"{airflow_home}/prod_logs",
         poll_interval=poll_interval,
         max_poll_interval=max(poll_interval, 10 * poll_interval),
+        config_variables=dict(config_variables or {}),
         admin_user=ADMIN_USER,
         secret_key=kept.get("secret_key") or secrets.token_urlsafe(32),
         jwt_secret=kept.get("jwt_secret") or secrets.token_urlsafe(32),
@@ -145,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         sql_alchemy_conn=args.sql_alchemy_conn,
         log_root=args.log_root,
         poll_interval=args.poll_interval,
+        config_variables=dict(args.config_variable),
         dags_folder=args.dags_folder and args.dags_folder.resolve(),
         production_configs=args.production_configs and args.production_configs.resolve(),
         ssh_conn_id=args.ssh_conn_id,

@@ -12,12 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lstflow.slurm.parsing import SACCT_FIELDS, SQUEUE_FORMAT
+from lstflow.workitems import RESERVED_OPTIONS
 
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-# Options lstflow sets itself; a work item's resources must not override them.
-RESERVED_OPTIONS = frozenset(
-    {"array", "job-name", "comment", "chdir", "output", "error", "parsable", "wrap"}
-)
 _PURGED = "Invalid job id specified"
 
 

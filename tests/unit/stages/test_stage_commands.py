@@ -41,7 +41,7 @@ def context(production: ProductionConfig) -> PlanContext:
         prod_id=production.prod_id,
         lstchain_config=CONF,
         log_root="/cluster/logs",
-        account=production.slurm_config.user_account,
+        slurm_config=production.slurm_config,
         files=TwoFilesPerDirectory(),
     )
 
