@@ -1,4 +1,5 @@
-"""Shared fixtures and the tier guard; the local-cluster logic lives in ``lstflow.localcluster``.
+"""Shared fixtures and the tier guard; the local-cluster logic lives in
+``lstflow_dev.localcluster``.
 
 Every test carries exactly one tier marker (unit, cluster, e2e, browser, reliability,
 deployment). With
@@ -18,8 +19,8 @@ from pathlib import Path
 import pytest
 from support import postgres
 
-from lstflow import localcluster
 from lstflow.commands.init import render_config
+from lstflow_dev import localcluster
 
 TIERS = ("unit", "cluster", "e2e", "browser", "reliability", "deployment")
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -53,6 +54,8 @@ AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
             "LSTFLOW_DATA_ROOT": str(DEMO_DATA_ROOT),
             "LSTFLOW_ANALYSIS_ENV": sys.prefix,
         },
+        dags_folder=CHECKOUT / "dags",
+        production_configs=CHECKOUT / "include" / "production_configs",
     )
 )
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
@@ -98,7 +101,7 @@ def airflow_db(metadata_database: tuple[postgres.PostgresServer, str]) -> Path:
 def demo_data(slurm_cluster: localcluster.ClusterInfo, airflow_db: Path) -> Path:
     """The demo productions, run once per session through ``dag.test()`` on the local Slurm;
     returns the demo data directory (``<data root>/demo``)."""
-    from lstflow import demo
+    from lstflow_dev import demo
 
     states = demo.run_demo(DEMO_DATA_ROOT, {"overwrite": "refuse"})
     assert states == {prod_id: "success" for prod_id in demo.PRODUCTIONS}, states

@@ -30,7 +30,6 @@ from typing import Any
 import pytest
 from support import postgres
 
-from lstflow.onsite import synthetic
 from lstflow.onsite.paths import NightPaths, night_paths
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import (
@@ -41,6 +40,7 @@ from lstflow.onsite.settings import (
 )
 from lstflow.onsite.tasks import JobMode, NightTasks
 from lstflow.workitems import WorkItem
+from lstflow_dev import synthetic_onsite
 
 pytestmark = pytest.mark.e2e
 
@@ -169,15 +169,14 @@ def deployment() -> Iterator[Deployment]:
     shutil.rmtree(WORK_ROOT, ignore_errors=True)
     work = WORK_ROOT / uuid.uuid4().hex[:8]
     base, home = work / "onsite", work / "airflow"
-    synthetic.build_synthetic_tree(base)
-    config = synthetic.write_settings(work / "config")
+    synthetic_onsite.build_synthetic_tree(base)
+    config = synthetic_onsite.write_settings(work / "config")
     server = postgres.up()
     database = postgres.unique_database_name("nightly_e2e")
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.create_database(database),
-        "LSTFLOW_PROJECT_ROOT": str(CHECKOUT),
         "PYTHONPATH": str(CHECKOUT / "plugins"),
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

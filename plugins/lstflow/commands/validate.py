@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from lstflow.config import ConfigIssue, discover, load_files
 from lstflow.config.lstchain_json import check_with_lstchain, lstchain_available
+from lstflow.config.parts import common_root, group_parts
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,8 +28,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="check only the JSON syntax of the lstchain config, not with lstchain's reader",
     )
-    parser.add_argument("--cache-dir", type=Path, default=None, help="parse cache directory")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default_cache_dir(),
+        help="parse cache and lstchain verdicts (default: $XDG_CACHE_HOME/lstflow, else "
+        "~/.cache/lstflow): an unchanged lstchain JSON is not checked twice",
+    )
     parser.set_defaults(handler=run)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lstflow"
 
 
 def _file_report(
@@ -64,8 +76,9 @@ def collect(paths: list[Path], *, use_lstchain: bool, cache_dir: Path | None) ->
     loaded, errors = load_files(dict.fromkeys(files), cache_dir=cache_dir)
     for config_path, error in errors.items():
         reports.append(_file_report(config_path, error.issues, [], None, None))
+    productions = group_parts(loaded.values(), common_root(loaded))
     json_files = sorted({c.lstchain_config for c in loaded.values() if c.lstchain_config})
-    lstchain_issues = check_with_lstchain(json_files) if use_lstchain else {}
+    lstchain_issues = check_with_lstchain(json_files, cache_dir) if use_lstchain else {}
     for config_path, config in loaded.items():
         warnings: list[ConfigIssue] = list(config.warnings)
         issues = (
@@ -74,7 +87,19 @@ def collect(paths: list[Path], *, use_lstchain: bool, cache_dir: Path | None) ->
         entries = sum(len(config.entries(stage)) for stage in config.stages_to_run)
         reports.append(_file_report(config_path, issues, warnings, config.prod_id, entries))
     reports.sort(key=lambda report: report["path"])
-    return {"ok": all(report["ok"] for report in reports), "files": reports}
+    return {
+        "ok": all(report["ok"] for report in reports),
+        "files": reports,
+        "productions": [
+            {
+                "prod_id": prod_id,
+                "configs": [str(config.path) for config in parts.configs],
+                "default": str(parts.default.path),
+                "stages": list(parts.stages_to_run),
+            }
+            for prod_id, parts in productions.items()
+        ],
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,5 +121,14 @@ def _print_text(report: dict[str, Any]) -> None:
             print(f"error: {error['text']}")
         for warning in file["warnings"]:
             print(f"warning: {warning['text']}")
+    for production in report["productions"]:
+        if len(production["configs"]) > 1:
+            print(
+                f"production {production['prod_id']}: {len(production['configs'])} configs, "
+                f"one DAG (default config: {production['default']})"
+            )
     failed = sum(not file["ok"] for file in report["files"])
-    print(f"{len(report['files'])} config(s) checked, {failed} with errors")
+    print(
+        f"{len(report['files'])} config(s) checked, {failed} with errors, "
+        f"{len(report['productions'])} production(s)"
+    )

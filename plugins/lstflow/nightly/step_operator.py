@@ -1,9 +1,9 @@
 """The nightly steps as Slurm array tasks, planned at run time from the night planner.
 
-A task stores only its step name and run number; ``build_array_spec`` re-plans the night from
-the onsite config, the DAG-run conf and the logical date. The plan depends only on those and on
-the night's input files, so every try (and the resumption after each deferral) builds the same
-spec and the Slurm operator re-attaches to its stored jobs instead of resubmitting.
+``build_array_spec`` plans the step from the onsite config, the DAG-run conf, the logical date
+and the night's files; ``SlurmArrayOperator`` stores that spec, so the resumption after each
+deferral and every retry re-attach to the same work and jobs, even when the step's output
+appeared meanwhile (a calibration step plans nothing once its file exists).
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ class NightStepOperator(SlurmArrayOperator):
     """One step of the night (``run_id`` set for per-run steps) as Slurm job arrays.
 
     ``run_id`` is a template field so that a mapped task group can pass its mapped argument.
-    A step with nothing to do (its calibration file already exists) submits nothing.
+    A step with nothing to do (its calibration file already exists) submits nothing and
+    returns an empty report.
     """
 
     template_fields = (*SlurmArrayOperator.template_fields, "run_id")
@@ -115,10 +116,3 @@ class NightStepOperator(SlurmArrayOperator):
             return tasks.array_spec(self.step, NIGHT_STEPS[self.step](tasks, 0))
         run_id = int(self.run_id)
         return tasks.array_spec(self.step, RUN_STEPS[self.step](tasks, run_id), run_id)
-
-    def execute(self, context: Any) -> Any:
-        spec = self.build_array_spec(context)
-        if not spec.items:
-            self.log.info("%s: nothing to do (outputs already exist), nothing submitted", spec.name)
-            return {"name": spec.name, "total": 0, "completed": 0, "job_ids": [], "failed": []}
-        return super().execute(context)

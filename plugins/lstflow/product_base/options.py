@@ -1,30 +1,33 @@
-"""lstflow's options in ``airflow.cfg`` (section ``[lstflow]``), with this checkout's defaults.
+"""lstflow's options in ``airflow.cfg`` (section ``[lstflow]``), with their defaults.
 
 Read from Airflow's configuration only (files and ``AIRFLOW__LSTFLOW__*`` variables), never from
-the metadata DB, so DAG files can call these at parse time.
+the metadata DB, so DAG files can call these at parse time. Defaults never name a checkout: site
+paths default to folders of ``$AIRFLOW_HOME`` (README: "[lstflow] options").
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow.configuration import conf
+from airflow.configuration import AIRFLOW_HOME, conf
 
-from lstflow.project import include_dir, state_dir
+from lstflow.slurm.policy import PollSettings
 
 SECTION = "lstflow"
 
 
 def production_configs_dir() -> Path:
-    default = include_dir() / "production_configs"
+    """The production library: every production config below it becomes a DAG."""
+    default = Path(AIRFLOW_HOME, "production_configs")
     return Path(conf.get(SECTION, "production_configs", fallback=str(default)))
 
 
 def parse_cache_dir() -> Path:
-    default = state_dir() / "parse-cache"
+    default = Path(AIRFLOW_HOME, "lstflow-cache")
     return Path(conf.get(SECTION, "parse_cache_dir", fallback=str(default)))
 
 
@@ -60,8 +63,9 @@ def ssh_conn_id() -> str:
 
 
 def log_root() -> str:
-    """Where production logs, manifests and run records go, on the cluster's filesystem."""
-    return conf.get(SECTION, "log_root", fallback=str(state_dir() / "data" / "prod_logs"))
+    """Where production logs, manifests and run records go, on the cluster's filesystem (the
+    default suits a cluster that mounts ``$AIRFLOW_HOME`` at the same path)."""
+    return conf.get(SECTION, "log_root", fallback=str(Path(AIRFLOW_HOME, "prod_logs")))
 
 
 def poll_interval() -> float:
@@ -87,13 +91,24 @@ def validation_budget() -> float:
     return conf.getfloat("core", "dagbag_import_timeout", fallback=30.0) / 2
 
 
-CONNECTION_SETTINGS = frozenset({"ssh_conn_id", "poll_interval", "max_poll_interval"})
+@dataclass(frozen=True)
+class SlurmTaskSettings:
+    """The Slurm connection and polling of a product's tasks, read once per DAG file."""
+
+    ssh_conn_id: str
+    poll: PollSettings
+
+    def operator_kwargs(self) -> dict[str, Any]:
+        return {"ssh_conn_id": self.ssh_conn_id, "poll": self.poll}
 
 
-def connection_settings() -> dict[str, Any]:
-    """The production operators' SSH connection and polling options, read once per DAG file."""
-    return {
-        "ssh_conn_id": ssh_conn_id(),
-        "poll_interval": poll_interval(),
-        "max_poll_interval": max_poll_interval(),
-    }
+def slurm_task_settings(
+    interval: float | None = None, max_interval: float | None = None
+) -> SlurmTaskSettings:
+    """``[lstflow] ssh_conn_id``, ``poll_interval`` and ``max_poll_interval`` (a product may
+    poll at its own pace: the nightly DAG passes its own interval)."""
+    first = poll_interval() if interval is None else interval
+    longest = max_poll_interval() if max_interval is None else max_interval
+    return SlurmTaskSettings(
+        ssh_conn_id(), PollSettings(poll_interval=first, max_poll_interval=max(first, longest))
+    )

@@ -5,12 +5,14 @@ Routes (``app.py``) stay thin: they call these and render a template.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Any
 
 from markupsafe import Markup
 
 from lstflow.config.model import ProductionConfig
+from lstflow.config.parts import ProductionParts
 from lstflow.onsite.status import ROW_KEYS
 from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
 from lstflow.productions.run_provenance import provenance_path
@@ -39,15 +41,37 @@ def productions_page() -> dict[str, Any]:
     }
 
 
-def find_production(prod_id: str) -> ProductionConfig:
+def find_production(prod_id: str) -> ProductionParts[ProductionConfig]:
     production = read_library().productions.get(prod_id)
     if production is None:
         raise NotFound(f"no production with prod_id {prod_id!r} in the library")
     return production
 
 
+def production_plots(production: ProductionParts[ProductionConfig]) -> list[run_files.PlotSource]:
+    """The plots of every config of the production (the default's first), each path once;
+    names stay unique (``rf-importance-<n>``, ...) because a URL names a plot, never a path."""
+    by_path: dict[str, run_files.PlotSource] = {}
+    for label in production.labels:
+        for plot in run_files.plot_sources(production.find(label)):
+            by_path.setdefault(plot.path, plot)
+    counts: Counter[str] = Counter()
+    plots = []
+    for plot in by_path.values():
+        kind = plot.name.rsplit("-", 1)[0]
+        plots.append(replace(plot, name=f"{kind}-{counts[kind]}"))
+        counts[kind] += 1
+    return plots
+
+
+def run_config(production: ProductionParts[ProductionConfig], run: airflow_db.RunInfo) -> str:
+    """The label of the config ``run`` ran: its ``config`` param, else the default."""
+    chosen = run.conf.get("config")
+    return chosen if isinstance(chosen, str) and chosen else production.labels[0]
+
+
 def stage_table(
-    production: ProductionConfig, tasks: dict[str, airflow_db.TaskRecord]
+    production: ProductionParts[ProductionConfig], tasks: dict[str, airflow_db.TaskRecord]
 ) -> list[StageProgress]:
     """Each stage's progress; stages still waiting on Slurm get live states (one sacct)."""
     waiting = [
@@ -115,7 +139,8 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
         "run": run,
         "runs": runs,
         "stages": [],
-        "plots": run_files.plot_sources(production),
+        "plots": production_plots(production),
+        "run_config": "",
         "histograms": [],
         "provenance": None,
         "provenance_path": "",
@@ -124,6 +149,7 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
     if run is None:
         return page
     tasks = airflow_db.run_tasks(row.dag_id, run.run_id)
+    page["run_config"] = run_config(production, run)
     page["stages"] = stage_table(production, tasks)
     provenance_task = tasks.get(PROVENANCE_TASK_ID)
     view = provenance_of(prod_id, run.run_id, provenance_task.state if provenance_task else None)
@@ -138,7 +164,7 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
 
 def plot_bytes(prod_id: str, name: str) -> bytes:
     production = find_production(prod_id)
-    for plot in run_files.plot_sources(production):
+    for plot in production_plots(production):
         if plot.name == name:
             data = run_files.read_file(plot.path)
             if data is None:

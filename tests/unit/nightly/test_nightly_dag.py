@@ -32,8 +32,8 @@ from lstflow.nightly.step_operator import (  # noqa: E402
     NightStepOperator,
 )
 from lstflow.nightly.timetable import NightTimetable  # noqa: E402
-from lstflow.onsite import synthetic  # noqa: E402
 from lstflow.onsite.settings import VERSION_KEYS  # noqa: E402
+from lstflow_dev import synthetic_onsite  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
@@ -52,8 +52,8 @@ def dag() -> DAG:
 def onsite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A synthetic three-night tree, and the Airflow options that point the DAG at it."""
     base = tmp_path / "onsite"
-    synthetic.build_synthetic_tree(base)
-    config = synthetic.write_settings(tmp_path / "config")
+    synthetic_onsite.build_synthetic_tree(base)
+    config = synthetic_onsite.write_settings(tmp_path / "config")
     monkeypatch.setenv("AIRFLOW__LSTFLOW__ONSITE_CONFIG", str(config))
     monkeypatch.setenv("AIRFLOW__LSTFLOW__ONSITE_BASE", str(base))
     monkeypatch.setenv("AIRFLOW__LSTFLOW__JOB_PYTHON", "/envs/lstflow/bin/python")
