@@ -222,8 +222,9 @@ def test_dag_list_shows_the_demo_productions_and_no_import_error(
     logged_in.get(f"{api_server.url}/dags")
 
     def listed(driver: webdriver.Chrome) -> set[str]:
-        shown = {link.text for link in driver.find_elements(By.CSS_SELECTOR, "a")}
-        return wanted & shown
+        """The DAG ids the list links to (a card shows the display name, the prod_id)."""
+        links = driver.find_elements(By.CSS_SELECTOR, "a[href*='/dags/']")
+        return wanted & {(link.get_attribute("href") or "").rsplit("/", 1)[-1] for link in links}
 
     try:
         WebDriverWait(logged_in, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
