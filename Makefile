@@ -8,19 +8,35 @@ BIN := $(VENV)/bin
 DEV := PYTHONPATH=$(ROOT)/dev $(BIN)/python -m lstflow_dev
 export AIRFLOW_HOME ?= $(ROOT)/.lstflow/airflow
 
-.PHONY: setup cluster-up cluster-down airflow-init demo lint pytest test airflow bench
+# Airflow's metadata DB: this checkout's PostgreSQL server (include/postgres; port
+# $LSTFLOW_POSTGRES_PORT, default 15432), database `airflow`.
+AIRFLOW_DB := airflow
+
+.PHONY: setup postgres-up postgres-down cluster-up cluster-down airflow-init demo lint pytest test airflow bench
 
 setup:
 	bash include/setup/install.sh
 
-cluster-up: setup
+postgres-up: setup
+	bash include/postgres/up.sh $(AIRFLOW_DB) >/dev/null
+
+postgres-down:
+	bash include/postgres/down.sh
+
+# Also upserts the cluster's SSH connection into an initialised $AIRFLOW_HOME's DB: PostgreSQL.
+cluster-up: setup postgres-up
 	$(DEV) cluster up
 
 cluster-down:
 	$(DEV) cluster down
 
-airflow-init: setup
-	$(BIN)/lstflow init --poll-interval 5
+# The demo configs' ${LSTFLOW_DATA_ROOT} and ${LSTFLOW_ANALYSIS_ENV} go into airflow.cfg, so every
+# Airflow process (make airflow, make demo) expands them alike.
+airflow-init: setup postgres-up
+	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$$(bash include/postgres/url.sh $(AIRFLOW_DB))" \
+	$(BIN)/lstflow init --poll-interval 5 \
+		--config-variable LSTFLOW_DATA_ROOT=$(ROOT)/.lstflow/data \
+		--config-variable LSTFLOW_ANALYSIS_ENV=$(VENV)
 
 demo: airflow-init cluster-up
 	$(DEV) demo
@@ -35,7 +51,8 @@ pytest: setup cluster-up
 
 test: lint pytest
 
-# The Airflow UI and all its processes (api-server, scheduler, dag-processor, triggerer).
+# The Airflow UI and all its processes (api-server, scheduler, dag-processor, triggerer), with
+# LocalExecutor on PostgreSQL.
 airflow: airflow-init cluster-up
 	PATH=$(BIN):$$PATH $(BIN)/airflow standalone
 

@@ -1,7 +1,8 @@
 """Shared fixtures and the tier guard; the local-cluster logic lives in
 ``lstflow_dev.localcluster``.
 
-Every test carries exactly one tier marker (unit, cluster, e2e, browser, reliability). With
+Every test carries exactly one tier marker (unit, cluster, e2e, browser, reliability,
+deployment). With
 ``LSTFLOW_REQUIRE_ALL_TIERS=1`` (``make test`` sets it), a run fails when a tier that has tests
 in this checkout ran none, or when any test was skipped: a green run means every tier ran.
 """
@@ -16,18 +17,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import postgres
 
 from lstflow.commands.init import render_config
 from lstflow_dev import localcluster
 
-TIERS = ("unit", "cluster", "e2e", "browser", "reliability")
+TIERS = ("unit", "cluster", "e2e", "browser", "reliability", "deployment")
 CHECKOUT = Path(__file__).resolve().parents[1]
 # pytest-xdist runs the tiers in parallel workers (gw0, gw1, ...): each worker gets its own
-# AIRFLOW_HOME (metadata DB), api port and log root, so dag.test() runs never share state.
+# AIRFLOW_HOME, PostgreSQL metadata database, api port and log root, so dag.test() runs and the
+# browser tier's api-server never share state.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 WORKER_NUMBER = int(WORKER[2:]) if WORKER.startswith("gw") else 0
 SUFFIX = f"-{WORKER}" if WORKER else ""
 AIRFLOW_HOME = CHECKOUT / ".lstflow" / f"airflow-tests{SUFFIX}"
+METADATA_DATABASE = f"lstflow_tests{SUFFIX.replace('-', '_')}"
+# The demo's data of this session (the ``demo_data`` fixture), named in airflow.cfg's
+# config_variables as `make airflow-init` names .lstflow/data: every Airflow process of the
+# tests expands the demo configs from airflow.cfg, with nothing exported.
+DEMO_DATA_ROOT = CHECKOUT / ".lstflow" / "test-data" / f"run-{os.getpid()}"
+POSTGRES = postgres.up()
 
 # Airflow reads its configuration when first imported, so the tests' own AIRFLOW_HOME is
 # rendered here, before any test module is imported; short poll intervals suit the local cluster.
@@ -38,9 +47,13 @@ AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
         # Several checkouts of one machine (helpers' worktrees) each set their own base.
         api_port=int(os.environ.get("LSTFLOW_TEST_API_PORT", "18080")) + WORKER_NUMBER,
         executor="LocalExecutor",
-        sql_alchemy_conn=None,
+        sql_alchemy_conn=POSTGRES.url(METADATA_DATABASE),
         log_root=str(CHECKOUT / ".lstflow" / "test-data" / f"prod_logs{SUFFIX}"),
         poll_interval=2.0,
+        config_variables={
+            "LSTFLOW_DATA_ROOT": str(DEMO_DATA_ROOT),
+            "LSTFLOW_ANALYSIS_ENV": sys.prefix,
+        },
     )
 )
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
@@ -68,8 +81,15 @@ def cluster_workdir(
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """A migrated metadata DB (SQLite) in the tests' AIRFLOW_HOME, for ``dag.test()``."""
+def metadata_database() -> tuple[postgres.PostgresServer, str]:
+    """The worker's own PostgreSQL metadata database, new for each session (not migrated)."""
+    POSTGRES.create_database(METADATA_DATABASE)
+    return POSTGRES, METADATA_DATABASE
+
+
+@pytest.fixture(scope="session")
+def airflow_db(metadata_database: tuple[postgres.PostgresServer, str]) -> Path:
+    """The tests' AIRFLOW_HOME with its metadata DB migrated, for ``dag.test()``."""
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, timeout=600)
     return AIRFLOW_HOME
@@ -81,10 +101,9 @@ def demo_data(slurm_cluster: localcluster.ClusterInfo, airflow_db: Path) -> Path
     returns the demo data directory (``<data root>/demo``)."""
     from lstflow_dev import demo
 
-    root = CHECKOUT / ".lstflow" / "test-data" / f"run-{os.getpid()}"
-    states = demo.run_demo(root, {"overwrite": "refuse"})
+    states = demo.run_demo(DEMO_DATA_ROOT, {"overwrite": "refuse"})
     assert states == {prod_id: "success" for prod_id in demo.PRODUCTIONS}, states
-    return root / "demo"
+    return DEMO_DATA_ROOT / "demo"
 
 
 # ---- tier guard ----------------------------------------------------------------------------

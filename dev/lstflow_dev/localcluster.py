@@ -302,11 +302,12 @@ def remove_workdir(path: Path) -> None:
     shutil.rmtree(path)
 
 
-def airflow_metadata_db_exists(environ: Mapping[str, str] | None = None) -> bool:
-    """True when ``$AIRFLOW_HOME`` is set and holds an initialised SQLite metadata DB."""
+def airflow_home_initialised(environ: Mapping[str, str] | None = None) -> bool:
+    """True when ``$AIRFLOW_HOME`` is set and holds an ``airflow.cfg`` (``lstflow init`` wrote
+    it and migrated its metadata DB, whichever database that is)."""
     environ = os.environ if environ is None else environ
     home = environ.get("AIRFLOW_HOME")
-    return home is not None and home != "" and (Path(home) / "airflow.db").is_file()
+    return home is not None and home != "" and (Path(home) / "airflow.cfg").is_file()
 
 
 def upsert_airflow_connection() -> None:

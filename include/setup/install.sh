@@ -6,7 +6,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="${LSTFLOW_VENV:-$root/.venv}"
 # chromium + chromium-driver: the browser tests drive the Airflow UI in headless Chromium.
-apt_packages=(python3 python3-venv python3-dev make git chromium chromium-driver)
+# postgresql: Airflow's metadata DB wherever real Airflow processes run (include/postgres).
+apt_packages=(python3 python3-venv python3-dev make git chromium chromium-driver postgresql)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -14,6 +15,9 @@ for pkg in "${apt_packages[@]}"; do
 done
 if ((${#missing[@]})); then
     echo "lstflow setup: installing Debian packages: ${missing[*]}"
+    # lstflow runs its own PostgreSQL (include/postgres): no machine-wide cluster on port 5432.
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/lstflow.conf
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi

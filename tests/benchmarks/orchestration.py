@@ -72,7 +72,7 @@ def run_lstflow(workspace: ClusterWorkspace) -> dict[str, Any]:
         )
         created_text, end_text = stack.wait(
             lambda: stack.query(
-                "SELECT created_at, end_date FROM dag_run WHERE dag_id = ? AND run_id = ? "
+                "SELECT created_at, end_date FROM dag_run WHERE dag_id = %s AND run_id = %s "
                 "AND end_date IS NOT NULL",
                 (dag_id, "bench"),
             ),
@@ -82,7 +82,7 @@ def run_lstflow(workspace: ClusterWorkspace) -> dict[str, Any]:
         rpcs = rpc_delta(before, workspace.rpc_counts())
         timeline = _task_timeline(stack, dag_id, "bench", started)
     finally:
-        stack.stop_all()
+        stack.close()
     jobs = workspace.jobs_named(f"lstflow.{dag_id}.", started)
     stage_of = {row["name"]: row["name"].split(".")[2] for row in jobs}
     run_end = _local_naive(datetime.fromisoformat(str(end_text)))
@@ -131,10 +131,10 @@ def _task_timeline(
     ``running`` twice; one ended by its trigger, once.
     """
     rows = stack.query(
-        "SELECT task_id, event, dttm FROM log WHERE dag_id = ? AND run_id = ? "
+        "SELECT task_id, event, dttm FROM log WHERE dag_id = %s AND run_id = %s "
         "AND event IN ('running', 'deferred') "
         "UNION ALL SELECT task_id, 'ended', end_date FROM task_instance "
-        "WHERE dag_id = ? AND run_id = ? AND end_date IS NOT NULL ORDER BY 3",
+        "WHERE dag_id = %s AND run_id = %s AND end_date IS NOT NULL ORDER BY 3",
         (dag_id, run_id, dag_id, run_id),
     )
     timeline: dict[str, list[tuple[str, float]]] = {}

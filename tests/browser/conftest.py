@@ -1,5 +1,9 @@
 """The browser tier: the demo productions, a real ``airflow api-server`` with the lstflow plugin,
 and headless Chromium (Debian's ``chromium`` + ``chromium-driver``, driven by selenium).
+
+Before the api-server starts, a real dag-processor parses the checkout's dags folder once on the
+same PostgreSQL metadata DB, as after `make demo` then `make airflow`: the DAG list and its
+import errors are what a user of `make airflow` sees.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from lstflow.commands.init import ADMIN_USER, ensure_admin_password
-from lstflow_dev import demo
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -39,6 +42,8 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
 )
 STARTUP_SECONDS = 180
+#: The demo configs' ``${...}``: tests/conftest.py writes them into airflow.cfg.
+CONFIG_VARIABLES = ("LSTFLOW_DATA_ROOT", "LSTFLOW_ANALYSIS_ENV")
 
 
 @pytest.fixture(scope="session")
@@ -73,29 +78,53 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"airflow api-server not healthy after {STARTUP_SECONDS} s; see {log}")
 
 
-@pytest.fixture(scope="session")
-def api_server(airflow_db: Path, demo_data_root: Path) -> Iterator[ApiServer]:
-    """``airflow api-server`` on the tests' AIRFLOW_HOME and port, stopped by its PID."""
-    port = _api_port(airflow_db)
-    if not _port_is_free(port):
-        raise RuntimeError(f"port {port} (tests' airflow.cfg [api] port) is already in use")
-    password = ensure_admin_password(airflow_db)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / "api-server.log"
+def _airflow_env(airflow_home: Path) -> dict[str, str]:
+    """The tests' environment for an Airflow process, without the demo's exported variables:
+    the demo configs' ``${...}`` must come from airflow.cfg, as in `make airflow`."""
     bin_dir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        **demo.demo_environment(demo_data_root),
-        "AIRFLOW_HOME": str(airflow_db),
+    inherited = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    return {
+        **inherited,
+        "AIRFLOW_HOME": str(airflow_home),
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join(
             [str(CHECKOUT / "plugins"), os.environ.get("PYTHONPATH", "")]
         ),
     }
+
+
+@pytest.fixture(scope="session")
+def dags_parsed(airflow_db: Path, demo_data_root: Path) -> Path:
+    """One full parse of the dags folder by ``airflow dag-processor --num-runs 1``."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "dag-processor.log"
+    airflow = Path(sys.executable).with_name("airflow")
+    with log.open("wb") as output:
+        result = subprocess.run(
+            [str(airflow), "dag-processor", "--num-runs", "1"],
+            env=_airflow_env(airflow_db),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            timeout=600,
+            start_new_session=True,
+        )
+    assert result.returncode == 0, f"airflow dag-processor exited {result.returncode}; see {log}"
+    return airflow_db
+
+
+@pytest.fixture(scope="session")
+def api_server(dags_parsed: Path, demo_data_root: Path) -> Iterator[ApiServer]:
+    """``airflow api-server`` on the tests' AIRFLOW_HOME and port, stopped by its PID."""
+    port = _api_port(dags_parsed)
+    if not _port_is_free(port):
+        raise RuntimeError(f"port {port} (tests' airflow.cfg [api] port) is already in use")
+    password = ensure_admin_password(dags_parsed)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "api-server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [str(Path(bin_dir) / "airflow"), "api-server", "--port", str(port)],
-            env=env,
+            [str(Path(sys.executable).with_name("airflow")), "api-server", "--port", str(port)],
+            env=_airflow_env(dags_parsed),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -15,6 +15,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from support import postgres
 
 from lstflow.productions.naming import dag_id_for
 from lstflow.ui.app import create_app
@@ -189,3 +190,28 @@ def test_nights_page_shows_the_night_status_tables(
         assert header.split()[:3] == ["Run", "Type", "Subruns"]
     assert bool(logged_in.find_elements(By.ID, "no-nights")) == (not expected)
     screenshot(logged_in, "nights")
+
+
+def test_dag_list_shows_the_demo_productions_and_no_import_error(
+    logged_in: webdriver.Chrome,
+    api_server: ApiServer,
+    metadata_database: tuple[postgres.PostgresServer, str],
+) -> None:
+    """What `make airflow` shows after `make demo`: the dag-processor built every demo
+    production from airflow.cfg alone (its config_variables), with no import error."""
+    wanted = {dag_id_for(prod_id) for prod_id in demo.PRODUCTIONS}
+    logged_in.get(f"{api_server.url}/dags")
+
+    def listed(driver: webdriver.Chrome) -> set[str]:
+        shown = {link.text for link in driver.find_elements(By.CSS_SELECTOR, "a")}
+        return wanted & shown
+
+    try:
+        WebDriverWait(logged_in, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda driver: listed(driver) == wanted
+        )
+    finally:
+        screenshot(logged_in, "dag_list")
+    assert "Import Error" not in logged_in.find_element(By.TAG_NAME, "body").text
+    server, database = metadata_database
+    assert server.query(database, "SELECT filename, stacktrace FROM import_error") == []

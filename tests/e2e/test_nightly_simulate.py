@@ -1,9 +1,9 @@
 """The nightly DAG end to end, in simulate mode, on the real local Slurm cluster over real SSH.
 
 Everything runs in real Airflow processes with their own ``AIRFLOW_HOME`` under the checkout's
-``.lstflow/``: ``airflow dags test`` for one triggered night (deferrable Slurm steps run
-in-process), then api-server + scheduler + dag-processor + triggerer for a 3-night
-``airflow backfill create`` with a new analysis version. The jobs run the checkout's
+``.lstflow/`` and their own PostgreSQL database: ``airflow dags test`` for one triggered night
+(deferrable Slurm steps run in-process), then api-server + scheduler + dag-processor + triggerer
+for a 3-night ``airflow backfill create`` with a new analysis version. The jobs run the checkout's
 ``.venv/bin/python -m lstflow.jobs.simulate`` as the cluster's job user, so their printed
 commands are read back from the Slurm element logs, and element states from sacct.
 """
@@ -18,18 +18,17 @@ import shlex
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import closing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import postgres
 
 from lstflow.onsite.paths import NightPaths, night_paths
 from lstflow.onsite.plan import plan_night
@@ -98,46 +97,16 @@ class Deployment:
     env: dict[str, str]
     cluster: dict[str, str]
 
-    def run(
-        self,
-        *argv: str,
-        timeout: float = 900,
-        retry_locked: bool = False,
-        done: Callable[[], bool] | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run a command; ``retry_locked`` retries idempotent Airflow commands that hit SQLite's
-        "database is locked" while the scheduler writes; a command that is not idempotent gives
-        ``done``, and is retried only while ``done()`` says it left nothing behind."""
-        for _ in range(5 if retry_locked or done else 1):
-            result = subprocess.run(
-                argv, env=self.env, cwd=self.home, capture_output=True, text=True, timeout=timeout
-            )
-            if result.returncode == 0 or "database is locked" not in result.stderr:
-                break
-            if done is not None and done():
-                break
-            time.sleep(3)
+    def run(self, *argv: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            argv, env=self.env, cwd=self.home, capture_output=True, text=True, timeout=timeout
+        )
         assert result.returncode == 0, f"{shlex.join(argv)} failed:\n{result.stderr[-4000:]}"
         return result
 
-    def airflow(
-        self,
-        *args: str,
-        timeout: float = 900,
-        retry_locked: bool = True,
-        done: Callable[[], bool] | None = None,
-    ) -> str:
+    def airflow(self, *args: str, timeout: float = 900) -> str:
         airflow = str(Path(sys.executable).with_name("airflow"))
-        return self.run(
-            airflow, *args, timeout=timeout, retry_locked=retry_locked, done=done
-        ).stdout
-
-    def has_backfill(self) -> bool:
-        """Whether a backfill of the nightly DAG exists (read-only look at the metadata DB)."""
-        database = f"file:{self.home / 'airflow.db'}?mode=ro"
-        with closing(sqlite3.connect(database, uri=True, timeout=30)) as db:
-            rows = db.execute("SELECT 1 FROM backfill WHERE dag_id = ?", (DAG_ID,)).fetchall()
-        return bool(rows)
+        return self.run(airflow, *args, timeout=timeout).stdout
 
     def dag_runs(self) -> list[dict[str, Any]]:
         out = self.airflow("dags", "list-runs", DAG_ID, "-o", "json")
@@ -185,7 +154,7 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment() -> Deployment:
+def deployment() -> Iterator[Deployment]:
     cluster = read_cluster_env()
     probe = subprocess.run(
         [str(JOB_PYTHON), "-c", "import lstflow.jobs.simulate"], capture_output=True, text=True
@@ -202,14 +171,17 @@ def deployment() -> Deployment:
     base, home = work / "onsite", work / "airflow"
     synthetic_onsite.build_synthetic_tree(base)
     config = synthetic_onsite.write_settings(work / "config")
+    server = postgres.up()
+    database = postgres.unique_database_name("nightly_e2e")
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.create_database(database),
         "LSTFLOW_PROJECT_ROOT": str(CHECKOUT),
         "PYTHONPATH": str(CHECKOUT / "plugins"),
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # Paused until the backfill exists: its creation must not race the scheduler on SQLite.
+        # Paused until the backfill exists: the scheduler runs only what the test asks for.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
@@ -233,7 +205,8 @@ def deployment() -> Deployment:
         "--api-port",
         api_port,
     )
-    return deployment
+    yield deployment
+    server.drop_database(database)
 
 
 def element_log(paths: NightPaths, name: str, job_id: str, index: int) -> str:
@@ -405,7 +378,7 @@ def test_backfill_of_three_nights_with_a_new_version_leaves_the_old_one_untouche
     deployment.airflow(
         "backfill", "create", "--dag-id", DAG_ID, "--from-date", "2020-01-17",
         "--to-date", "2020-01-19", "--max-active-runs", "2", "--reprocess-behavior", "completed",
-        "--dag-run-conf", conf, retry_locked=False, done=deployment.has_backfill,
+        "--dag-run-conf", conf,
     )  # fmt: skip
     deployment.airflow("dags", "unpause", DAG_ID)
 

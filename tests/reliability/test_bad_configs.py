@@ -151,7 +151,7 @@ def dag_processor(library: Library) -> Iterator[AirflowStack]:
         stack.start("dag-processor")
         yield stack
     finally:
-        stack.stop_all()
+        stack.close()
 
 
 def test_dag_processor_survives_the_corpus_and_keeps_loading_other_dags(

@@ -244,7 +244,7 @@ def production(cluster: localcluster.ClusterInfo, workdir: Path) -> Iterator[Pro
         stack.wait_for_dag(dag_id)
         yield Production(prod_id, dag_id, stack, log_root, workdir / "ledger")
     finally:
-        stack.stop_all()
+        stack.close()
 
 
 # ---- fault injection -----------------------------------------------------------------------
@@ -350,7 +350,7 @@ def failed_tries(stack: AirflowStack, prod: Production, since: str) -> list[str]
     """Task tries that failed (and were retried) since ``since``, as ``task#try``."""
     rows = stack.query(
         "SELECT task_id, try_number FROM task_instance_history "
-        "WHERE dag_id = ? AND run_id = ? AND state = 'failed' AND end_date >= ?",
+        "WHERE dag_id = %s AND run_id = %s AND state = 'failed' AND end_date >= %s",
         (prod.dag_id, RUN_ID, since),
     )
     return sorted(f"{task}#{number}" for task, number in rows)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import postgres
 from support.operator_dags import new_dag_id, run_array_dag
 
 from lstflow.slurm.hook import SlurmHook
@@ -104,8 +105,11 @@ def test_the_private_key_of_the_connection_leaks_nowhere(
     slurm_cluster: localcluster.ClusterInfo,
     use_connection,
     airflow_db: Path,
+    metadata_database: tuple[postgres.PostgresServer, str],
+    tmp_path: Path,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    metadata_server, metadata_name = metadata_database
     key_text = slurm_cluster.key_file.read_text()
     secret_lines = [line for line in key_text.splitlines() if line and "PRIVATE KEY" not in line]
     conn = connection(slurm_cluster, private_key=key_text)
@@ -127,7 +131,9 @@ def test_the_private_key_of_the_connection_leaks_nowhere(
         assert "env: 1/1 done" in task_log
         assert not any(line in task_log for line in secret_lines)
         places = {
-            "metadata DB (XCom, serialized DAGs, rendered fields)": [airflow_db / "airflow.db"],
+            "metadata DB (XCom, serialized DAGs, rendered fields)": [
+                metadata_server.dump(metadata_name, tmp_path / "metadata.sql")
+            ],
             "job scripts and job logs": sorted(p for p in workdir.rglob("*") if p.is_file()),
         }
         assert places["job scripts and job logs"]

@@ -2,18 +2,18 @@
 
 ``dag.test()`` runs a deferral in-process, so it cannot show what happens when the triggerer
 dies, or what a user's "clear" does to a deferred task. This harness runs the real processes of
-one private ``AIRFLOW_HOME`` (rendered by ``lstflow init``), each in its own process group with
-its log in a file, and lets a test trigger DAGs, read states from the metadata DB, and kill -9
-or restart one process. Everything is stopped by PID (process group) at the end; nothing is ever
-killed by name.
+one private ``AIRFLOW_HOME`` (rendered by ``lstflow init``) and its own PostgreSQL database
+(``support.postgres``), each in its own process group with its log in a file, and lets a test
+trigger DAGs, read states from the metadata DB, and kill -9 or restart one process. Everything
+is stopped by PID (process group) at the end; nothing is ever killed by name.
 
-    stack = AirflowStack.create(home, home / "dags")   # lstflow init + db migrate
+    stack = AirflowStack.create(home, home / "dags")   # new database, lstflow init, db migrate
     stack.start()                                      # all four, waits until healthy
     ...write a DAG file into stack.dags_folder...; stack.wait_for_dag(dag_id)
     run_id = stack.trigger(dag_id, "run1")
     stack.wait_for_tasks(dag_id, run_id, all_in({"deferred"}), "to defer")
     stack.restart("triggerer")                         # kill -9 its process group, start again
-    stack.stop_all()
+    stack.close()                                      # stop all four, drop the database
 
 The api-server runs only the Execution API: LocalExecutor's task workers report through it.
 """
@@ -24,7 +24,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -34,6 +33,8 @@ from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from support import postgres
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).with_name("airflow")
@@ -94,6 +95,12 @@ class AirflowStack:
     dags_folder: Path
     env: dict[str, str]
     api_port: int
+    server: postgres.PostgresServer
+    database: str
+    #: The ``airflow`` command: the checkout venv's, or a deployment's own venv's.
+    airflow_command: Path = AIRFLOW
+    #: ``execution`` (what LocalExecutor's workers need) or ``all`` (with the UI and REST API).
+    api_apps: str = "execution"
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     starts: dict[str, int] = field(default_factory=dict)
 
@@ -103,10 +110,12 @@ class AirflowStack:
     def create(
         cls, home: Path, dags_folder: Path, extra_env: Mapping[str, str] | None = None
     ) -> AirflowStack:
-        """Render ``airflow.cfg`` with ``lstflow init`` and migrate the DB (SQLite in ``home``)."""
+        """A database of its own, ``airflow.cfg`` rendered by ``lstflow init``, DB migrated."""
         home.mkdir(parents=True, exist_ok=True)
         dags_folder.mkdir(parents=True, exist_ok=True)
         api_port = free_port()
+        server = postgres.up()
+        database = postgres.unique_database_name(f"stack_{home.name}")
         python_path = [str(CHECKOUT / "plugins"), os.environ.get("PYTHONPATH", "")]
         env = {
             **os.environ,
@@ -115,6 +124,7 @@ class AirflowStack:
             "LSTFLOW_PROJECT_ROOT": str(CHECKOUT),
             "PYTHONPATH": os.pathsep.join(part for part in python_path if part),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.create_database(database),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             # Several stacks may run on one machine: their log servers need ports of their own.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
@@ -130,19 +140,19 @@ class AirflowStack:
             timeout=900,
         )
         if init.returncode != 0:
+            server.drop_database(database)
             raise StackError(f"lstflow init failed:\n{init.stdout}\n{init.stderr}")
-        (home / "process-logs").mkdir(exist_ok=True)
-        return cls(home=home, dags_folder=dags_folder, env=env, api_port=api_port)
+        return cls(home, dags_folder, env, api_port, server, database)
 
     # ---- processes -------------------------------------------------------------------------
 
     def command(self, component: str) -> list[str]:
         if component == "api-server":
             return [
-                str(AIRFLOW),
+                str(self.airflow_command),
                 "api-server",
                 "--apps",
-                "execution",
+                self.api_apps,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -151,7 +161,7 @@ class AirflowStack:
                 "1",
             ]
         if component in JOB_TYPES:
-            return [str(AIRFLOW), component]
+            return [str(self.airflow_command), component]
         raise ValueError(f"unknown Airflow component {component!r}; one of {ALL_COMPONENTS}")
 
     def log_path(self, component: str, start: int | None = None) -> Path:
@@ -174,6 +184,7 @@ class AirflowStack:
             if name in self.processes and self.processes[name].poll() is None:
                 raise StackError(f"{name} is already running (pid {self.processes[name].pid})")
             self.starts[name] = self.starts.get(name, 0) + 1
+            self.log_path(name).parent.mkdir(exist_ok=True)
             with self.log_path(name).open("wb") as log:
                 self.processes[name] = subprocess.Popen(
                     self.command(name),
@@ -223,6 +234,13 @@ class AirflowStack:
         for component in list(self.processes):
             self.stop(component)
 
+    def close(self) -> None:
+        """Stop every process, then drop the stack's database."""
+        try:
+            self.stop_all()
+        finally:
+            self.server.drop_database(self.database)
+
     def check_alive(self) -> None:
         """Fail fast, naming the log, if a process this stack started has died."""
         for name, process in self.processes.items():
@@ -248,7 +266,7 @@ class AirflowStack:
         if component not in JOB_TYPES:
             return 0
         rows = self.query(
-            "SELECT max(id) FROM job WHERE job_type = ? AND state = 'running'",
+            "SELECT max(id) FROM job WHERE job_type = %s AND state = 'running'",
             (JOB_TYPES[component],),
         )
         return int(rows[0][0] or 0)
@@ -256,15 +274,14 @@ class AirflowStack:
     # ---- the metadata DB and the CLI -------------------------------------------------------
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
-        """Read the SQLite metadata DB directly (read-only): no Airflow import per poll."""
-        database = self.home / "airflow.db"
-        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)) as db:
-            return db.execute(sql, tuple(params)).fetchall()
+        """Read the metadata DB directly (read-only, ``%s`` placeholders): no Airflow import
+        per poll."""
+        return self.server.query(self.database, sql, params)
 
     def airflow(self, *args: str, timeout: float = 300) -> str:
         """Run an ``airflow`` CLI command against this stack; return its stdout."""
         result = subprocess.run(
-            [str(AIRFLOW), *args],
+            [str(self.airflow_command), *args],
             env=self.env,
             cwd=self.home,
             capture_output=True,
@@ -291,7 +308,7 @@ class AirflowStack:
         self.wait(
             lambda: self.query(
                 "SELECT 1 FROM dag JOIN serialized_dag USING (dag_id) "
-                "WHERE dag_id = ? AND NOT is_stale",
+                "WHERE dag_id = %s AND NOT is_stale",
                 (dag_id,),
             ),
             timeout,
@@ -318,7 +335,7 @@ class AirflowStack:
     def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str | None]:
         """``{(task_id, map_index): state}`` of one DAG run."""
         rows = self.query(
-            "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
+            "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = %s AND run_id = %s",
             (dag_id, run_id),
         )
         return {(str(task), int(str(index))): _state(state) for task, index, state in rows}

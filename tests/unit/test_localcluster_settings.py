@@ -203,8 +203,8 @@ def test_cluster_command_line_is_registered() -> None:
     assert parser.parse_args(["cluster", "up"]).airflow_connection is None
 
 
-def test_airflow_db_detection_needs_airflow_home_with_a_db(tmp_path: Path) -> None:
-    assert localcluster.airflow_metadata_db_exists({}) is False
-    assert localcluster.airflow_metadata_db_exists({"AIRFLOW_HOME": str(tmp_path)}) is False
-    (tmp_path / "airflow.db").write_bytes(b"")
-    assert localcluster.airflow_metadata_db_exists({"AIRFLOW_HOME": str(tmp_path)}) is True
+def test_airflow_detection_needs_an_initialised_airflow_home(tmp_path: Path) -> None:
+    assert localcluster.airflow_home_initialised({}) is False
+    assert localcluster.airflow_home_initialised({"AIRFLOW_HOME": str(tmp_path)}) is False
+    (tmp_path / "airflow.cfg").write_text("[core]\n")
+    assert localcluster.airflow_home_initialised({"AIRFLOW_HOME": str(tmp_path)}) is True

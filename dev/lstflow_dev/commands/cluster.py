@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-airflow-connection",
         dest="airflow_connection",
         action="store_false",
-        help="never touch Airflow (default: upsert when $AIRFLOW_HOME/airflow.db exists)",
+        help="never touch Airflow (default: upsert when $AIRFLOW_HOME/airflow.cfg exists)",
     )
     up.set_defaults(handler=run_up)
 
@@ -49,7 +49,7 @@ def run_up(args: argparse.Namespace) -> int:
         info = localcluster.up()
         upsert = args.airflow_connection
         if upsert is None:
-            upsert = localcluster.airflow_metadata_db_exists()
+            upsert = localcluster.airflow_home_initialised()
         if upsert:
             localcluster.upsert_airflow_connection()
             print(f"Airflow connection {localcluster.CONNECTION_ID!r} upserted")

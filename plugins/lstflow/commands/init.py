@@ -13,6 +13,7 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import jinja2
@@ -35,7 +36,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--api-port", type=int, default=8080, help="api-server port (8080)")
     parser.add_argument("--executor", default="LocalExecutor", help="Airflow executor")
     parser.add_argument(
-        "--sql-alchemy-conn", default=None, help="metadata DB URL (default: SQLite in the home)"
+        "--sql-alchemy-conn",
+        default=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+        help="metadata DB URL, e.g. postgresql+psycopg2://USER:PASSWORD@HOST:5432/DB (default: "
+        "$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, else SQLite in the home, for dag.test() only)",
     )
     parser.add_argument(
         "--log-root",
@@ -49,8 +53,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=60.0,
         help="first Slurm poll interval in s (60; a local test cluster can use 5)",
     )
+    parser.add_argument(
+        "--config-variable",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=config_variable,
+        help="a ${NAME} of the production configs' paths, written to [lstflow] config_variables "
+        "(repeatable), e.g. LSTFLOW_DATA_ROOT=/data",
+    )
     parser.add_argument("--no-db", action="store_true", help="only render airflow.cfg")
     parser.set_defaults(handler=run)
+
+
+def config_variable(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of ``--config-variable``, NAME a shell-style variable name."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.isidentifier() or "\n" in value:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NAME=VALUE (e.g. LSTFLOW_DATA_ROOT=/data)"
+        )
+    return name, value
 
 
 def existing_secrets(cfg_path: Path) -> dict[str, str]:
@@ -78,6 +101,7 @@ def render_config(
     sql_alchemy_conn: str | None,
     log_root: str | None = None,
     poll_interval: float = 60.0,
+    config_variables: Mapping[str, str] | None = None,
 ) -> str:
     template_path = project_root() / "airflow.cfg.template"
     template = jinja2.Template(template_path.read_text(), undefined=jinja2.StrictUndefined)
@@ -91,6 +115,7 @@ def render_config(
         log_root=log_root or default_log_root(),
         poll_interval=poll_interval,
         max_poll_interval=max(poll_interval, 10 * poll_interval),
+        config_variables=dict(config_variables or {}),
         admin_user=ADMIN_USER,
         secret_key=kept.get("secret_key") or secrets.token_urlsafe(32),
         jwt_secret=kept.get("jwt_secret") or secrets.token_urlsafe(32),
@@ -121,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         sql_alchemy_conn=args.sql_alchemy_conn,
         log_root=args.log_root,
         poll_interval=args.poll_interval,
+        config_variables=dict(args.config_variable),
     )
     tmp = cfg_path.with_suffix(".cfg.tmp")
     tmp.write_text(text)

@@ -7,7 +7,7 @@ One bad file never hides the others. Configs sharing a prod_id are the parts of 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -40,17 +40,23 @@ def discover(root: Path) -> list[Path]:
 
 
 def load_files(
-    files: Iterable[Path], *, cache_dir: Path | None = None
+    files: Iterable[Path],
+    *,
+    cache_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[dict[Path, ProductionConfig], dict[Path, ConfigError]]:
-    """Load each file; configs of one prod_id that disagree move to the errors."""
-    return _load_each(files, partial(load_production, cache_dir=cache_dir))
+    """Load each file; configs of one prod_id that disagree move to the errors.
+
+    ``environ`` (default ``os.environ``) supplies ``${VAR}`` in paths.
+    """
+    return _load_each(files, partial(load_production, cache_dir=cache_dir, environ=environ))
 
 
 def load_headers(
-    root: Path, *, cache_dir: Path | None = None
+    root: Path, *, cache_dir: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> tuple[dict[Path, ProductionHeader], dict[Path, ConfigError]]:
     """``load_files`` for the headers of the configs under ``root`` (``load_header``)."""
-    return _load_each(discover(root), partial(load_header, cache_dir=cache_dir))
+    return _load_each(discover(root), partial(load_header, cache_dir=cache_dir, environ=environ))
 
 
 def _load_each(
@@ -72,9 +78,11 @@ def _load_each(
     return loaded, errors
 
 
-def load_library(root: Path, *, cache_dir: Path | None = None) -> Library:
+def load_library(
+    root: Path, *, cache_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Library:
     """Every production under ``root``, keyed by prod_id, and every file that failed."""
     root = Path(os.path.abspath(root))
-    loaded, errors = load_files(discover(root), cache_dir=cache_dir)
+    loaded, errors = load_files(discover(root), cache_dir=cache_dir, environ=environ)
     library_root = root.parent if root.is_file() else root
     return Library(root=root, productions=group_parts(loaded.values(), library_root), errors=errors)

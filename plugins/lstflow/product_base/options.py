@@ -6,6 +6,8 @@ the metadata DB, so DAG files can call these at parse time.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,33 @@ def production_configs_dir() -> Path:
 def parse_cache_dir() -> Path:
     default = state_dir() / "parse-cache"
     return Path(conf.get(SECTION, "parse_cache_dir", fallback=str(default)))
+
+
+def config_variables() -> dict[str, str]:
+    """``[lstflow] config_variables``: the site's ``${NAME}`` values for production configs'
+    paths, one ``NAME = value`` per line (``lstflow init --config-variable NAME=VALUE`` writes
+    them), so a portable library needs nothing exported in the Airflow processes' environment.
+    """
+    text = conf.get(SECTION, "config_variables", fallback="")
+    variables: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, equals, value = line.partition("=")
+        if not equals or not name.strip().isidentifier():
+            raise ValueError(
+                f"airflow.cfg [{SECTION}] config_variables: {line.strip()!r} is not NAME = value "
+                "(one per line, e.g. LSTFLOW_DATA_ROOT = /data)"
+            )
+        variables[name.strip()] = value.strip()
+    return variables
+
+
+def config_environment() -> Mapping[str, str]:
+    """What ``${NAME}`` in a production config expands to: ``config_variables``, each
+    overridden by an environment variable of the same name (as ``AIRFLOW__*`` override
+    ``airflow.cfg``)."""
+    return {**config_variables(), **os.environ}
 
 
 def ssh_conn_id() -> str:

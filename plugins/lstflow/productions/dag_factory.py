@@ -31,7 +31,7 @@ from lstflow.config import (
     load_production,
 )
 from lstflow.config.parts import ProductionParts, group_parts
-from lstflow.product_base.options import slurm_task_settings
+from lstflow.product_base.options import config_environment, slurm_task_settings
 from lstflow.productions.dag_index import read_index, write_index
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.production_dag import build_production_dag
@@ -86,7 +86,7 @@ def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> d
 
 
 def _productions(config_root: Path, cache_dir: Path | None) -> list[Production]:
-    headers = load_headers(config_root, cache_dir=cache_dir)[0]
+    headers = load_headers(config_root, cache_dir=cache_dir, environ=config_environment())[0]
     return list(group_parts(headers.values(), config_root.absolute()).values())
 
 
@@ -101,7 +101,7 @@ def build_invalid_configs_dag(
     """
     if get_parsing_context().dag_id is not None:
         return {}
-    headers, errors = load_headers(config_root, cache_dir=cache_dir)
+    headers, errors = load_headers(config_root, cache_dir=cache_dir, environ=config_environment())
     productions = group_parts(headers.values(), config_root.absolute())
     owners, problems = _dag_owners(list(productions.values()))
     problems = [str(error) for error in errors.values()] + problems
@@ -119,11 +119,12 @@ def _entry_problems(
     """The entry problems found within ``budget`` seconds, and how many configs are unchecked."""
     deadline = time.monotonic() + budget
     problems: list[str] = []
+    environ = config_environment()
     for done, header in enumerate(headers):
         if time.monotonic() > deadline:
             return problems, len(headers) - done
         try:
-            load_production(header.path, cache_dir=cache_dir)
+            load_production(header.path, cache_dir=cache_dir, environ=environ)
         except ConfigError as error:
             problems.append(str(error))
     return problems, 0
@@ -139,7 +140,8 @@ def _indexed_production(
     if not paths or not all(Path(path).is_relative_to(root) for path in paths):
         return None
     try:
-        headers = [load_header(Path(path), cache_dir=cache_dir) for path in paths]
+        environ = config_environment()
+        headers = [load_header(Path(p), cache_dir=cache_dir, environ=environ) for p in paths]
     except ConfigError:
         return None
     productions = list(group_parts(headers, root).values())

@@ -23,6 +23,7 @@ from lstflow.config import ConfigError, load_production
 from lstflow.config.model import ProductionConfig
 from lstflow.product_base.options import (
     array_throttle,
+    config_environment,
     log_root,
     parse_cache_dir,
     slurm_task_settings,
@@ -66,7 +67,9 @@ def load_for_run(config_paths: Mapping[str, str], params: Mapping[str, Any]) -> 
             f"{', '.join(config_paths)})"
         )
     try:
-        production = load_production(Path(config_paths[label]), cache_dir=parse_cache_dir())
+        production = load_production(
+            Path(config_paths[label]), cache_dir=parse_cache_dir(), environ=config_environment()
+        )
     except ConfigError as error:
         raise AirflowFailException(f"invalid production config:\n{error}") from None
     return RunConfig(label, production)

@@ -13,7 +13,11 @@ from lstflow.config import load_library
 from lstflow.config.library import Library
 from lstflow.config.model import ProductionConfig
 from lstflow.config.parts import ProductionParts
-from lstflow.product_base.options import parse_cache_dir, production_configs_dir
+from lstflow.product_base.options import (
+    config_environment,
+    parse_cache_dir,
+    production_configs_dir,
+)
 from lstflow.productions.naming import dag_id_for
 from lstflow.stages.registry import stages_to_run
 
@@ -34,7 +38,9 @@ class ProductionRow:
 
 
 def read_library() -> Library:
-    return load_library(production_configs_dir(), cache_dir=parse_cache_dir())
+    return load_library(
+        production_configs_dir(), cache_dir=parse_cache_dir(), environ=config_environment()
+    )
 
 
 def production_row(production: ProductionParts[ProductionConfig]) -> ProductionRow:
