@@ -147,4 +147,18 @@ def render(results: dict[str, Any]) -> str:
             "all RPCs/min (sdiag, shared)",
         ]
         lines += [*_table(header, rows), "   lstmcpipe never polls: users run squeue by hand", ""]
+    if "cli" in results:
+        cli = results["cli"]
+        lines.append("5. lstflow command line, CPU s (process and children)")
+        rows = [
+            ["lstflow --help", f"{cli['help_cpu_s']:.2f}", "<= 0.3"],
+            [
+                f"lstflow validate, {cli['entries']} entries, YAML edited (pre-commit)",
+                f"{cli['validate_yaml_edited_cpu_s']:.2f}",
+                "<= 1.5",
+            ],
+            ["  same, unchanged", f"{cli['validate_unchanged_cpu_s']:.2f}", ""],
+            ["  same, cold (lstchain imported)", f"{cli['validate_cold_cpu_s']:.2f}", ""],
+        ]
+        lines += [*_table(["command", "CPU s", "target"], rows), ""]
     return "\n".join(lines)
