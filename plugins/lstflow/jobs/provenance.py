@@ -61,9 +61,10 @@ def config_files(argv: Sequence[str]) -> list[Path]:
     return found
 
 
-def software_versions() -> dict[str, str | None]:
+def software_versions(names: Sequence[str] = SOFTWARE) -> dict[str, str | None]:
+    """Python's and each distribution's installed version (``None`` if not installed)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in SOFTWARE:
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -6,7 +6,6 @@ file can call them at parse time without touching the metadata DB.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from airflow.configuration import conf
@@ -23,12 +22,6 @@ def onsite_config() -> Path:
 def onsite_base() -> str | None:
     """Root of the onsite data tree; ``None`` leaves it to ``$LSTFLOW_ONSITE_BASE``."""
     return conf.get(SECTION, "onsite_base", fallback=None) or None
-
-
-def job_python() -> str:
-    """The interpreter jobs run ``lstflow.jobs`` with, on the cluster (lstflow must be importable
-    there); the default, Airflow's own interpreter, suits a cluster that sees Airflow's venv."""
-    return conf.get(SECTION, "job_python", fallback=sys.executable)
 
 
 def slurm_poll_interval() -> float:

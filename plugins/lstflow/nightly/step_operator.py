@@ -16,10 +16,11 @@ from typing import Any
 
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 
-from lstflow.nightly.night_options import job_python, onsite_base, onsite_config
+from lstflow.nightly.night_options import onsite_base, onsite_config
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import VERSION_KEYS, build_version, load_settings
 from lstflow.onsite.tasks import JobMode, NightTasks
+from lstflow.product_base.options import job_python
 from lstflow.slurm.operator import SlurmArrayOperator
 from lstflow.slurm.reports import SlurmReport
 from lstflow.workitems import ArraySpec, WorkItem

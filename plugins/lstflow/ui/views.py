@@ -18,9 +18,11 @@ from lstflow.onsite.status import ROW_KEYS
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
 from lstflow.productions.run_provenance import provenance_path
+from lstflow.stages.lineage import build_lineage
 from lstflow.stages.registry import stages_to_run
 from lstflow.ui import airflow_db, live, run_files
 from lstflow.ui.histograms import svg_histogram
+from lstflow.ui.lineage_progress import LineageRow, StageRecord, lineage_rows
 from lstflow.ui.nights import NIGHTLY_DAG_ID, STATUS_TASK_ID, night_statuses
 from lstflow.ui.production_rows import production_row, read_library
 from lstflow.ui.progress import StageProgress, stage_progress, watched_jobs
@@ -78,16 +80,24 @@ def run_config(production: ProductionParts[ProductionConfig], run: airflow_db.Ru
     return chosen if isinstance(chosen, str) and chosen else production.labels[0]
 
 
-def stage_table(
+def live_states(
     production: ProductionParts[ProductionConfig], tasks: dict[str, airflow_db.TaskRecord]
-) -> list[StageProgress]:
-    """Each stage's progress; stages still waiting on Slurm get live states (one sacct)."""
+) -> dict[str, str]:
+    """Element states of the stages still waiting on Slurm (one sacct for all of them)."""
     waiting = [
         tasks[stage]
         for stage in stages_to_run(production)
         if stage in tasks and tasks[stage].state in LIVE_TASK_STATES and tasks[stage].plans
     ]
-    states = live.element_states(sorted({j for r in waiting for j in watched_jobs(r.plans[-1])}))
+    return live.element_states(sorted({j for r in waiting for j in watched_jobs(r.plans[-1])}))
+
+
+def stage_table(
+    production: ProductionParts[ProductionConfig],
+    tasks: dict[str, airflow_db.TaskRecord],
+    states: dict[str, str],
+) -> list[StageProgress]:
+    """Each stage's progress; stages still waiting on Slurm get ``states`` (``live_states``)."""
     table = []
     for stage in stages_to_run(production):
         record = tasks.get(stage)
@@ -96,6 +106,22 @@ def stage_table(
         else:
             table.append(stage_progress(stage, record.state, record.xcoms, record.plans, states))
     return table
+
+
+def lineage_table(
+    production: ProductionConfig,
+    tasks: dict[str, airflow_db.TaskRecord],
+    states: dict[str, str],
+) -> list[LineageRow]:
+    """Per lineage group (e.g. declination), each stage's elements; empty for one group."""
+    lineage = build_lineage(production)
+    if len(lineage.groups) < 2:
+        return []
+    records = {
+        stage: StageRecord(record.spec, record.plans, record.xcoms)
+        for stage, record in tasks.items()
+    }
+    return lineage_rows(lineage, stages_to_run(production), records, states)
 
 
 def histograms(provenance: dict[str, Any]) -> list[tuple[str, Markup, Markup]]:
@@ -147,8 +173,9 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
         "run": run,
         "runs": runs,
         "stages": [],
-        "plots": production_plots(production),
         "run_config": "",
+        "lineages": [],
+        "plots": production_plots(production),
         "histograms": [],
         "provenance": None,
         "provenance_path": "",
@@ -158,7 +185,9 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
         return page
     tasks = airflow_db.run_tasks(row.dag_id, run.run_id)
     page["run_config"] = run_config(production, run)
-    page["stages"] = stage_table(production, tasks)
+    states = live_states(production, tasks)
+    page["stages"] = stage_table(production, tasks, states)
+    page["lineages"] = lineage_table(production.find(page["run_config"]), tasks, states)
     provenance_task = tasks.get(PROVENANCE_TASK_ID)
     view = provenance_of(prod_id, run.run_id, provenance_task.state if provenance_task else None)
     page.update(

@@ -35,7 +35,6 @@ from lstflow.nightly.step_operator import (  # noqa: E402
 )
 from lstflow.nightly.timetable import NightTimetable  # noqa: E402
 from lstflow.onsite.settings import VERSION_KEYS  # noqa: E402
-from lstflow_dev import synthetic_onsite  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
@@ -48,18 +47,6 @@ def dag() -> DAG:
     bag = DagBag(dag_folder=str(CHECKOUT / "dags" / "lstflow_nightly.py"))
     assert bag.import_errors == {}
     return bag.dags[night_dag.DAG_ID]  # get_dag() would consult the metadata DB
-
-
-@pytest.fixture
-def onsite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A synthetic three-night tree, and the Airflow options that point the DAG at it."""
-    base = tmp_path / "onsite"
-    synthetic_onsite.build_synthetic_tree(base)
-    config = synthetic_onsite.write_settings(tmp_path / "config")
-    monkeypatch.setenv("AIRFLOW__LSTFLOW__ONSITE_CONFIG", str(config))
-    monkeypatch.setenv("AIRFLOW__LSTFLOW__ONSITE_BASE", str(base))
-    monkeypatch.setenv("AIRFLOW__LSTFLOW__JOB_PYTHON", "/envs/lstflow/bin/python")
-    return base
 
 
 def _context(night: dt.datetime | None, **params: Any) -> dict[str, Any]:
