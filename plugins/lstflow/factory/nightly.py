@@ -39,7 +39,7 @@ from lstflow.factory.nightly_steps import (
 from lstflow.factory.nightly_timetable import NightTimetable
 from lstflow.factory.settings import ssh_conn_id
 from lstflow.onsite.rfmodels import NSB_LEVELS
-from lstflow.onsite.settings import VERSION_KEYS
+from lstflow.onsite.settings import BOOLEAN_VERSION_KEYS, INPUT_STATES, VERSION_KEYS
 from lstflow.slurm.operator import pull_report
 
 DAG_ID = "lstflow_nightly"
@@ -55,6 +55,9 @@ _VERSION_DOCS = {
     "mc_prod": "RF-model directory prefix (the MC production).",
     "calibration_version": "Version directory of the Cat-A calibration files.",
     "store_image_dl1ab": "Keep images in DL1b files.",
+    "input_state": "What the night's R0 data are: legacy_raw, gain_selected or catA_calibrated.",
+    "apply_catB_calibration": "Cat-B calibration per DATA run, applied by lstchain_dl1ab.",
+    "use_ff_heuristic_gain_selection": "Gain selection identifies flat-field events itself.",
 }
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
 
@@ -69,10 +72,12 @@ def nightly_params() -> dict[str, Param]:
         )
     }
     for key in VERSION_KEYS:
-        kind = "boolean" if key == "store_image_dl1ab" else "string"
+        kind = "boolean" if key in BOOLEAN_VERSION_KEYS else "string"
         schema: dict[str, Any] = {"type": ["null", kind]}
         if key in ("prod_id", "calibration_version"):
             schema["pattern"] = _NAME_PATTERN
+        if key == "input_state":
+            schema["enum"] = [None, *INPUT_STATES]
         params[key] = Param(
             None, description=_VERSION_DOCS[key] + " Empty: the onsite config's default.", **schema
         )

@@ -16,6 +16,7 @@ from lstflow.onsite.paths import (
     datacheck_file_name,
     dl1_file_name,
     dl2_file_name,
+    interleaved_file_name,
     muons_file_name,
     night_tag,
     r0_file_name,
@@ -147,12 +148,66 @@ class NightTasks:
             env=(("MPLBACKEND", "Agg"), *env),
         )
 
+    def skip_reason(self, step: str) -> str | None:
+        """Why a step of this night has nothing to do (the input state or the version's switches
+        make it unneeded, or its output is reused), else None."""
+        plan, state = self.plan, self.plan.input_state
+        if step == "gain_selection" and not plan.needs_gain_selection:
+            return f"input_state {state}: the R0 files in {self.paths.r0_dir} are gain-selected"
+        if step in ("drs4_baseline", "charge_calibration"):
+            if not plan.needs_calibration:
+                return f"input_state {state}: the R0 data are Cat-A calibrated already"
+            calib = plan.calibration_files
+            existing = calib.drs4_pedestal if step == "drs4_baseline" else calib.charge
+            if existing.exists():
+                return f"{existing} exists: calibration files are reused, never rewritten"
+        if step == "catB_calibration" and not plan.version.apply_catB_calibration:
+            return "apply_catB_calibration is false: DL1ab runs without Cat-B calibration"
+        return None
+
+    # -- gain selection -------------------------------------------------------------------------
+
+    def gain_selection(self) -> tuple[WorkItem, ...]:
+        """One element per raw subrun of the night: ``lstchain_r0_to_r0g`` for DATA subruns with
+        their 4 streams, a plain copy into R0G for every other subrun (as lstosa)."""
+        if self.skip_reason("gain_selection"):
+            return ()
+        paths, items = self.paths, []
+        heuristic = self.plan.version.use_ff_heuristic_gain_selection
+        for raw in self.plan.raw_subruns:
+            stream_files = tuple(
+                paths.raw_r0_dir / r0_file_name(raw.run_id, raw.subrun, stream)
+                for stream in raw.streams
+            )
+            outputs = tuple(paths.r0_dir / f.name for f in stream_files)
+            key = item_key("gain_selection", raw.run_id, raw.subrun)
+            if raw.gain_selected:
+                log = paths.gain_selection_log_dir / (
+                    f"r0_to_r0g_{raw.run_id:05d}.{raw.subrun:04d}.log"
+                )
+                argv = commands.gain_selection(stream_files[0], paths.r0_dir, log, heuristic)
+                what = "gain selection"
+            else:
+                argv = commands.copy_r0(stream_files, paths.r0_dir)
+                what = f"copy ({raw.run_type}, streams {list(raw.streams)})"
+            items.append(
+                self._item(
+                    key,
+                    argv,
+                    self.settings.resources.gain_selection,
+                    f"{what} run {raw.run_id} subrun {raw.subrun}",
+                    inputs=stream_files,
+                    outputs=outputs,
+                )
+            )
+        return tuple(items)
+
     # -- calibration ----------------------------------------------------------------------------
 
     def drs4_baseline(self) -> tuple[WorkItem, ...]:
         """Empty when the DRS4 file exists: calibration files are reused, never rewritten."""
         files, plan = self.plan.calibration_files, self.plan
-        if files.drs4_pedestal.exists():
+        if self.skip_reason("drs4_baseline"):
             return ()
         argv = commands.drs4_baseline(
             plan.drs4.run_id, self.paths.base, self.paths.r0_root, plan.version.calibration_version
@@ -169,7 +224,7 @@ class NightTasks:
 
     def charge_calibration(self) -> tuple[WorkItem, ...]:
         files, plan = self.plan.calibration_files, self.plan
-        if files.charge.exists():
+        if self.skip_reason("charge_calibration"):
             return ()
         argv = commands.charge_calibration(
             plan.drs4.run_id,
@@ -195,6 +250,10 @@ class NightTasks:
     def r0_to_dl1(self, run_id: int) -> tuple[WorkItem, ...]:
         run, paths = self.plan.data_run(run_id), self.paths
         calib = self.plan.calibration_files
+        applied = calib if self.plan.needs_calibration else None
+        calib_inputs = (
+            (calib.drs4_pedestal, calib.charge, calib.time, calib.systematics) if applied else ()
+        )
         items = []
         for subrun in run.subruns:
             r0 = paths.r0_dir / r0_file_name(run_id, subrun)
@@ -209,7 +268,7 @@ class NightTasks:
                 self.plan.version.dl1a_config,
                 paths.drive_log,
                 paths.run_summary,
-                calib,
+                applied,
                 ped_ids,
             )
             items.append(
@@ -218,23 +277,32 @@ class NightTasks:
                     argv,
                     self.settings.resources.subrun,
                     f"R0→DL1a run {run_id} subrun {subrun}",
-                    inputs=(r0, calib.drs4_pedestal, calib.charge, calib.time, calib.systematics),
+                    inputs=(r0, *calib_inputs),
                     outputs=(
                         paths.dl1_dir / dl1_file_name(run_id, subrun),
                         paths.dl1_dir / muons_file_name(run_id, subrun),
+                        paths.interleaved_dir / interleaved_file_name(run_id, subrun),
                     ),
                 )
             )
         return tuple(items)
 
+    def catB_calibration_file(self, run_id: int) -> Path | None:
+        """The run's Cat-B file, None when the version does not apply Cat-B calibration."""
+        if self.skip_reason("catB_calibration"):
+            return None
+        version = self.plan.version.calibration_version
+        return self.paths.catB_calibration_file(version, self.settings.calibration_filters, run_id)
+
     def dl1ab(self, run_id: int, tailcut: TailcutChoice) -> tuple[WorkItem, ...]:
         run, paths = self.plan.data_run(run_id), self.paths
+        catB = self.catB_calibration_file(run_id)
         items = []
         for subrun in run.subruns:
             dl1a = paths.dl1_dir / dl1_file_name(run_id, subrun)
             dl1b = paths.dl1b_dir(tailcut.name) / dl1_file_name(run_id, subrun)
             argv = commands.dl1ab(
-                dl1a, dl1b, tailcut.config_file, self.plan.version.store_image_dl1ab
+                dl1a, dl1b, tailcut.config_file, self.plan.version.store_image_dl1ab, catB
             )
             items.append(
                 self._item(
@@ -242,7 +310,7 @@ class NightTasks:
                     argv,
                     self.settings.resources.subrun,
                     f"DL1a→DL1b ({tailcut.name}) run {run_id} subrun {subrun}",
-                    inputs=(dl1a, tailcut.config_file),
+                    inputs=(dl1a, tailcut.config_file, *(() if catB is None else (catB,))),
                     outputs=(dl1b,),
                 )
             )
@@ -279,6 +347,35 @@ class NightTasks:
             self.settings.resources.run,
             f"tail-cut and NSB finder run {run_id}",
             outputs=(finder_config_file(paths, run_id), finder_log_file(paths, run_id)),
+        )
+
+    def catB_calibration(self, run_id: int) -> tuple[WorkItem, ...]:
+        """Cat-B calibration of a run from its interleaved files; empty when not applied."""
+        run, paths, plan = self.plan.data_run(run_id), self.paths, self.plan
+        output = self.catB_calibration_file(run_id)
+        if output is None:
+            return ()
+        argv = commands.catB_calibration(
+            run_id,
+            paths.base,
+            paths.r0_root,
+            self.settings.calibration_filters,
+            plan.calibration_files,
+            plan.pedcal.run_id,
+            paths.dl1_dir,
+        )
+        interleaved = (
+            paths.interleaved_dir / interleaved_file_name(run_id, s) for s in run.subruns
+        )
+        return (
+            self._item(
+                item_key("catB_calibration", run_id),
+                argv,
+                self.settings.resources.run,
+                f"Cat-B calibration run {run_id}",
+                inputs=(*interleaved, plan.calibration_files.charge),
+                outputs=(output,),
+            ),
         )
 
     def tailcut(self, run_id: int) -> TailcutChoice:
@@ -369,6 +466,18 @@ class NightTasks:
             inputs=tuple(
                 paths.datacheck_dir / datacheck_file_name(r.run_id) for r in self.plan.data_runs
             ),
+            outputs=(paths.longterm_file,),
+        )
+
+    def cherenkov_transparency(self) -> WorkItem:
+        paths = self.paths
+        argv = commands.cherenkov_transparency(paths.longterm_file, paths.datacheck_dir)
+        return self._item(
+            item_key("cherenkov_transparency"),
+            argv,
+            self.settings.resources.night,
+            f"Cherenkov transparency of night {self.plan.night}",
+            inputs=(paths.longterm_file,),
             outputs=(paths.longterm_file,),
         )
 
