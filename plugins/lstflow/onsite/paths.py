@@ -74,10 +74,10 @@ class NightPaths:
     running_dir: Path
     night_closed_marker: Path
 
-    @property
-    def provenance_dir(self) -> Path:
-        """Per-task provenance fragments (one JSON per task, never a shared append log)."""
-        return self.running_dir / "provenance"
+    def provenance_dir(self, simulate: bool = False) -> Path:
+        """Per-task provenance fragments (one JSON per task, never a shared append log) and the
+        PROV-JSON documents merged from them; a simulated night's are kept apart."""
+        return self.running_dir / ("provenance.simulate" if simulate else "provenance")
 
     @property
     def gain_selection_log_dir(self) -> Path:

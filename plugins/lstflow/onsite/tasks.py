@@ -68,11 +68,25 @@ class NightTasks:
 
     # -- wrapping -------------------------------------------------------------------------------
 
-    def _simulated(self, key: str, argv: commands.Argv) -> tuple[str, ...]:
-        """``argv`` run by the simulator: printed, not executed (see ``lstflow.jobs.simulate``)."""
+    def _simulated(
+        self,
+        key: str,
+        argv: commands.Argv,
+        inputs: tuple[Path, ...] = (),
+        outputs: tuple[Path, ...] = (),
+        fragment: bool = True,
+    ) -> tuple[str, ...]:
+        """``argv`` run by the simulator: printed, not executed (see ``lstflow.jobs.simulate``);
+        it writes a simulated provenance fragment unless ``fragment`` is False."""
         fail_once = str(self.paths.fail_once_dir)
         simulator = (self.mode.python, "-m", SIMULATE_MODULE, "--key", key)
-        return (*simulator, "--fail-once-dir", fail_once, "--", *argv)
+        files = (
+            "--fragment",
+            str(self.paths.provenance_dir(simulate=True) / f"{key}.json"),
+            *(f"--input={p}" for p in inputs),
+            *(f"--output={p}" for p in outputs),
+        )
+        return (*simulator, "--fail-once-dir", fail_once, *(files if fragment else ()), "--", *argv)
 
     def _item(
         self,
@@ -84,9 +98,9 @@ class NightTasks:
         outputs: tuple[Path, ...] = (),
     ) -> WorkItem:
         if self.mode.simulate:
-            wrapped = self._simulated(key, argv)
+            wrapped = self._simulated(key, argv, inputs, outputs)
         else:
-            fragment = self.paths.provenance_dir / f"{key}.json"
+            fragment = self.paths.provenance_dir() / f"{key}.json"
             wrapped = (
                 self.mode.python,
                 "-m",
@@ -121,7 +135,7 @@ class NightTasks:
         mode wrapped in the simulator unless ``simulated`` is False (the step runs for real)."""
         full = (self.mode.python, "-m", *argv)
         if self.mode.simulate and simulated:
-            full = self._simulated(key, full)
+            full = self._simulated(key, full, fragment=False)
         return WorkItem(
             key=key,
             argv=full,
@@ -483,22 +497,39 @@ class NightTasks:
 
     @property
     def night_provenance_file(self) -> Path:
-        return self.paths.running_dir / f"provenance_{night_tag(self.plan.night)}.json"
+        """The night's PROV-JSON (a simulated night's lies beside its simulated fragments)."""
+        prov_dir = self.paths.provenance_dir(self.mode.simulate)
+        return prov_dir / f"provenance_{night_tag(self.plan.night)}.json"
+
+    def run_provenance_files(self) -> tuple[Path, ...]:
+        """One PROV-JSON per DATA run: the calibration and that run's steps (lstosa's name)."""
+        prov_dir = self.paths.provenance_dir(self.mode.simulate)
+        return tuple(
+            prov_dir / f"calibration_to_dl2_{r.run_id:05d}_prov.json" for r in self.plan.data_runs
+        )
 
     def provenance_merge(self) -> WorkItem:
+        """Merges the fragments into W3C PROV-JSON. It runs for real in simulate mode too, on
+        the simulated fragments, so a simulated night's provenance names every step it ran."""
+        prov_dir = self.paths.provenance_dir(self.mode.simulate)
         argv = (
             PROVENANCE_MODULE,
             "merge",
             "--fragments-dir",
-            str(self.paths.provenance_dir),
+            str(prov_dir),
             "--output",
             str(self.night_provenance_file),
+            *(
+                f"--run-document={run.run_id}={path}"
+                for run, path in zip(self.plan.data_runs, self.run_provenance_files(), strict=True)
+            ),
         )
         return self._job_side(
             item_key("provenance_merge"),
             argv,
-            f"merge provenance fragments of night {self.plan.night}",
-            (self.night_provenance_file,),
+            f"merge provenance fragments of night {self.plan.night} into PROV-JSON",
+            (self.night_provenance_file, *self.run_provenance_files()),
+            simulated=False,
         )
 
     def night_close(self) -> WorkItem:

@@ -198,7 +198,7 @@ def test_night_steps(tasks: NightTasks, settings: OnsiteSettings) -> None:
 
 def test_real_mode_records_a_provenance_fragment_per_task(tasks: NightTasks) -> None:
     item = tasks.r0_to_dl1(1809)[0]
-    prov = tasks.paths.provenance_dir
+    prov = tasks.paths.provenance_dir()
     assert item.argv[:8] == (
         "/env/bin/python",
         "-m",
@@ -215,7 +215,7 @@ def test_real_mode_records_a_provenance_fragment_per_task(tasks: NightTasks) -> 
 def test_simulate_mode_wraps_every_command(settings: OnsiteSettings, plan: NightPlan) -> None:
     tasks = NightTasks(settings, plan, JobMode(simulate=True))
     item = tasks.r0_to_dl1(1810)[1]
-    assert item.argv[:8] == (
+    assert item.argv[:9] == (
         "python",
         "-m",
         "lstflow.jobs.simulate",
@@ -223,9 +223,12 @@ def test_simulate_mode_wraps_every_command(settings: OnsiteSettings, plan: Night
         "r0_to_dl1.01810.0001",
         "--fail-once-dir",
         str(tasks.paths.fail_once_dir),
-        "--",
+        "--fragment",
+        f"{tasks.paths.running_dir}/provenance.simulate/r0_to_dl1.01810.0001.json",
     )
-    assert item.argv[8] == "lstchain_data_r0_to_dl1"
+    simulated = item.argv[item.argv.index("--") + 1 :]
+    assert simulated[0] == "lstchain_data_r0_to_dl1"
+    assert f"--output={item.outputs[0]}" in item.argv[: item.argv.index("--")]
 
 
 def test_simulate_stands_in_for_a_missing_finder_result(
