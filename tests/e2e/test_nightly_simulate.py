@@ -311,8 +311,8 @@ def test_triggered_night_runs_every_subrun_retries_one_alone_and_closes(
         sys.executable, "-m", "lstflow.cli", "night", "status", "--night", "2020-01-17",
         "--onsite-config", str(deployment.config), "--base", str(deployment.base),
     ).stdout  # fmt: skip
-    assert ["1807", "DATA", "3", "Crab", "2", retry, "COMPLETED"] in [
-        line.split()[:7] for line in table.splitlines()
+    assert ["2", "1", "DATA", "1807", "3", "Crab", "Closed", "2", retry, "COMPLETED"] in [
+        line.split()[:10] for line in table.splitlines()
     ]
 
 

@@ -22,7 +22,12 @@ from airflow.timetables.base import TimeRestriction  # noqa: E402
 
 from lstflow.cli import main as lstflow_main  # noqa: E402
 from lstflow.factory import nightly  # noqa: E402
-from lstflow.factory.nightly_status import latest_states, night_status, status_files  # noqa: E402
+from lstflow.factory.nightly_status import (  # noqa: E402
+    ElementRecord,
+    latest_states,
+    night_status,
+    status_files,
+)
 from lstflow.factory.nightly_steps import (  # noqa: E402
     CALIBRATION_STEPS,
     NIGHT_STEPS,
@@ -281,11 +286,11 @@ def test_simulated_night_close_writes_its_own_marker(onsite: Path) -> None:
 
 def test_latest_attempt_of_each_element_wins() -> None:
     states = {
-        ("88", 0): "COMPLETED",
-        ("88", 1): "FAILED",
-        ("88", 2): "COMPLETED",
-        ("91", 1): "COMPLETED",
-        ("92", 0): "FAILED",  # another run's array
+        ("88", 0): ElementRecord("COMPLETED"),
+        ("88", 1): ElementRecord("FAILED"),
+        ("88", 2): ElementRecord("COMPLETED"),
+        ("91", 1): ElementRecord("COMPLETED"),
+        ("92", 0): ElementRecord("FAILED"),  # another run's array
     }
     assert latest_states(["88", "91"], states) == ["COMPLETED"] * 3
     assert latest_states(["88"], states) == ["COMPLETED", "FAILED", "COMPLETED"]
@@ -299,15 +304,16 @@ def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) 
         ("r0_to_dl1", 1808): ["92"],
         ("night_close", None): ["121"],
     }
+    ok = "0:0"
     states = {
-        ("87", 0): "COMPLETED",
-        ("88", 0): "COMPLETED",
-        ("88", 1): "FAILED",
-        ("88", 2): "COMPLETED",
-        ("91", 1): "COMPLETED",
-        ("92", 0): "COMPLETED",
-        ("92", 1): "RUNNING",
-        ("121", 0): "COMPLETED",
+        ("87", None): ElementRecord("COMPLETED", ok, 60),
+        ("88", 0): ElementRecord("COMPLETED", ok, 100),
+        ("88", 1): ElementRecord("FAILED", "1:0", 5),
+        ("88", 2): ElementRecord("COMPLETED", ok, 100),
+        ("91", 1): ElementRecord("COMPLETED", ok, 3700),
+        ("92", 0): ElementRecord("COMPLETED", ok, 10),
+        ("92", 1): ElementRecord("RUNNING", ok, 1),
+        ("121", None): ElementRecord("COMPLETED", ok, 1),
     }
     document, text = night_status(
         tasks,
@@ -330,24 +336,25 @@ def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) 
     assert document["night_steps"]["night_close"] == {"job_ids": ["121"], "state": "COMPLETED"}
     assert document["simulate"] is True
     lines = text.splitlines()
-    assert lines[0] == "Night 2020-01-17  prod_id v0.12.3"
+    assert lines[0] == (
+        "Night 2020-01-17  prod_id v0.12.3  SIMULATE (commands printed, no outputs; "
+        "% = completed jobs)"
+    )
     assert lines[1].split() == [
-        "Run", "Type", "Subruns", "Source", "Tries", "JobID", "State",
-        "DL1%", "DL1AB%", "DATACHECK%", "DL2%",
+        "Seq", "Parent", "Type", "Run", "Subruns", "Source", "Action", "Tries", "JobID", "State",
+        "CPU_time", "Exit", "DL1%", "MUONS%", "CAT-B", "DL1AB%", "DATACHECK%", "DL2%",
     ]  # fmt: skip
+    assert lines[2].split() == [
+        "1", "-", "PEDCALIB", "1806", "1", "-", "Closed", "1", "87", "COMPLETED", "00:01:00",
+        "0:0", "-", "-", "-", "-", "-", "-",
+    ]  # fmt: skip
+    # The latest attempt of every subrun completed: 100 % (completed jobs), never 0 beside
+    # COMPLETED; CPU time sums the latest attempts (100 + 3700 + 100 s).
     assert lines[3].split() == [
-        "1807",
-        "DATA",
-        "3",
-        "Crab",
-        "2",
-        "91",
-        "COMPLETED",
-        "0",
-        "0",
-        "0",
-        "0",
-    ]
+        "2", "1", "DATA", "1807", "3", "Crab", "Closed", "2", "91", "COMPLETED", "01:05:00",
+        "0:0", "100", "100", "-", "0", "0", "0",
+    ]  # fmt: skip
+    assert lines[4].split()[9:12] == ["RUNNING", "00:00:11", "0:0"]
 
     argv = ["night", "status", "--night", "2020-01-17"]
     assert lstflow_main(argv) == 1

@@ -27,7 +27,13 @@ from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
 
 from lstflow.factory.assets import models_asset
 from lstflow.factory.nightly_settings import max_active_nights, onsite_config, slurm_poll_interval
-from lstflow.factory.nightly_status import night_status, status_files
+from lstflow.factory.nightly_status import (
+    ElementRecord,
+    ElementStates,
+    job_information_file,
+    night_status,
+    status_files,
+)
 from lstflow.factory.nightly_steps import (
     CALIBRATION_STEPS,
     NIGHT_STEPS,
@@ -108,15 +114,23 @@ def _step_jobs(ti: Any, run_ids: list[int]) -> dict[tuple[str, int | None], list
     return jobs
 
 
-def _element_states(job_ids: list[str]) -> dict[tuple[str, int | None], str]:
-    from lstflow.slurm.commands import sacct_status_argv
-    from lstflow.slurm.hook import SlurmHook
-    from lstflow.slurm.parsing import parse_sacct
+def _accounting(hook: Any, job_ids: list[str]) -> tuple[ElementStates, str]:
+    """Every element's sacct record, and lstosa's ``job_information.csv`` of those jobs."""
+    from lstflow.slurm.accounting import (
+        job_information_csv,
+        parse_accounting,
+        sacct_accounting_argv,
+    )
 
     if not job_ids:
-        return {}
-    output = SlurmHook(ssh_conn_id()).check(sacct_status_argv(job_ids)).stdout
-    return {(row.element.job_id, row.element.index): str(row.state) for row in parse_sacct(output)}
+        return {}, job_information_csv([])
+    rows = parse_accounting(hook.check(sacct_accounting_argv(job_ids)).stdout)
+    states = {
+        (element.job_id, element.index): ElementRecord(row.state, row.exit_code, row.cpu_seconds)
+        for row in rows
+        for element in row.elements
+    }
+    return states, job_information_csv(rows)
 
 
 @task(task_id="plan_night")
@@ -137,8 +151,10 @@ def night_status_task() -> dict[str, Any]:
     context = get_current_context()
     tasks = NightRequest.from_context(context).tasks()
     ti = context["ti"]
+    hook = SlurmHook(ssh_conn_id())
     step_jobs = _step_jobs(ti, ti.xcom_pull(task_ids="plan_night") or [])
-    states = _element_states(sorted({j for ids in step_jobs.values() for j in ids}, key=int))
+    job_ids = sorted({j for ids in step_jobs.values() for j in ids}, key=int)
+    states, job_information = _accounting(hook, job_ids)
     document, text = night_status(
         tasks,
         step_jobs,
@@ -149,7 +165,7 @@ def night_status_task() -> dict[str, Any]:
         night_steps=tuple(NIGHT_STEPS),
     )
     json_file, text_file = status_files(tasks.paths)
-    hook = SlurmHook(ssh_conn_id())
+    hook.write_file(str(job_information_file(tasks.paths)), job_information)
     hook.write_file(str(json_file), json.dumps(document, indent=1) + "\n")
     hook.write_file(str(text_file), text)
     print(text)

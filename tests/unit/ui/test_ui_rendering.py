@@ -131,11 +131,14 @@ def test_nights_page_renders_status_json_rows_in_column_order() -> None:
         task_id="night_status",
     )
     cells = re.findall(r"<td>(.*?)</td>", html)
-    assert [re.sub("<[^>]+>", "", c) for c in cells[:7]] == [
-        "15",
+    assert [re.sub("<[^>]+>", "", c) for c in cells[:10]] == [
+        "1",
+        "-",
         "DATA",
+        "15",
         "4",
         "Crab",
+        "Check",
         "1",
         "100",
         "COMPLETED",
