@@ -4,8 +4,8 @@ Kept apart from ``lstflow_productions.py``: Airflow marks every DAG of a file wi
 error stale, so the good productions must come from a file that never has one.
 """
 
-from lstflow.factory.library import build_invalid_configs_dag
-from lstflow.factory.settings import parse_cache_dir, production_configs_dir, validation_budget
+from lstflow.product_base.options import parse_cache_dir, production_configs_dir, validation_budget
+from lstflow.productions.dag_factory import build_invalid_configs_dag
 
 globals().update(
     build_invalid_configs_dag(

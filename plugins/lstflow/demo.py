@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from lstflow import localcluster, testdata
-from lstflow.factory.naming import dag_id_for
-from lstflow.factory.settings import log_root
+from lstflow.product_base.options import log_root
+from lstflow.productions.naming import dag_id_for
 from lstflow.project import state_dir
 
 PRODUCTIONS = ("lstflow_demo_dl1", "lstflow_demo_dl1ab", "lstflow_demo_analysis")

@@ -24,7 +24,7 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Slurm",
-                "python-modules": ["lstflow.slurm.operator", "lstflow.factory.stage_operator"],
+                "python-modules": ["lstflow.slurm.operator", "lstflow.productions.stage_operator"],
             }
         ],
         "triggers": [{"integration-name": "Slurm", "python-modules": ["lstflow.slurm.trigger"]}],

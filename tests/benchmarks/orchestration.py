@@ -44,7 +44,7 @@ RUN_TIMEOUT_S = 900
 
 
 def run_lstflow(workspace: ClusterWorkspace) -> dict[str, Any]:
-    from lstflow.factory.naming import dag_id_for
+    from lstflow.productions.naming import dag_id_for
 
     prod_id = "bench_mini_lstflow"
     config = workspace.production(MINI, prod_id, {})

@@ -63,7 +63,7 @@ def submit_with_lstflow(config: Path, dag_id: str, submitted: list[str]) -> dict
     from airflow.sdk.exceptions import TaskDeferred
 
     from lstflow.config import load_production
-    from lstflow.factory.stage_operator import ProductionStageOperator
+    from lstflow.productions.stage_operator import ProductionStageOperator
     from lstflow.stages.registry import stages_to_run
 
     stages = stages_to_run(load_production(config))

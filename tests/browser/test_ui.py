@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from lstflow import demo
-from lstflow.factory.naming import dag_id_for
+from lstflow.productions.naming import dag_id_for
 from lstflow.ui.app import create_app
 from lstflow.ui.nights import night_statuses
 from lstflow.ui.plugin import URL_PREFIX

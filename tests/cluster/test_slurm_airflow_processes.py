@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from support.airflow_stack import AirflowStack, all_in, wait_until
 
-from lstflow.slurm.commands import sacct_status_argv
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.parsing import parse_sacct
+from lstflow.slurm.slurm_argv import sacct_status_argv
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 

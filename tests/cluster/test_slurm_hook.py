@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from lstflow.slurm.commands import sacct_status_argv, squeue_forgot_all, squeue_status_argv
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.parsing import ElementId, ElementStatus, parse_sacct
 from lstflow.slurm.poller import QUERY_COUNTS, SlurmStatusPoller
+from lstflow.slurm.slurm_argv import sacct_status_argv, squeue_forgot_all, squeue_status_argv
 from lstflow.slurm.states import SlurmState
 
 pytestmark = pytest.mark.cluster

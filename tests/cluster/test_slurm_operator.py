@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from support.operator_dags import new_dag_id, run_array_dag
 
-from lstflow.slurm.commands import sacct_status_argv
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.parsing import parse_sacct
+from lstflow.slurm.slurm_argv import sacct_status_argv
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 

@@ -16,7 +16,7 @@ import pytest
 from astropy.io import fits
 
 from lstflow import demo
-from lstflow.factory.naming import dag_id_for
+from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
 
 # The demo productions (a session fixture) run once, on the worker that runs their readers.

@@ -19,8 +19,8 @@ from airflow.dag_processing.dagbag import DagBag
 from corpus import Library, build_library, describe, entry_only_prod_ids
 from support.airflow_stack import AirflowStack
 
-from lstflow.factory.library import INVALID_DAG_ID
-from lstflow.factory.naming import dag_id_for
+from lstflow.productions.dag_factory import INVALID_DAG_ID
+from lstflow.productions.naming import dag_id_for
 
 pytestmark = pytest.mark.reliability
 

@@ -24,7 +24,7 @@ import yaml
 from support.operator_dags import run_production_dag, task_states
 
 from lstflow import localcluster
-from lstflow.factory.naming import dag_id_for
+from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
 
 pytestmark = pytest.mark.reliability

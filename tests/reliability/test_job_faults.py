@@ -23,7 +23,7 @@ from fault_table import record_fault
 from support.operator_dags import new_dag_id, run_array_dag, run_production_dag, task_report
 
 from lstflow import localcluster, testdata
-from lstflow.factory.naming import dag_id_for
+from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 

@@ -34,8 +34,8 @@ from support.isolated_cluster import isolated_cluster
 from support.stub_env import stub_names, write_stub_env
 
 from lstflow import localcluster
-from lstflow.factory.naming import dag_id_for
-from lstflow.factory.stage_operator import run_label
+from lstflow.productions.naming import dag_id_for
+from lstflow.productions.stage_operator import run_label
 from lstflow.slurm.hook import SlurmHook
 
 pytestmark = pytest.mark.reliability

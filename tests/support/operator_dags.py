@@ -110,7 +110,7 @@ def run_production_dag(dags_folder: Path, prod_id: str, conf: dict[str, Any]) ->
     """Trigger production ``prod_id`` from the DAG files in ``dags_folder``; (run state, run id)."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from lstflow.factory.naming import dag_id_for
+    from lstflow.productions.naming import dag_id_for
 
     dagbag = DagBag(str(dags_folder / "lstflow_productions.py"))
     dag = dagbag.dags.get(dag_id_for(prod_id))

@@ -17,14 +17,28 @@ PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "lstflow"
 ANALYSIS_PACKAGES = {"lstchain", "ctapipe", "ctapipe_io_lst", "pyirf", "h5py", "tables", "numpy"}
 
 # (sub-package, top-level names it must never import)
+PRODUCTS = {"lstflow.productions", "lstflow.nightly", "lstflow.product_base"}
 FORBIDDEN: list[tuple[str, set[str]]] = [
-    ("jobs", {"airflow", "lstflow.slurm", "lstflow.factory", "lstflow.ui"}),
-    ("config", {"airflow", "lstflow.slurm", "lstflow.factory", "lstflow.stages"}),
-    ("stages", {"airflow", "lstflow.slurm", "lstflow.factory"}),
-    ("onsite", {"airflow", "lstflow.slurm", "lstflow.factory"}),
-    ("slurm", {"lstflow.config", "lstflow.stages", "lstflow.onsite", "lstflow.jobs"}),
+    ("jobs", {"airflow", "lstflow.slurm", "lstflow.ui", *PRODUCTS}),
+    ("config", {"airflow", "lstflow.slurm", "lstflow.stages", *PRODUCTS}),
+    ("stages", {"airflow", "lstflow.slurm", *PRODUCTS}),
+    ("onsite", {"airflow", "lstflow.slurm", *PRODUCTS}),
+    ("slurm", {"lstflow.config", "lstflow.stages", "lstflow.onsite", "lstflow.jobs", *PRODUCTS}),
+    ("product_base", {"lstflow.productions", "lstflow.nightly", "lstflow.ui"}),
+    ("productions", {"lstflow.nightly", "lstflow.ui"}),
+    ("nightly", {"lstflow.productions", "lstflow.ui"}),
 ]
-AIRFLOW_SIDE = ["config", "stages", "onsite", "slurm", "factory", "ui", "commands"]
+AIRFLOW_SIDE = [
+    "config",
+    "stages",
+    "onsite",
+    "slurm",
+    "product_base",
+    "productions",
+    "nightly",
+    "ui",
+    "commands",
+]
 
 
 def imported_names(path: Path) -> set[str]:

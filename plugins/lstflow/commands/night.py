@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from lstflow.factory.nightly_settings import onsite_base, onsite_config
-    from lstflow.factory.nightly_status import status_files
+    from lstflow.nightly.night_options import onsite_base, onsite_config
+    from lstflow.nightly.night_status import status_files
     from lstflow.onsite.errors import OnsiteError
     from lstflow.onsite.paths import night_paths
     from lstflow.onsite.settings import build_version, load_settings

@@ -1,6 +1,6 @@
 """The night's work items: one per subrun for the job arrays, so each subrun retries alone.
 
-``NightTasks`` joins a ``NightPlan`` with the lstosa command lines (``commands``), the
+``NightTasks`` joins a ``NightPlan`` with the lstosa command lines (``lstchain_argv``), the
 resources of the onsite config and the job mode: in simulate mode every command is wrapped in
 ``lstflow.jobs.simulate`` (prints it, creates nothing); otherwise it is wrapped in
 ``lstflow.jobs.provenance record``, which runs it and writes the task's provenance fragment.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lstflow.onsite import commands
+from lstflow.onsite import lstchain_argv
 from lstflow.onsite.paths import (
     datacheck_file_name,
     dl1_file_name,
@@ -71,7 +71,7 @@ class NightTasks:
     def _simulated(
         self,
         key: str,
-        argv: commands.Argv,
+        argv: lstchain_argv.Argv,
         inputs: tuple[Path, ...] = (),
         outputs: tuple[Path, ...] = (),
         fragment: bool = True,
@@ -91,7 +91,7 @@ class NightTasks:
     def _item(
         self,
         key: str,
-        argv: commands.Argv,
+        argv: lstchain_argv.Argv,
         resources: Resources,
         description: str,
         inputs: tuple[Path, ...] = (),
@@ -126,7 +126,7 @@ class NightTasks:
     def _job_side(
         self,
         key: str,
-        argv: commands.Argv,
+        argv: lstchain_argv.Argv,
         description: str,
         outputs: tuple[Path, ...],
         simulated: bool = True,
@@ -199,10 +199,10 @@ class NightTasks:
                 log = paths.gain_selection_log_dir / (
                     f"r0_to_r0g_{raw.run_id:05d}.{raw.subrun:04d}.log"
                 )
-                argv = commands.gain_selection(stream_files[0], paths.r0_dir, log, heuristic)
+                argv = lstchain_argv.gain_selection(stream_files[0], paths.r0_dir, log, heuristic)
                 what = "gain selection"
             else:
-                argv = commands.copy_r0(stream_files, paths.r0_dir)
+                argv = lstchain_argv.copy_r0(stream_files, paths.r0_dir)
                 what = f"copy ({raw.run_type}, streams {list(raw.streams)})"
             items.append(
                 self._item(
@@ -223,7 +223,7 @@ class NightTasks:
         files, plan = self.plan.calibration_files, self.plan
         if self.skip_reason("drs4_baseline"):
             return ()
-        argv = commands.drs4_baseline(
+        argv = lstchain_argv.drs4_baseline(
             plan.drs4.run_id, self.paths.base, self.paths.r0_root, plan.version.calibration_version
         )
         return (
@@ -240,7 +240,7 @@ class NightTasks:
         files, plan = self.plan.calibration_files, self.plan
         if self.skip_reason("charge_calibration"):
             return ()
-        argv = commands.charge_calibration(
+        argv = lstchain_argv.charge_calibration(
             plan.drs4.run_id,
             plan.pedcal.run_id,
             self.paths.base,
@@ -276,7 +276,7 @@ class NightTasks:
                 if subrun in run.pedestal_ids_subruns
                 else None
             )
-            argv = commands.r0_to_dl1(
+            argv = lstchain_argv.r0_to_dl1(
                 r0,
                 paths.dl1_dir,
                 self.plan.version.dl1a_config,
@@ -315,7 +315,7 @@ class NightTasks:
         for subrun in run.subruns:
             dl1a = paths.dl1_dir / dl1_file_name(run_id, subrun)
             dl1b = paths.dl1b_dir(tailcut.name) / dl1_file_name(run_id, subrun)
-            argv = commands.dl1ab(
+            argv = lstchain_argv.dl1ab(
                 dl1a, dl1b, tailcut.config_file, self.plan.version.store_image_dl1ab, catB
             )
             items.append(
@@ -336,7 +336,7 @@ class NightTasks:
         items = []
         for subrun in run.subruns:
             dl1b = paths.dl1b_dir(tailcut.name) / dl1_file_name(run_id, subrun)
-            argv = commands.check_dl1_subrun(dl1b, out_dir, paths.dl1_dir)
+            argv = lstchain_argv.check_dl1_subrun(dl1b, out_dir, paths.dl1_dir)
             items.append(
                 self._item(
                     item_key("datacheck_subrun", run_id, subrun),
@@ -354,7 +354,7 @@ class NightTasks:
     def tailcut_finder(self, run_id: int) -> WorkItem:
         self.plan.data_run(run_id)
         paths = self.paths
-        argv = commands.find_tailcuts(paths.dl1_dir, run_id, paths.tailcuts_dir)
+        argv = lstchain_argv.find_tailcuts(paths.dl1_dir, run_id, paths.tailcuts_dir)
         return self._item(
             item_key("tailcut_finder", run_id),
             argv,
@@ -369,7 +369,7 @@ class NightTasks:
         output = self.catB_calibration_file(run_id)
         if output is None:
             return ()
-        argv = commands.catB_calibration(
+        argv = lstchain_argv.catB_calibration(
             run_id,
             paths.base,
             paths.r0_root,
@@ -414,7 +414,7 @@ class NightTasks:
     def merge_dl1(self, run_id: int, tailcut: TailcutChoice) -> WorkItem:
         run, merged = self.plan.data_run(run_id), self.merged_dl1_file(run_id, tailcut)
         dl1b_dir = self.paths.dl1b_dir(tailcut.name)
-        argv = commands.merge_dl1(dl1b_dir, merged, run_id)
+        argv = lstchain_argv.merge_dl1(dl1b_dir, merged, run_id)
         return self._item(
             item_key("merge_dl1", run_id),
             argv,
@@ -427,7 +427,7 @@ class NightTasks:
     def merge_muons(self, run_id: int) -> WorkItem:
         run, paths = self.plan.data_run(run_id), self.paths
         merged = paths.merged_muons_dir / muons_file_name(run_id)
-        argv = commands.merge_muons(paths.dl1_dir, merged, run_id)
+        argv = lstchain_argv.merge_muons(paths.dl1_dir, merged, run_id)
         return self._item(
             item_key("merge_muons", run_id),
             argv,
@@ -440,7 +440,9 @@ class NightTasks:
     def dl1_to_dl2(self, run_id: int, tailcut: TailcutChoice, rf_model: RFModelChoice) -> WorkItem:
         merged = self.merged_dl1_file(run_id, tailcut)
         out_dir = self.paths.dl2_run_dir(tailcut.name, rf_model.nsb_dir)
-        argv = commands.dl1_to_dl2(merged, out_dir, rf_model.path, self.plan.version.dl2_config)
+        argv = lstchain_argv.dl1_to_dl2(
+            merged, out_dir, rf_model.path, self.plan.version.dl2_config
+        )
         return self._item(
             item_key("dl1_to_dl2", run_id),
             argv,
@@ -456,7 +458,7 @@ class NightTasks:
         pattern = str(
             paths.subrun_datacheck_dir(tailcut.name) / f"datacheck_dl1_LST-1.Run{run_id:05d}.*.h5"
         )
-        argv = commands.check_dl1_run(pattern, paths.datacheck_dir, paths.dl1_dir)
+        argv = lstchain_argv.check_dl1_run(pattern, paths.datacheck_dir, paths.dl1_dir)
         return self._item(
             item_key("datacheck_run", run_id),
             argv,
@@ -469,7 +471,7 @@ class NightTasks:
 
     def longterm_datacheck(self) -> WorkItem:
         paths = self.paths
-        argv = commands.longterm_dl1_check(
+        argv = lstchain_argv.longterm_dl1_check(
             paths.datacheck_dir, paths.longterm_file, paths.merged_muons_dir
         )
         return self._item(
@@ -485,7 +487,7 @@ class NightTasks:
 
     def cherenkov_transparency(self) -> WorkItem:
         paths = self.paths
-        argv = commands.cherenkov_transparency(paths.longterm_file, paths.datacheck_dir)
+        argv = lstchain_argv.cherenkov_transparency(paths.longterm_file, paths.datacheck_dir)
         return self._item(
             item_key("cherenkov_transparency"),
             argv,

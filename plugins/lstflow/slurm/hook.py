@@ -19,13 +19,13 @@ from typing import Any
 from airflow.providers.ssh.hooks.ssh import SSHHook
 from airflow.sdk import BaseHook
 
-from lstflow.slurm.commands import (
+from lstflow.slurm.parsing import parse_named_jobs, parse_sbatch_parsable, parse_scontrol_config
+from lstflow.slurm.slurm_argv import (
     CommandResult,
     SlurmCommandError,
     find_jobs_commands,
     sbatch_argv,
 )
-from lstflow.slurm.parsing import parse_named_jobs, parse_sbatch_parsable, parse_scontrol_config
 
 DEFAULT_CONN_ID = "lstflow_local_slurm"
 # How far back sacct looks for jobs by name: a little beyond the task state store's retention.

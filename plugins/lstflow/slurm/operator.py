@@ -34,9 +34,9 @@ from typing import Any
 from airflow.sdk import BaseOperator, TaskInstanceState
 from airflow.sdk.exceptions import AirflowException
 
+from lstflow.slurm.array_plan import ArrayPlan, Element, RunIdentity, Submission
 from lstflow.slurm.hook import DEFAULT_CONN_ID, SlurmHook
 from lstflow.slurm.parsing import ElementId, ElementStatus
-from lstflow.slurm.plan import ArrayPlan, Element, RunIdentity, Submission
 from lstflow.slurm.policy import RetryPolicy
 from lstflow.slurm.states import SlurmState, parse_state
 from lstflow.slurm.trigger import SlurmArrayTrigger

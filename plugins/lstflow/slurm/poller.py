@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lstflow.slurm.commands import (
+from lstflow.slurm.parsing import ElementId, ElementStatus, parse_sacct, parse_squeue
+from lstflow.slurm.slurm_argv import (
     CommandResult,
     SlurmCommandError,
     sacct_status_argv,
     squeue_forgot_all,
     squeue_status_argv,
 )
-from lstflow.slurm.parsing import ElementId, ElementStatus, parse_sacct, parse_squeue
 
 log = logging.getLogger(__name__)
 

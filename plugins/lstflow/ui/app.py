@@ -14,9 +14,9 @@ from starlette.exceptions import HTTPException
 
 from lstflow.ui import views
 from lstflow.ui.auth import refuse_or_login, require_dag_reader
-from lstflow.ui.library import production_for_dag, read_library
 from lstflow.ui.nights import NIGHTLY_DAG_ID
 from lstflow.ui.plugin import URL_PREFIX
+from lstflow.ui.production_rows import production_for_dag, read_library
 from lstflow.ui.render import render
 
 

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from lstflow.factory.settings import ssh_conn_id
+from lstflow.product_base.options import ssh_conn_id
 
 CACHE_SECONDS = 15.0
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ def element_states(job_ids: Sequence[str]) -> dict[str, str]:
 
 
 def _query(job_ids: Sequence[str]) -> dict[str, str]:
-    from lstflow.slurm.commands import SlurmCommandError, sacct_status_argv
     from lstflow.slurm.hook import SlurmHook
     from lstflow.slurm.parsing import SlurmOutputError, parse_sacct
+    from lstflow.slurm.slurm_argv import SlurmCommandError, sacct_status_argv
 
     try:
         output = SlurmHook(ssh_conn_id()).check(sacct_status_argv(list(job_ids))).stdout

@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from lstflow.factory.nightly_timetable import NightTimetable
+from lstflow.nightly.timetable import NightTimetable
 
 URL_PREFIX = "/lstflow"  # lstflow.ui.app.URL_PREFIX, kept here to keep this import light
 

@@ -11,14 +11,14 @@ from typing import Any
 from markupsafe import Markup
 
 from lstflow.config.model import ProductionConfig
-from lstflow.factory.provenance import TASK_ID as PROVENANCE_TASK_ID
-from lstflow.factory.provenance import provenance_path
 from lstflow.onsite.status import ROW_KEYS
+from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
+from lstflow.productions.run_provenance import provenance_path
 from lstflow.stages.registry import stages_to_run
-from lstflow.ui import airflow_db, cluster_files, live
+from lstflow.ui import airflow_db, live, run_files
 from lstflow.ui.histograms import svg_histogram
-from lstflow.ui.library import production_row, read_library
 from lstflow.ui.nights import NIGHTLY_DAG_ID, STATUS_TASK_ID, night_statuses
+from lstflow.ui.production_rows import production_row, read_library
 from lstflow.ui.progress import StageProgress, stage_progress, watched_jobs
 
 LIVE_TASK_STATES = frozenset({"running", "deferred"})
@@ -97,7 +97,7 @@ def provenance_of(prod_id: str, run_id: str, tasks_state: str | None) -> Provena
     if tasks_state != "success":
         note = f"The {PROVENANCE_TASK_ID} task of this run is {tasks_state or 'not run yet'}."
         return ProvenanceView(None, path, note)
-    document = cluster_files.read_json(path)
+    document = run_files.read_json(path)
     note = "" if document else f"{path} could not be read from the cluster."
     return ProvenanceView(document, path, note)
 
@@ -115,7 +115,7 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
         "run": run,
         "runs": runs,
         "stages": [],
-        "plots": cluster_files.plot_sources(production),
+        "plots": run_files.plot_sources(production),
         "histograms": [],
         "provenance": None,
         "provenance_path": "",
@@ -138,9 +138,9 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
 
 def plot_bytes(prod_id: str, name: str) -> bytes:
     production = find_production(prod_id)
-    for plot in cluster_files.plot_sources(production):
+    for plot in run_files.plot_sources(production):
         if plot.name == name:
-            data = cluster_files.read_file(plot.path)
+            data = run_files.read_file(plot.path)
             if data is None:
                 raise NotFound(f"plot {name} ({plot.path}) is not on the cluster (yet)")
             return data
@@ -149,7 +149,7 @@ def plot_bytes(prod_id: str, name: str) -> bytes:
 
 def provenance_document(prod_id: str, run_id: str) -> dict[str, Any]:
     find_production(prod_id)
-    document = cluster_files.read_json(provenance_path(prod_id, run_id))
+    document = run_files.read_json(provenance_path(prod_id, run_id))
     if document is None:
         raise NotFound(f"no provenance.json for run {run_id!r} of {prod_id!r}")
     return document

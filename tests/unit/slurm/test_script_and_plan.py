@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lstflow.slurm.commands import sbatch_argv
+from lstflow.slurm.array_plan import ArrayPlan, RunIdentity, compact_indices
 from lstflow.slurm.parsing import ElementId, ElementStatus
-from lstflow.slurm.plan import ArrayPlan, RunIdentity, compact_indices
 from lstflow.slurm.policy import RetryPolicy
 from lstflow.slurm.script import render_array_script
+from lstflow.slurm.slurm_argv import sbatch_argv
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 

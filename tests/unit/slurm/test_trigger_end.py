@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowException, TaskDeferred
 from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
 
 from lstflow.slurm import trigger as trigger_module
+from lstflow.slurm.array_plan import ArrayPlan, RunIdentity
 from lstflow.slurm.operator import (
     ENDED_BY_TRIGGER,
     SlurmArrayOperator,
@@ -19,7 +20,6 @@ from lstflow.slurm.operator import (
     pull_report,
 )
 from lstflow.slurm.parsing import ElementId, ElementStatus
-from lstflow.slurm.plan import ArrayPlan, RunIdentity
 from lstflow.slurm.poller import PollSettings, StatusWatch
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, WorkItem

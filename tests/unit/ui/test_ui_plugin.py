@@ -9,8 +9,8 @@ import pytest
 from airflow.api_fastapi.app import RESERVED_URL_PREFIXES
 from airflow.dag_processing.dagbag import DagBag
 
-from lstflow.factory.assets import models_asset, models_uri
-from lstflow.factory.naming import dag_id_for
+from lstflow.product_base.assets import models_asset, models_uri
+from lstflow.productions.naming import dag_id_for
 from lstflow.project import project_root
 from lstflow.ui.app import create_app
 from lstflow.ui.plugin import URL_PREFIX, LstflowPlugin

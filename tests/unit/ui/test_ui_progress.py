@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lstflow.slurm.plan import ArrayPlan
+from lstflow.slurm.array_plan import ArrayPlan
 from lstflow.ui.progress import StageProgress, from_plan, stage_progress, watched_jobs
 from lstflow.workitems import ArraySpec, WorkItem
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lstflow.config import load_production
-from lstflow.factory.provenance import (
+from lstflow.productions.run_provenance import (
     config_paths,
     elapsed_seconds,
     element_usage,

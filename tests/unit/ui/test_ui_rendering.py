@@ -9,7 +9,7 @@ import pytest
 from lstflow.onsite.status import ROW_KEYS, RunProgress, status_json
 from lstflow.ui.airflow_db import RunInfo
 from lstflow.ui.histograms import bin_counts, svg_histogram
-from lstflow.ui.library import ProductionRow
+from lstflow.ui.production_rows import ProductionRow
 from lstflow.ui.progress import StageProgress
 from lstflow.ui.render import human_bytes, render
 from lstflow.ui.views import histograms

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lstflow.config.model import Dl2ToSensitivityEntry, ProductionConfig, TrainPipeEntry
-from lstflow.factory.settings import ssh_conn_id
+from lstflow.product_base.options import ssh_conn_id
 from lstflow.stages.dl2_to_sensitivity import plot_path as sensitivity_plot_path
 from lstflow.stages.train_pipe import FEATURE_IMPORTANCE_PNG
 

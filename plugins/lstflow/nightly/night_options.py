@@ -10,8 +10,8 @@ from pathlib import Path
 
 from airflow.configuration import conf
 
-from lstflow.factory.settings import SECTION
 from lstflow.onsite.settings import DEFAULT_SETTINGS_PATH
+from lstflow.product_base.options import SECTION
 from lstflow.project import project_root
 
 

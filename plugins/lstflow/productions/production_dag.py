@@ -13,11 +13,11 @@ from typing import Any
 from airflow.sdk import DAG, Param
 
 from lstflow.config.model import ProductionHeader
-from lstflow.factory.assets import models_asset
-from lstflow.factory.naming import dag_id_for
-from lstflow.factory.provenance import TASK_ID as PROVENANCE_TASK_ID
-from lstflow.factory.provenance import ProductionProvenanceOperator
-from lstflow.factory.stage_operator import ProductionStageOperator
+from lstflow.product_base.assets import models_asset
+from lstflow.productions.naming import dag_id_for
+from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
+from lstflow.productions.run_provenance import ProductionProvenanceOperator
+from lstflow.productions.stage_operator import ProductionStageOperator
 from lstflow.stages.registry import effective_upstream, stages_to_run
 
 OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
@@ -73,7 +73,7 @@ def production_doc(production: ProductionHeader) -> str:
 
 
 def build_production_dag(production: ProductionHeader, settings: dict[str, Any]) -> DAG:
-    """``settings``: ``lstflow.factory.settings.connection_settings()``, read once per library."""
+    """``settings``: ``product_base.options.connection_settings()``, read once per library."""
     stages = stages_to_run(production)
     with DAG(
         dag_id=dag_id_for(production.prod_id),

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lstflow.factory.nightly_settings import job_python, onsite_base, onsite_config
+from lstflow.nightly.night_options import job_python, onsite_base, onsite_config
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import VERSION_KEYS, build_version, load_settings
 from lstflow.onsite.tasks import JobMode, NightTasks

@@ -25,16 +25,15 @@ from typing import Any
 import yaml
 from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
 
-from lstflow.factory.assets import models_asset
-from lstflow.factory.nightly_settings import max_active_nights, onsite_config, slurm_poll_interval
-from lstflow.factory.nightly_status import (
+from lstflow.nightly.night_options import max_active_nights, onsite_config, slurm_poll_interval
+from lstflow.nightly.night_status import (
     ElementRecord,
     ElementStates,
     job_information_file,
     night_status,
     status_files,
 )
-from lstflow.factory.nightly_steps import (
+from lstflow.nightly.step_operator import (
     CALIBRATION_STEPS,
     NIGHT_STEPS,
     RUN_STEPS,
@@ -42,10 +41,11 @@ from lstflow.factory.nightly_steps import (
     NightRequest,
     NightStepOperator,
 )
-from lstflow.factory.nightly_timetable import NightTimetable
-from lstflow.factory.settings import ssh_conn_id
+from lstflow.nightly.timetable import NightTimetable
 from lstflow.onsite.rfmodels import NSB_LEVELS
 from lstflow.onsite.settings import BOOLEAN_VERSION_KEYS, INPUT_STATES, VERSION_KEYS
+from lstflow.product_base.assets import models_asset
+from lstflow.product_base.options import ssh_conn_id
 from lstflow.slurm.operator import pull_report
 
 DAG_ID = "lstflow_nightly"

@@ -29,10 +29,10 @@ from lstflow.config import (
     load_headers,
     load_production,
 )
-from lstflow.factory.dag_index import read_index, write_index
-from lstflow.factory.naming import dag_id_for
-from lstflow.factory.production_dag import build_production_dag
-from lstflow.factory.settings import connection_settings
+from lstflow.product_base.options import connection_settings
+from lstflow.productions.dag_index import read_index, write_index
+from lstflow.productions.naming import dag_id_for
+from lstflow.productions.production_dag import build_production_dag
 
 INVALID_DAG_ID = "lstflow_invalid_production_configs"
 log = logging.getLogger(__name__)

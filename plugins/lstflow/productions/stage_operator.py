@@ -21,17 +21,17 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from lstflow.config import ConfigError, load_production
 from lstflow.config.model import ProductionConfig
-from lstflow.factory.remote_files import RemoteFileLister
-from lstflow.factory.settings import (
+from lstflow.product_base.options import (
     CONNECTION_SETTINGS,
     array_throttle,
     connection_settings,
     log_root,
     parse_cache_dir,
 )
+from lstflow.productions.remote_files import RemoteFileLister
+from lstflow.slurm.array_plan import ArrayPlan
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
-from lstflow.slurm.plan import ArrayPlan
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.file_batches import InputDirectoryError
 from lstflow.stages.registry import plan_stage

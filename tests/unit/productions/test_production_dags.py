@@ -10,12 +10,12 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException
 
 from lstflow.config import load_production
-from lstflow.factory.library import INVALID_DAG_ID, build_invalid_configs_dag
-from lstflow.factory.naming import dag_id_for
-from lstflow.factory.provenance import analysis_versions
-from lstflow.factory.stage_operator import load_for_run
-from lstflow.slurm.commands import CommandResult
+from lstflow.productions.dag_factory import INVALID_DAG_ID, build_invalid_configs_dag
+from lstflow.productions.naming import dag_id_for
+from lstflow.productions.run_provenance import analysis_versions
+from lstflow.productions.stage_operator import load_for_run
 from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
+from lstflow.slurm.slurm_argv import CommandResult
 from lstflow.testdata import production_samples_dir
 
 pytestmark = pytest.mark.unit

@@ -26,8 +26,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from lstflow.config.model import PATH_FIELDS, ProductionConfig
-from lstflow.factory.settings import log_root
-from lstflow.factory.stage_operator import load_for_run, run_label
+from lstflow.product_base.options import log_root
+from lstflow.productions.stage_operator import load_for_run, run_label
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.operator import pull_report
 

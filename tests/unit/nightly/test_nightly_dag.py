@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-CHECKOUT = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[3]
 os.environ.setdefault("AIRFLOW_HOME", str(CHECKOUT / ".lstflow" / "airflow-unit"))
 
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
@@ -21,14 +21,14 @@ from airflow.serialization.serialized_objects import DagSerialization  # noqa: E
 from airflow.timetables.base import TimeRestriction  # noqa: E402
 
 from lstflow.cli import main as lstflow_main  # noqa: E402
-from lstflow.factory import nightly  # noqa: E402
-from lstflow.factory.nightly_status import (  # noqa: E402
+from lstflow.nightly import night_dag  # noqa: E402
+from lstflow.nightly.night_status import (  # noqa: E402
     ElementRecord,
     latest_states,
     night_status,
     status_files,
 )
-from lstflow.factory.nightly_steps import (  # noqa: E402
+from lstflow.nightly.step_operator import (  # noqa: E402
     CALIBRATION_STEPS,
     NIGHT_STEPS,
     RUN_STEPS,
@@ -36,7 +36,7 @@ from lstflow.factory.nightly_steps import (  # noqa: E402
     NightRequest,
     NightStepOperator,
 )
-from lstflow.factory.nightly_timetable import NightTimetable  # noqa: E402
+from lstflow.nightly.timetable import NightTimetable  # noqa: E402
 from lstflow.onsite import synthetic  # noqa: E402
 from lstflow.onsite.settings import VERSION_KEYS  # noqa: E402
 
@@ -50,7 +50,7 @@ NIGHT = dt.datetime(2020, 1, 17, tzinfo=UTC)
 def dag() -> DAG:
     bag = DagBag(dag_folder=str(CHECKOUT / "dags" / "lstflow_nightly.py"))
     assert bag.import_errors == {}
-    return bag.dags[nightly.DAG_ID]  # get_dag() would consult the metadata DB
+    return bag.dags[night_dag.DAG_ID]  # get_dag() would consult the metadata DB
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_dag_schedule_throttle_and_catchup(dag: DAG) -> None:
 
 
 def test_tasks_and_dependencies(dag: DAG) -> None:
-    run_tasks = {f"{nightly.RUN_GROUP}.{step}" for step in RUN_STEPS}
+    run_tasks = {f"{night_dag.RUN_GROUP}.{step}" for step in RUN_STEPS}
     assert set(dag.task_dict) == {"plan_night", "night_status", *NIGHT_STEPS, *run_tasks}
 
     def downstream(task_id: str) -> set[str]:
@@ -109,10 +109,10 @@ def test_tasks_and_dependencies(dag: DAG) -> None:
 
 
 def test_every_run_step_is_mapped_per_run_not_per_subrun(dag: DAG) -> None:
-    group = dag.task_group_dict[nightly.RUN_GROUP]
+    group = dag.task_group_dict[night_dag.RUN_GROUP]
     assert type(group).__name__ == "MappedTaskGroup"
     for step in RUN_STEPS:
-        task = dag.get_task(f"{nightly.RUN_GROUP}.{step}")
+        task = dag.get_task(f"{night_dag.RUN_GROUP}.{step}")
         assert isinstance(task, NightStepOperator)
         assert task.step == step
     for step in NIGHT_STEPS:
@@ -224,7 +224,7 @@ def test_valid_conf_overrides_params(dag: DAG) -> None:
 
 def test_unknown_conf_key_names_the_allowed_keys() -> None:
     with pytest.raises(ValueError, match=r"unknown key 'prodid'\. Fix: use only \["):
-        nightly._check_conf_keys({"prodid": "v1"}, {"simulate", *VERSION_KEYS})
+        night_dag._check_conf_keys({"prodid": "v1"}, {"simulate", *VERSION_KEYS})
 
 
 def test_run_without_logical_date_explains_the_fix() -> None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from lstflow.config import load_library
 from lstflow.config.library import Library
 from lstflow.config.model import ProductionConfig
-from lstflow.factory.naming import dag_id_for
-from lstflow.factory.settings import parse_cache_dir, production_configs_dir
+from lstflow.product_base.options import parse_cache_dir, production_configs_dir
+from lstflow.productions.naming import dag_id_for
 from lstflow.stages.registry import stages_to_run
 
 

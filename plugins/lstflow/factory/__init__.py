@@ -1,1 +1,0 @@
-"""DAG builders: assemble Airflow DAGs from the planners and the Slurm layer."""

@@ -1,0 +1,1 @@
+"""What both products share: the ``[lstflow]`` options of airflow.cfg and the models assets."""
