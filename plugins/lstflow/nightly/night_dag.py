@@ -2,12 +2,17 @@
 
 Shape of a run (the logical date is the night, see ``NightTimetable``)::
 
-    plan_night → drs4_baseline → charge_calibration → run[run_id]… → longterm_datacheck
-               → provenance_merge → night_close                       (night_status: always last)
-
+    plan_night → gain_selection → drs4_baseline → charge_calibration → run[run_id]…
+               → longterm_datacheck → cherenkov_transparency → provenance_merge → night_close
+                                                                      (night_status: always last)
     run[run_id] (one mapped task group per DATA run, subruns are Slurm array elements):
-        r0_to_dl1 → tailcut_finder → dl1ab → datacheck_subrun → datacheck_run
+        r0_to_dl1 → (catB_calibration ∥ tailcut_finder) → dl1ab → datacheck_subrun → datacheck_run
         r0_to_dl1 → merge_muons;   dl1ab → merge_dl1 → dl1_to_dl2
+
+A step the night's input state (``legacy_raw``, ``gain_selected``, ``catA_calibrated``) or the
+analysis version does not need is skipped with its reason; the steps after it still run.
+When ``[lstflow] nightly_alert_to`` names recipients, a Deadline Alert mails them if a night is
+not closed ``nightly_close_deadline`` seconds after its run was queued (``night_alert``).
 
 The analysis version (lstchain environment, prod_id, configs, RF models) is the onsite config's
 defaults overridden by the DAG-run conf, so a release reprocessing is one
@@ -25,6 +30,7 @@ from typing import Any
 import yaml
 from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
 
+from lstflow.nightly.night_alert import night_not_closed_alert
 from lstflow.nightly.night_options import max_active_nights, onsite_config, slurm_poll_interval
 from lstflow.nightly.night_status import (
     ElementRecord,
@@ -208,6 +214,7 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
         is_paused_upon_creation=True,
         params=nightly_params(),
         tags=["onsite", "LST-1", "nightly"],
+        deadline=night_not_closed_alert(),
         doc_md=__doc__,
         auto_register=False,
     ) as dag:
@@ -218,17 +225,29 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
             dl1ab = step("dl1ab", run_id=run_id)
             merge_dl1 = step("merge_dl1", run_id=run_id)
             datacheck_subrun = step("datacheck_subrun", run_id=run_id)
-            r0_to_dl1 >> step("tailcut_finder", run_id=run_id) >> dl1ab
+            # Cat-B reads the run's interleaved files, the finder its DL1a: both after R0→DL1,
+            # in parallel, and DL1ab waits for both (lstosa: catB_<run>.closed + finder JSON).
+            catB, finder = (
+                step("catB_calibration", run_id=run_id),
+                step("tailcut_finder", run_id=run_id),
+            )
+            r0_to_dl1 >> [catB, finder] >> dl1ab
             r0_to_dl1 >> step("merge_muons", run_id=run_id)
             dl1ab >> merge_dl1 >> step("dl1_to_dl2", run_id=run_id, inlets=rf_model_assets())
             dl1ab >> datacheck_subrun >> step("datacheck_run", run_id=run_id)
 
         run_ids = plan_night_task()
-        calibration = step("drs4_baseline")
         runs = process_run.expand(run_id=run_ids)
-        close = step("night_close")
-        run_ids >> calibration >> step("charge_calibration") >> runs
-        runs >> step("longterm_datacheck") >> step("provenance_merge") >> close
+        gain_selection, drs4, charge = map(
+            step, ("gain_selection", "drs4_baseline", "charge_calibration")
+        )
+        longterm, cherenkov, provenance, close = map(
+            step,
+            ("longterm_datacheck", "cherenkov_transparency", "provenance_merge", "night_close"),
+        )
+        # Gain selection's end gates everything after it (lstosa's GainSelFinished.txt).
+        run_ids >> gain_selection >> drs4 >> charge >> runs
+        runs >> longterm >> cherenkov >> provenance >> close
         # Runs whatever failed (all_done) and never decides the run's state (a teardown).
         [run_ids, runs, close] >> night_status_task().as_teardown()
     return dag

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowSkipException
+
 from lstflow.nightly.night_options import job_python, onsite_base, onsite_config
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import VERSION_KEYS, build_version, load_settings
@@ -68,14 +70,17 @@ def _one(build: Callable[[NightTasks, int], WorkItem]) -> StepItems:
 # Step name → its work items. Per-run steps get the run number; the DL1b and later steps read the
 # tail-cut finder's result of the run (a stand-in at dark NSB in simulate mode).
 NIGHT_STEPS: dict[str, StepItems] = {
+    "gain_selection": _night_step(NightTasks.gain_selection),
     "drs4_baseline": _night_step(NightTasks.drs4_baseline),
     "charge_calibration": _night_step(NightTasks.charge_calibration),
     "longterm_datacheck": _night_step(lambda t: (t.longterm_datacheck(),)),
+    "cherenkov_transparency": _night_step(lambda t: (t.cherenkov_transparency(),)),
     "provenance_merge": _night_step(lambda t: (t.provenance_merge(),)),
     "night_close": _night_step(lambda t: (t.night_close(),)),
 }
 RUN_STEPS: dict[str, StepItems] = {
     "r0_to_dl1": NightTasks.r0_to_dl1,
+    "catB_calibration": NightTasks.catB_calibration,
     "tailcut_finder": _one(NightTasks.tailcut_finder),
     "dl1ab": lambda t, run: t.dl1ab(run, t.tailcut(run)),
     "datacheck_subrun": lambda t, run: t.datacheck_subruns(run, t.tailcut(run)),
@@ -95,7 +100,9 @@ class NightStepOperator(SlurmArrayOperator):
     """One step of the night (``run_id`` set for per-run steps) as Slurm job arrays.
 
     ``run_id`` is a template field so that a mapped task group can pass its mapped argument.
-    A step with nothing to do (its calibration file already exists) submits nothing.
+    A step the night does not need (its input state, a switch of the analysis version, or an
+    output that already exists) is skipped with the reason in its log; the steps after it run
+    (trigger rule ``none_failed``), and fail only if something upstream failed.
     """
 
     template_fields = (*SlurmArrayOperator.template_fields, "run_id")
@@ -105,6 +112,7 @@ class NightStepOperator(SlurmArrayOperator):
             raise ValueError(
                 f"unknown nightly step {step!r}; use one of {[*NIGHT_STEPS, *RUN_STEPS]}"
             )
+        kwargs.setdefault("trigger_rule", "none_failed")
         super().__init__(**kwargs)
         self.step = step
         self.run_id = run_id
@@ -119,6 +127,6 @@ class NightStepOperator(SlurmArrayOperator):
     def execute(self, context: Any) -> Any:
         spec = self.build_array_spec(context)
         if not spec.items:
-            self.log.info("%s: nothing to do (outputs already exist), nothing submitted", spec.name)
-            return {"name": spec.name, "total": 0, "completed": 0, "job_ids": [], "failed": []}
+            reason = NightRequest.from_context(context).tasks().skip_reason(self.step)
+            raise AirflowSkipException(f"{spec.name} skipped: {reason or 'nothing to do'}")
         return super().execute(context)

@@ -17,17 +17,20 @@ os.environ.setdefault("AIRFLOW_HOME", str(CHECKOUT / ".lstflow" / "airflow-unit"
 
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.sdk import DAG  # noqa: E402
+from airflow.sdk.definitions.deadline import DeadlineReference  # noqa: E402
+from airflow.sdk.exceptions import AirflowSkipException  # noqa: E402
 from airflow.serialization.serialized_objects import DagSerialization  # noqa: E402
 from airflow.timetables.base import TimeRestriction  # noqa: E402
 
 from lstflow.cli import main as lstflow_main  # noqa: E402
-from lstflow.nightly import night_dag  # noqa: E402
+from lstflow.nightly import night_alert, night_dag  # noqa: E402
 from lstflow.nightly.night_status import (  # noqa: E402
     ElementRecord,
     latest_states,
     night_status,
     status_files,
 )
+from lstflow.nightly.run_note import SIMULATE_NOTE, SimulateRunNote  # noqa: E402
 from lstflow.nightly.step_operator import (  # noqa: E402
     CALIBRATION_STEPS,
     NIGHT_STEPS,
@@ -90,10 +93,16 @@ def test_tasks_and_dependencies(dag: DAG) -> None:
     def downstream(task_id: str) -> set[str]:
         return set(dag.get_task(task_id).downstream_task_ids)
 
-    assert downstream("plan_night") >= {"drs4_baseline"}
+    assert downstream("plan_night") >= {"gain_selection"}
+    assert downstream("gain_selection") == {"drs4_baseline"}
     assert downstream("drs4_baseline") == {"charge_calibration"}
     assert downstream("charge_calibration") == {"run.r0_to_dl1"}
-    assert downstream("run.r0_to_dl1") == {"run.tailcut_finder", "run.merge_muons"}
+    assert downstream("run.r0_to_dl1") == {
+        "run.catB_calibration",
+        "run.tailcut_finder",
+        "run.merge_muons",
+    }
+    assert downstream("run.catB_calibration") == {"run.dl1ab"}
     assert downstream("run.tailcut_finder") == {"run.dl1ab"}
     assert downstream("run.dl1ab") == {"run.merge_dl1", "run.datacheck_subrun"}
     assert downstream("run.merge_dl1") == {"run.dl1_to_dl2"}
@@ -101,8 +110,12 @@ def test_tasks_and_dependencies(dag: DAG) -> None:
     leaves = {"run.dl1_to_dl2", "run.datacheck_run", "run.merge_muons"}
     for leaf in leaves:
         assert downstream(leaf) == {"longterm_datacheck", "night_status"}
-    assert downstream("longterm_datacheck") == {"provenance_merge"}
+    assert downstream("longterm_datacheck") == {"cherenkov_transparency"}
+    assert downstream("cherenkov_transparency") == {"provenance_merge"}
     assert downstream("provenance_merge") == {"night_close"}
+    # a skipped step (input state, version switch, reused output) never blocks the next ones
+    steps = [task for task in dag.tasks if isinstance(task, NightStepOperator)]
+    assert {task.trigger_rule for task in steps} == {"none_failed"}
     status = dag.get_task("night_status")
     assert status.is_teardown  # never decides the run's state
     assert set(status.upstream_task_ids) == {"night_close", "plan_night", *leaves}
@@ -352,7 +365,7 @@ def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) 
     # COMPLETED; CPU time sums the latest attempts (100 + 3700 + 100 s).
     assert lines[3].split() == [
         "2", "1", "DATA", "1807", "3", "Crab", "Closed", "2", "91", "COMPLETED", "01:05:00",
-        "0:0", "100", "100", "-", "0", "0", "0",
+        "0:0", "100", "100", "NOT_SUBMITTED", "0", "0", "0",
     ]  # fmt: skip
     assert lines[4].split()[9:12] == ["RUNNING", "00:00:11", "0:0"]
 
@@ -367,3 +380,44 @@ def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().out == text
     assert lstflow_main([*argv, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == document["runs"]
+
+
+# ---- skipped steps, the night-not-closed alert, the simulate note -------------------------------
+
+
+def test_a_step_the_input_state_does_not_need_is_skipped_with_its_reason(onsite: Path) -> None:
+    context = _context(NIGHT, simulate=True, input_state="gain_selected")
+    operator = NightStepOperator(task_id="gain_selection", step="gain_selection")
+    with pytest.raises(AirflowSkipException, match="input_state gain_selected: the R0 files in"):
+        operator.execute(context)
+
+
+def test_deadline_alert_mails_the_configured_recipients_through_smtp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert night_alert.night_not_closed_alert() is None  # nobody to tell: no alert
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__NIGHTLY_ALERT_TO", "osa@lst.example, shifter@lst.example")
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__NIGHTLY_CLOSE_DEADLINE", "120")
+    alert = night_alert.night_not_closed_alert()
+    assert alert is not None
+    assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
+    assert alert.interval == dt.timedelta(seconds=120)
+    assert alert.callback.path == "airflow.providers.smtp.notifications.smtp.SmtpNotifier"
+    assert alert.callback.kwargs["to"] == ["osa@lst.example", "shifter@lst.example"]
+    assert alert.callback.kwargs["smtp_conn_id"] == "smtp_default"
+
+
+def test_simulated_runs_of_the_nightly_dag_get_a_note() -> None:
+    listener = SimulateRunNote()
+    run = SimpleNamespace(dag_id=night_dag.DAG_ID, conf={"simulate": True}, note=None)
+    listener.on_dag_run_running(run, "started")
+    assert run.note == SIMULATE_NOTE
+    for other in (
+        SimpleNamespace(dag_id=night_dag.DAG_ID, conf={}, note=None),
+        SimpleNamespace(dag_id="mc_prod", conf={"simulate": True}, note=None),
+    ):
+        listener.on_dag_run_running(other, "started")
+        assert other.note is None
+    kept = SimpleNamespace(dag_id=night_dag.DAG_ID, conf={"simulate": True}, note="by hand")
+    listener.on_dag_run_running(kept, "started")
+    assert kept.note == "by hand"
