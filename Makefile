@@ -3,6 +3,9 @@ SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
+# Development tooling (local cluster, demo, test data) is the lstflow_dev package in dev/, which
+# the lstflow wheel does not ship: its CLI runs from this checkout.
+DEV := PYTHONPATH=$(ROOT)/dev $(BIN)/python -m lstflow_dev
 export AIRFLOW_HOME ?= $(ROOT)/.lstflow/airflow
 
 .PHONY: setup cluster-up cluster-down airflow-init demo lint pytest test airflow bench
@@ -11,20 +14,20 @@ setup:
 	bash include/setup/install.sh
 
 cluster-up: setup
-	$(BIN)/lstflow cluster up
+	$(DEV) cluster up
 
 cluster-down:
-	$(BIN)/lstflow cluster down
+	$(DEV) cluster down
 
 airflow-init: setup
 	$(BIN)/lstflow init --poll-interval 5
 
 demo: airflow-init cluster-up
-	$(BIN)/lstflow demo
+	$(DEV) demo
 
 lint: setup
-	$(BIN)/ruff check plugins tests dags
-	$(BIN)/ruff format --check plugins tests dags
+	$(BIN)/ruff check plugins dev tests dags
+	$(BIN)/ruff format --check plugins dev tests dags
 	$(BIN)/mypy
 
 pytest: setup cluster-up
@@ -39,4 +42,4 @@ airflow: airflow-init cluster-up
 # Benchmarks side by side with lstmcpipe 0.11.5 (installs it in its own venv under .lstflow/bench):
 # prints one table and writes .lstflow/bench/results.json. Asserts nothing; takes minutes.
 bench: airflow-init cluster-up
-	PYTHONPATH=$(ROOT)/plugins $(BIN)/python tests/benchmarks/run.py
+	PYTHONPATH=$(ROOT)/plugins:$(ROOT)/dev $(BIN)/python tests/benchmarks/run.py

@@ -1,4 +1,5 @@
-"""Shared fixtures and the tier guard; the local-cluster logic lives in ``lstflow.localcluster``.
+"""Shared fixtures and the tier guard; the local-cluster logic lives in
+``lstflow_dev.localcluster``.
 
 Every test carries exactly one tier marker (unit, cluster, e2e, browser, reliability). With
 ``LSTFLOW_REQUIRE_ALL_TIERS=1`` (``make test`` sets it), a run fails when a tier that has tests
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from lstflow import localcluster
 from lstflow.commands.init import render_config
+from lstflow_dev import localcluster
 
 TIERS = ("unit", "cluster", "e2e", "browser", "reliability")
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -78,7 +79,7 @@ def airflow_db() -> Path:
 def demo_data(slurm_cluster: localcluster.ClusterInfo, airflow_db: Path) -> Path:
     """The demo productions, run once per session through ``dag.test()`` on the local Slurm;
     returns the demo data directory (``<data root>/demo``)."""
-    from lstflow import demo
+    from lstflow_dev import demo
 
     root = CHECKOUT / ".lstflow" / "test-data" / f"run-{os.getpid()}"
     states = demo.run_demo(root, {"overwrite": "refuse"})

@@ -11,12 +11,10 @@ from collections.abc import Sequence
 # imported only here so ``lstflow --help`` stays cheap and each command owns its own imports.
 COMMAND_MODULES: tuple[str, ...] = (
     "lstflow.commands.init",
-    "lstflow.commands.cluster",
     "lstflow.commands.validate",
     "lstflow.commands.productions",
     "lstflow.commands.generate_config",
     "lstflow.commands.plan",
-    "lstflow.commands.demo",
     "lstflow.commands.night",
 )
 

@@ -13,6 +13,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+# sbatch options lstflow sets on every submission itself; resources never carry them.
+RESERVED_OPTIONS = frozenset(
+    {"array", "job-name", "comment", "chdir", "output", "error", "parsable", "wrap"}
+)
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -54,7 +59,8 @@ class WorkItem:
     """One element of a job array: a command line plus what it needs and produces.
 
     ``argv`` is never joined into a shell string by planners; the Slurm layer quotes every
-    argument, so no config value can inject shell.
+    argument, so no config value can inject shell. ``resource_sources`` says where each sbatch
+    option of ``resources`` came from (``(option, source)``), for ``lstflow plan --json``.
     """
 
     key: str
@@ -62,6 +68,7 @@ class WorkItem:
     resources: Resources = field(default_factory=Resources)
     outputs: tuple[str, ...] = ()
     description: str = ""
+    resource_sources: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types only (lists, not tuples): the task state store accepts no others."""
@@ -78,6 +85,9 @@ class WorkItem:
             resources=Resources(**resources),
             outputs=tuple(data.get("outputs", ())),
             description=str(data.get("description", "")),
+            resource_sources=tuple(
+                (str(name), str(source)) for name, source in data.get("resource_sources", ())
+            ),
         )
 
 
@@ -120,17 +130,19 @@ class ArraySpec:
         return hashlib.sha256(payload).hexdigest()[:16]
 
 
-def group_into_arrays(items: Sequence[WorkItem], max_array_size: int) -> list[list[WorkItem]]:
-    """Items with equal resources share a job array, chunked to the cluster's MaxArraySize.
+def array_groups(items: Sequence[WorkItem], max_array_size: int) -> list[tuple[int, ...]]:
+    """Positions of ``items`` per job array: equal resources share an array, chunked to the
+    cluster's MaxArraySize.
 
-    This is the whole submission-count budget of a stage: one sbatch per distinct resource set
-    per ``max_array_size`` elements, whatever the number of entries.
+    The one grouping: ``ArrayPlan.create`` submits exactly these arrays and ``lstflow plan``
+    prints them. It is the whole submission-count budget of a stage: one sbatch per distinct
+    resource set per ``max_array_size`` elements, whatever the number of entries.
     """
-    groups: dict[Resources, list[WorkItem]] = {}
-    for item in items:
-        groups.setdefault(item.resources, []).append(item)
+    groups: dict[Resources, list[int]] = {}
+    for number, item in enumerate(items):
+        groups.setdefault(item.resources, []).append(number)
     return [
-        group[start : start + max_array_size]
+        tuple(group[start : start + max_array_size])
         for group in groups.values()
         for start in range(0, len(group), max_array_size)
     ]

@@ -21,8 +21,8 @@ from support.stub_env import stub_names, write_stub_env
 
 from benchmarks.libraries import Template, build_dl0, copy_production
 from benchmarks.lstmcpipe_venv import ensure_venv
-from lstflow import localcluster
 from lstflow.config.yaml_loader import parse_yaml
+from lstflow_dev import localcluster
 
 #: Every lstchain/lstmcpipe tool and ``python`` become ``exit 0`` in the trivial environment.
 STUB_TOOL_PATTERNS = ("lstchain_*", "lstmcpipe*")

@@ -2,8 +2,8 @@
 
 50 job arrays (2 elements each, held with ``--begin`` so they stay pending and never load the
 node) are watched by 50 real ``SlurmArrayTrigger``s in one event loop, as in one triggerer, for a
-minute at a 2 s poll interval. The poller's counters give queries per cycle and per minute;
-sdiag gives what slurmctld saw meanwhile (other users of the cluster add noise to that).
+minute at a 2 s poll interval. A recorder wrapped around the poller gives queries per cycle and
+per minute; sdiag gives what slurmctld saw meanwhile (other users of the cluster add noise to that).
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ async def _watch(triggers: list[Any], seconds: float) -> None:
 
 
 def run() -> dict[str, Any]:
+    from support.slurm_counts import record_slurm_traffic
+
     from lstflow.slurm.hook import SlurmHook
-    from lstflow.slurm.poller import CYCLE_COUNTS, QUERY_COUNTS
     from lstflow.slurm.trigger import SlurmArrayTrigger
 
     workspace = ClusterWorkspace.create("controller")
@@ -60,15 +61,14 @@ def run() -> dict[str, Any]:
             )
             for number, job in enumerate(job_ids)
         ]
-        queries_before = sum(QUERY_COUNTS.values())
-        cycles_before = sum(CYCLE_COUNTS.values())
         rpcs_before = workspace.rpc_counts()
         start = time.monotonic()
-        asyncio.run(_watch(triggers, WATCH_SECONDS))
+        with record_slurm_traffic() as traffic:
+            asyncio.run(_watch(triggers, WATCH_SECONDS))
         minutes = (time.monotonic() - start) / 60
         rpcs = rpc_delta(rpcs_before, workspace.rpc_counts())
-        queries = sum(QUERY_COUNTS.values()) - queries_before
-        cycles = sum(CYCLE_COUNTS.values()) - cycles_before
+        queries = sum(traffic.queries.values())
+        cycles = sum(traffic.cycles.values())
     finally:
         if job_ids:
             workspace.cancel(job_ids)

@@ -25,7 +25,7 @@ PROBE_TIMEOUT_S = 1800
 
 def sample_libraries() -> list[tuple[str, Path, dict[str, str]]]:
     """The demo library and the three real sample productions, with what their paths need."""
-    from lstflow.testdata import production_samples_dir
+    from lstflow_dev.testdata import production_samples_dir
 
     demo_vars = {"LSTFLOW_DATA_ROOT": "/data", "LSTFLOW_ANALYSIS_ENV": "/env"}
     return [

@@ -23,8 +23,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from lstflow import demo
 from lstflow.commands.init import ADMIN_USER, ensure_admin_password
+from lstflow_dev import demo
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -16,11 +16,11 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from lstflow import demo
 from lstflow.productions.naming import dag_id_for
 from lstflow.ui.app import create_app
 from lstflow.ui.nights import night_statuses
 from lstflow.ui.plugin import URL_PREFIX
+from lstflow_dev import demo
 
 # The demo productions (a session fixture) run once, on the worker that runs their readers.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demo")]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lstflow import localcluster
+from lstflow_dev import localcluster
 
 
 @pytest.fixture(scope="session")
@@ -19,12 +19,13 @@ def slurm_env(slurm_cluster: localcluster.ClusterInfo) -> dict[str, str]:
 @pytest.fixture
 def remote_dir(request: pytest.FixtureRequest, slurm_env: dict[str, str]) -> Iterator[str]:
     """A fresh directory owned by the job user (created over SSH as that user)."""
+    from lstflow.slurm.cluster_files import ClusterFiles
     from lstflow.slurm.hook import SlurmHook
 
     hook = SlurmHook()
     home = hook.check(["sh", "-c", 'printf %s "$HOME"']).stdout
     path = f"{home}/lstflow-tests/{request.node.name[:40]}-{uuid.uuid4().hex[:8]}"
-    hook.make_dirs([path])
+    ClusterFiles(hook).make_dirs([path])
     yield path
 
 

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 import support.isolated_cluster
 
-from lstflow import localcluster
+from lstflow_dev import localcluster
+from lstflow_dev.checkout import job_pythonpath
 
 pytestmark = pytest.mark.cluster
 
-CLI = [sys.executable, "-m", "lstflow.cli", "cluster"]
-CLI_ENV = {**os.environ, "PYTHONPATH": str(localcluster.CHECKOUT_ROOT / "plugins")}
+CLI = [sys.executable, "-m", "lstflow_dev", "cluster"]
+CLI_ENV = {**os.environ, "PYTHONPATH": job_pythonpath()}
 TERMINAL_SACCT_STATES = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY")
 SACCT_WAIT_S = 180
 

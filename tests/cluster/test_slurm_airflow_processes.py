@@ -18,17 +18,17 @@ from pathlib import Path
 
 import pytest
 from support.airflow_stack import AirflowStack, all_in, wait_until
+from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.slurm.hook import SlurmHook
-from lstflow.slurm.parsing import parse_sacct
-from lstflow.slurm.slurm_argv import sacct_status_argv
+from lstflow.slurm.policy import PollSettings
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 
 pytestmark = pytest.mark.cluster
 
 CHECKOUT = Path(__file__).resolve().parents[2]
-FAST_POLLING = {"poll_interval": 2.0, "max_poll_interval": 5.0, "sacct_grace_period": 30.0}
+FAST_POLLING = PollSettings(poll_interval=2.0, max_poll_interval=5.0, sacct_grace_period=30.0)
 #: Held jobs (``--begin`` far ahead) take no cores on the shared 2-core cluster until released.
 HELD = Resources(mem="50M", time="5", extra=(("begin", "now+1hour"),))
 CYCLE_LINE = re.compile(r"Slurm poll cycle \d+ over \S+: (\d+) trigger\(s\)")
@@ -40,13 +40,16 @@ from datetime import datetime
 from airflow.sdk import DAG
 
 from lstflow.slurm.operator import SlurmArrayOperator
+from lstflow.slurm.policy import PollSettings
 from lstflow.workitems import ArraySpec
 
 CONFIG = json.loads({config!r})
 with DAG(CONFIG["dag_id"], schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=64):
     for task_id, spec in CONFIG["tasks"].items():
         SlurmArrayOperator(
-            task_id=task_id, array_spec=ArraySpec.from_json(spec), **CONFIG["operator"]
+            task_id=task_id,
+            array_spec=ArraySpec.from_json(spec),
+            poll=PollSettings.from_json(CONFIG["poll"]),
         )
 """
 
@@ -77,7 +80,7 @@ def deploy(stack: AirflowStack) -> Iterator[Callable[[str, dict[str, ArraySpec]]
         config = {
             "dag_id": dag_id,
             "tasks": {task_id: spec.to_json() for task_id, spec in specs.items()},
-            "operator": FAST_POLLING,
+            "poll": FAST_POLLING.to_json(),
         }
         dag_file = stack.dags_folder / f"{dag_id}.py"
         dag_file.write_text(DAG_FILE.format(config=json.dumps(config)))
@@ -106,7 +109,7 @@ def _final_states(hook: SlurmHook, job_ids: list[str]) -> dict[str, SlurmState]:
     """``{"<job>_<index>": state}`` from sacct, once every element has a final state."""
 
     def probe() -> dict[str, SlurmState] | None:
-        rows = parse_sacct(hook.check(sacct_status_argv(job_ids)).stdout)
+        rows = hook.element_states(job_ids).values()
         states = {str(row.element): row.state for row in rows if row.element.index is not None}
         done = states and all(row.finished for row in rows)
         return states if done else None
@@ -172,7 +175,7 @@ def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
         "SELECT try_number FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
     )
     assert try_number == [(1,)]  # resumed by the new triggerer, not retried by the scheduler
-    counts = hook.count_jobs_by_tag(prefix)
+    counts = count_jobs_by_tag(hook, prefix)
     assert list(counts.values()) == [1]  # one planned submission, sbatch'ed exactly once
     (job_name,) = counts
     job_ids = sorted(hook.find_jobs([job_name])[job_name])
@@ -228,7 +231,7 @@ def test_clearing_a_deferred_task_cancels_its_slurm_jobs(
     # The cleared task runs again: its new try resubmits the cancelled elements, once.
     rerun = stack.wait(
         lambda: (
-            hook.count_jobs_by_tag(prefix) if len(hook.count_jobs_by_tag(prefix)) == 2 else None
+            count_jobs_by_tag(hook, prefix) if len(count_jobs_by_tag(hook, prefix)) == 2 else None
         ),
         180,
         "the cleared task to resubmit its cancelled elements",
@@ -264,5 +267,5 @@ def test_twenty_deferred_tasks_share_one_squeue_per_poll_cycle(
     hook.check(["scontrol", "update", f"JobId={','.join(job_ids)}", "StartTime=now"])
     states = stack.wait_for_tasks(dag_id, run_id, all_in({"success", "failed"}), "to finish")
     assert set(states.values()) == {"success"} and len(states) == 20
-    counts = hook.count_jobs_by_tag(f"lstflow.{dag_id}.")
+    counts = count_jobs_by_tag(hook, f"lstflow.{dag_id}.")
     assert len(counts) == 20 and set(counts.values()) == {1}

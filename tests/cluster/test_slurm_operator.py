@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from support.operator_dags import new_dag_id, run_array_dag
+from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.slurm.hook import SlurmHook
-from lstflow.slurm.parsing import parse_sacct
-from lstflow.slurm.slurm_argv import sacct_status_argv
+from lstflow.slurm.policy import RetryPolicy
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 
@@ -35,7 +35,7 @@ def _elements(job_id: str, count: int) -> dict[int | None, SlurmState]:
     """Final states of ``count`` elements of ``job_id`` from sacct, waiting out its lag."""
     deadline = time.monotonic() + 30
     while True:
-        rows = parse_sacct(SlurmHook().check(sacct_status_argv([job_id])).stdout)
+        rows = list(SlurmHook().element_states([job_id]).values())
         states = {row.element.index: row.state for row in rows if row.element.index is not None}
         if len(states) == count or time.monotonic() > deadline:
             return states
@@ -59,7 +59,7 @@ def test_only_failed_elements_are_resubmitted_and_task_succeeds(
     assert first_states[1] is first_states[3] is SlurmState.FAILED
     assert first_states[0] is first_states[2] is first_states[4] is SlurmState.COMPLETED
     assert _elements(retry, 2) == {1: SlurmState.COMPLETED, 3: SlurmState.COMPLETED}
-    counts = SlurmHook().count_jobs_by_tag(f"lstflow.{dag_id}.stage.")
+    counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{dag_id}.stage.")
     assert sorted(counts.values()) == [1, 1]  # two planned submissions, each sbatch'ed once
 
 
@@ -69,7 +69,7 @@ def test_out_of_memory_element_succeeds_after_memory_escalation(
     hog = "b = b'x' * (300 * 1024 * 1024)"
     items = [WorkItem("hog", ("python3", "-c", hog), Resources(mem="200M", time="5"))]
     state, report = run_array_dag(
-        new_dag_id("operator"), _spec(remote_dir, items), memory_ceiling="1G"
+        new_dag_id("operator"), _spec(remote_dir, items), RetryPolicy(memory_ceiling="1G")
     )
     assert state == "success"
     first, retry = report["job_ids"]
@@ -116,7 +116,7 @@ def test_timed_out_element_succeeds_after_time_escalation(
     # --time=1 is enforced after 60-90 s on this cluster; 100 s fits in the doubled limit
     items = [WorkItem("slow", ("sleep", "100"), Resources(time="1"))]
     state, report = run_array_dag(
-        new_dag_id("operator"), _spec(remote_dir, items), time_ceiling="00:05:00"
+        new_dag_id("operator"), _spec(remote_dir, items), RetryPolicy(time_ceiling="00:05:00")
     )
     assert state == "success"
     first, retry = report["job_ids"]

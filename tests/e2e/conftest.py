@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+from lstflow_dev.checkout import job_pythonpath
 
 RunJob = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="session")
 def analysis_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment of a job: this checkout's lstflow first, lstchain tools on PATH, Agg plots."""
+    """Environment of a job: this checkout's lstflow (and lstflow_dev, for the synthetic DL1
+    generator) first, lstchain tools on PATH, Agg plots."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGINS), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [job_pythonpath(), env.get("PYTHONPATH")]))
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["MPLBACKEND"] = "Agg"
     env.setdefault("NUMBA_CACHE_DIR", str(tmp_path_factory.mktemp("numba_cache")))

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 import tables
 
-from lstflow import testdata
-from lstflow.jobs import demo_data, synthetic_dl1
 from lstflow.jobs.batch_manifest import BatchManifest, FileTask
-from lstflow.jobs.demo_data import lstchain_tool
+from lstflow_dev import testdata
+from lstflow_dev.jobs import demo_data, synthetic_dl1
+from lstflow_dev.jobs.demo_data import lstchain_tool
 
 pytestmark = pytest.mark.e2e
 
@@ -162,7 +162,7 @@ def test_synthetic_dl1_keeps_the_template_instrument_and_is_deterministic(
     again = chain_dir / "synthetic_again"
     run_job(
         python_module(
-            "lstflow.jobs.synthetic_dl1",
+            "lstflow_dev.jobs.synthetic_dl1",
             "--template",
             dl1_template,
             "--particle",

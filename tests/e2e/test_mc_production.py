@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.io import fits
+from support.slurm_counts import count_jobs_by_tag
 
-from lstflow import demo
 from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
+from lstflow_dev import demo
 
 # The demo productions (a session fixture) run once, on the worker that runs their readers.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("demo")]
@@ -163,7 +164,7 @@ def test_second_trigger_without_overwrite_refuses_and_touches_nothing(demo_root:
     before = snapshot(demo_root)
     prefix = f"lstflow.{dag_id_for(demo.PRODUCTIONS[0])}."
     hook = SlurmHook()
-    submitted_before = hook.count_jobs_by_tag(prefix)
+    submitted_before = count_jobs_by_tag(hook, prefix)
     assert demo.run_production(demo.PRODUCTIONS[0], {"overwrite": "refuse"}) == "failed"
-    assert hook.count_jobs_by_tag(prefix) == submitted_before
+    assert count_jobs_by_tag(hook, prefix) == submitted_before
     assert snapshot(demo_root) == before

@@ -38,7 +38,6 @@ from prov.model import ProvActivity
 
 from lstflow.jobs.prov_document import ActivityKey
 from lstflow.nightly.run_note import SIMULATE_NOTE
-from lstflow.onsite import synthetic
 from lstflow.onsite.paths import NightPaths, night_paths
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import (
@@ -49,6 +48,7 @@ from lstflow.onsite.settings import (
 )
 from lstflow.onsite.tasks import JobMode, NightTasks
 from lstflow.workitems import WorkItem
+from lstflow_dev import synthetic_onsite
 
 pytestmark = pytest.mark.e2e
 
@@ -234,11 +234,15 @@ def deployment() -> Deployment:
     shutil.rmtree(WORK_ROOT, ignore_errors=True)
     work = WORK_ROOT / uuid.uuid4().hex[:8]
     base, home = work / "onsite", work / "airflow"
-    synthetic.build_synthetic_tree(
-        base, (*synthetic.default_nights(NIGHTS[0]), *synthetic.default_nights(STATE_NIGHTS[0]))
+    synthetic_onsite.build_synthetic_tree(
+        base,
+        (
+            *synthetic_onsite.default_nights(NIGHTS[0]),
+            *synthetic_onsite.default_nights(STATE_NIGHTS[0]),
+        ),
     )
     job_python = checkout_job_python(work)
-    config = synthetic.write_settings(work / "config")
+    config = synthetic_onsite.write_settings(work / "config")
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from ctapipe.core import Tool
 
-from lstflow.onsite import synthetic
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import OnsiteSettings, build_version, load_settings
 from lstflow.onsite.tasks import JobMode, NightTasks
 from lstflow.workitems import WorkItem
+from lstflow_dev import synthetic_onsite
 
 pytestmark = pytest.mark.e2e
 
@@ -80,12 +80,12 @@ def night_items(
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, ...]]:
     root = tmp_path_factory.mktemp("contract")
-    synthetic.build_synthetic_tree(root / "onsite", prod_ids=("v0.12.3", "v0.13.0"))
+    synthetic_onsite.build_synthetic_tree(root / "onsite", prod_ids=("v0.12.3", "v0.13.0"))
     for ids in ("pedestal_ids_Run01807.0001.h5",):  # exercise the optional --pedestal-ids-path
         path = root / "onsite/auxiliary/PedestalFinder/20200117" / ids
         path.parent.mkdir(parents=True)
         path.touch()
-    settings = load_settings(synthetic.write_settings(root / "cfg"), base=root / "onsite")
+    settings = load_settings(synthetic_onsite.write_settings(root / "cfg"), base=root / "onsite")
     versions = (
         {},
         {

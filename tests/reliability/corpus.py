@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from lstflow.config import ConfigError, load_production
-from lstflow.testdata import production_samples_dir
+from lstflow_dev.testdata import production_samples_dir
 
 # Keys a valid config may leave out (dotted, list indices dropped); every other key is required.
 OPTIONAL_KEYS = {

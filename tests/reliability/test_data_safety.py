@@ -22,10 +22,11 @@ from pathlib import Path
 import pytest
 import yaml
 from support.operator_dags import run_production_dag, task_states
+from support.slurm_counts import count_jobs_by_tag
 
-from lstflow import localcluster
 from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
+from lstflow_dev import localcluster
 
 pytestmark = pytest.mark.reliability
 
@@ -75,7 +76,7 @@ class ExistingOutputs:
 
     def submissions(self) -> int:
         prefix = f"lstflow.{dag_id_for(self.prod_id)}."
-        return sum(SlurmHook().count_jobs_by_tag(prefix).values())
+        return sum(count_jobs_by_tag(SlurmHook(), prefix).values())
 
 
 @pytest.fixture

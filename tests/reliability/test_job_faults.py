@@ -21,11 +21,13 @@ import pytest
 import yaml
 from fault_table import record_fault
 from support.operator_dags import new_dag_id, run_array_dag, run_production_dag, task_report
+from support.slurm_counts import count_jobs_by_tag
 
-from lstflow import localcluster, testdata
 from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.policy import RetryPolicy
 from lstflow.workitems import ArraySpec, Resources, WorkItem
+from lstflow_dev import localcluster, testdata
 
 pytestmark = pytest.mark.reliability
 
@@ -105,7 +107,7 @@ def test_unreadable_simtel_fails_after_retries_with_report_and_partial_outputs_a
     aside = sorted(p.name for p in (log_root / prod_id / "failed_outputs").iterdir())
     assert len(aside) == 6 and all(name.startswith("dl1_prod6_run1.h5.") for name in aside)
     assert not (workdir / "DL1" / "dl1_prod6_run1.h5").exists()
-    counts = SlurmHook().count_jobs_by_tag(f"lstflow.{dag_id_for(prod_id)}.r0_to_dl1.")
+    counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{dag_id_for(prod_id)}.r0_to_dl1.")
     assert sorted(counts.values()) == [1, 1, 1]  # three rounds, each sbatch'ed once
     record_fault(
         "input lstchain cannot read (real prod6 simtel)",
@@ -130,8 +132,8 @@ def test_out_of_memory_beyond_the_ceiling_is_reported_after_escalation(
     )
     started = time.monotonic()
     dag_id = new_dag_id("oom")
-    state, report = run_array_dag(dag_id, spec, memory_ceiling="200M")
-    counts = SlurmHook().count_jobs_by_tag(f"lstflow.{dag_id}.stage.")
+    state, report = run_array_dag(dag_id, spec, RetryPolicy(memory_ceiling="200M"))
+    counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{dag_id}.stage.")
 
     assert state == "failed"
     (row,) = report["failed"]
@@ -191,7 +193,7 @@ def test_node_drained_mid_run_the_run_finishes_once_resumed(
     assert drained, "the test never saw the element running"
     assert state == "success", report
     assert report["completed"] == 2 and report["failed"] == []
-    counts = hook.count_jobs_by_tag(f"lstflow.{dag_id}.stage.")
+    counts = count_jobs_by_tag(hook, f"lstflow.{dag_id}.stage.")
     assert list(counts.values()) == [1]
     record_fault(
         "node drained mid-run (then resumed)",

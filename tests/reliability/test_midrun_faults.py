@@ -31,12 +31,13 @@ import yaml
 from fault_table import record_fault
 from support.airflow_stack import FINISHED_TI_STATES, AirflowStack, all_in, wait_until
 from support.isolated_cluster import isolated_cluster
+from support.slurm_counts import count_jobs_by_tag
 from support.stub_env import stub_names, write_stub_env
 
-from lstflow import localcluster
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.stage_operator import run_label
 from lstflow.slurm.hook import SlurmHook
+from lstflow_dev import localcluster
 
 pytestmark = pytest.mark.reliability
 
@@ -335,7 +336,7 @@ def finished_elements(prod: Production, stage: str) -> set[int]:
 
 def duplicates(prod: Production, stage: str) -> int:
     """Submissions beyond one per job name (sacct and squeue)."""
-    counts = SlurmHook(CONN_ID).count_jobs_by_tag(stage_prefix(prod, stage))
+    counts = count_jobs_by_tag(SlurmHook(CONN_ID), stage_prefix(prod, stage))
     assert counts, f"no job of {stage} found"
     return sum(counts.values()) - len(counts)
 

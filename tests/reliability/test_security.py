@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from support.operator_dags import new_dag_id, run_array_dag
 
-from lstflow import localcluster
 from lstflow.slurm.hook import SlurmHook
 from lstflow.workitems import ArraySpec, Resources, WorkItem
+from lstflow_dev import localcluster
 
 pytestmark = pytest.mark.reliability
 

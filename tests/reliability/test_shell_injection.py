@@ -25,10 +25,10 @@ import pytest
 import yaml
 from support.operator_dags import new_dag_id, run_array_dag, run_production_dag, task_report
 
-from lstflow import localcluster
 from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
 from lstflow.workitems import ArraySpec, Resources, WorkItem
+from lstflow_dev import localcluster
 
 pytestmark = pytest.mark.reliability
 

@@ -1,8 +1,8 @@
 """A second, throw-away local Slurm cluster (own root, own ports) that a test may break.
 
 The machine-wide cluster is shared by concurrent test runs: a test that restarts or kills
-daemons does it here. ``lstflow.localcluster`` reads its settings from the environment at each
-call, so while the context is open every ``localcluster`` call (``up``, ``status``, ``down``)
+daemons does it here. ``lstflow_dev.localcluster`` reads its settings from the environment at
+each call, so while the context is open every ``localcluster`` call (``up``, ``status``, ``down``)
 addresses the isolated cluster; the previous environment is restored afterwards.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lstflow import localcluster
+from lstflow_dev import localcluster
 
 PORT_NAMES = ("SSH", "SLURMCTLD", "SLURMD", "SLURMDBD", "MARIADB")
 

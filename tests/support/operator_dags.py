@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from lstflow.slurm.policy import PollSettings, RetryPolicy
 from lstflow.workitems import ArraySpec
 
 ARRAY_DAG_FILE = """\
@@ -21,17 +23,22 @@ from datetime import datetime
 from airflow.sdk import DAG
 
 from lstflow.slurm.operator import SlurmArrayOperator
+from lstflow.slurm.policy import PollSettings, RetryPolicy
 from lstflow.workitems import ArraySpec
 
 CONFIG = json.loads({config!r})
 with DAG(CONFIG["dag_id"], schedule=None, start_date=datetime(2026, 1, 1)):
     SlurmArrayOperator(
-        task_id="stage", array_spec=ArraySpec.from_json(CONFIG["spec"]), **CONFIG["operator"]
+        task_id="stage",
+        array_spec=ArraySpec.from_json(CONFIG["spec"]),
+        retry_policy=RetryPolicy(**CONFIG["retry"]),
+        poll=PollSettings.from_json(CONFIG["poll"]),
+        **CONFIG["operator"],
     )
 """
 BUNDLES_VARIABLE = "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
-FAST_POLLING = {"poll_interval": 1.0, "max_poll_interval": 3.0, "sacct_grace_period": 30.0}
+FAST_POLLING = PollSettings(poll_interval=1.0, max_poll_interval=3.0, sacct_grace_period=30.0)
 
 
 def _bundle(name: str, path: Path) -> dict[str, Any]:
@@ -44,9 +51,12 @@ def new_dag_id(label: str) -> str:
 
 
 def run_array_dag(
-    dag_id: str, spec: ArraySpec, **operator_kwargs: Any
+    dag_id: str,
+    spec: ArraySpec,
+    retry_policy: RetryPolicy | None = None,
+    **operator_kwargs: Any,
 ) -> tuple[str, dict[str, Any]]:
-    """A one-task DAG (task ``stage``) running ``spec``; returns (task state, report)."""
+    """A one-task DAG (task ``stage``) running ``spec``; returns (task state, report JSON)."""
     from airflow.dag_processing.dagbag import DagBag
 
     dags = Path(os.environ["AIRFLOW_HOME"]) / "dags"
@@ -54,7 +64,9 @@ def run_array_dag(
     config = {
         "dag_id": dag_id,
         "spec": spec.to_json(),
-        "operator": {**FAST_POLLING, **operator_kwargs},
+        "retry": asdict(retry_policy or RetryPolicy()),
+        "poll": FAST_POLLING.to_json(),
+        "operator": operator_kwargs,
     }
     dag_file = dags / f"{dag_id}.py"
     dag_file.write_text(ARRAY_DAG_FILE.format(config=json.dumps(config)))

@@ -39,6 +39,8 @@ AIRFLOW_SIDE = [
     "ui",
     "commands",
 ]
+# Development tooling (dev/lstflow_dev) and test helpers are not in the wheel.
+DEVELOPMENT = {"lstflow_dev", "support", "tests"}
 
 
 def imported_names(path: Path) -> set[str]:
@@ -68,3 +70,7 @@ def test_layer_does_not_import_forbidden_layers(subpackage: str, forbidden: set[
 @pytest.mark.parametrize("subpackage", AIRFLOW_SIDE)
 def test_airflow_side_never_imports_the_analysis_stack(subpackage: str) -> None:
     assert violations(subpackage, ANALYSIS_PACKAGES) == []
+
+
+def test_product_package_never_imports_development_tooling() -> None:
+    assert violations(".", DEVELOPMENT) == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lstflow import cli, localcluster
+from lstflow_dev import cli, localcluster
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lstflow import testdata
-from lstflow.testdata import DataFileError, DataLocator
+from lstflow_dev import testdata
+from lstflow_dev.testdata import DataFileError, DataLocator
 
 pytestmark = pytest.mark.unit
 

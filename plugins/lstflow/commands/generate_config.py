@@ -1,4 +1,5 @@
-"""``lstflow generate-config KIND``: write a new production directory, like lstmcpipe did."""
+"""``lstflow generate-config KIND``: write a new production directory, like lstmcpipe did
+(an NSB grid: one ``NSB-x.xx/`` directory per level)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 
 from lstflow.config import ConfigError, SourceEnvironment, load_production
 from lstflow.config.envvars import expand_string
-from lstflow.config.generate import KINDS, GenerationError, GenerationRequest, generate
-from lstflow.config.generate.writer import default_dump_config_command, write_production
+from lstflow.config.generate import KINDS, GenerationError, GenerationRequest, generate_all
+from lstflow.config.generate.writer import default_dump_config_command, write_productions
 
 
 def _default_source_file() -> str:
@@ -37,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--dec-list", nargs="+", default=[], metavar="DEC", help="e.g. dec_2276")
     parser.add_argument("--source-prod-id", help="production reused by the DL1ab/DL1b kinds")
     parser.add_argument("--zenith", default="zenith_20deg", help="prod5 only")
+    parser.add_argument(
+        "--nsb-levels",
+        nargs="+",
+        default=[],
+        metavar="GHZ",
+        help="AllSkyNsbGrid only: the NSB levels, e.g. 0.00 0.07 0.14 (--prod-id is the prefix)",
+    )
     parser.add_argument(
         "--source-file",
         default=_default_source_file(),
@@ -67,12 +75,13 @@ def run(args: argparse.Namespace) -> int:
         dec_list=tuple(args.dec_list),
         source_prod_id=args.source_prod_id,
         zenith=args.zenith,
+        nsb_levels=tuple(args.nsb_levels),
     )
     command_line = shlex.join(["lstflow", "generate-config", *sys.argv[2:]])
     try:
-        generated = generate(args.kind, request)
-        written = write_production(
-            generated,
+        productions = generate_all(args.kind, request)
+        written = write_productions(
+            productions,
             args.output_dir,
             command_line=command_line,
             dump_config_command=args.lstchain_dump_config,
@@ -81,13 +90,16 @@ def run(args: argparse.Namespace) -> int:
     except GenerationError as exc:
         print(f"generate-config: {exc}", file=sys.stderr)
         return 1
-    for item in generated.missing:
+    for item in dict.fromkeys(item for generated in productions for item in generated.missing):
         print(f"missing: {item}", file=sys.stderr)
-    try:
-        config = load_production(written.yaml)
-    except ConfigError as exc:
-        print(f"generate-config: the written config does not validate:\n{exc}", file=sys.stderr)
-        return 1
-    counts = " ".join(f"{stage}={count}" for stage, count in config.entry_counts().items())
-    print(f"wrote {written.yaml} ({counts}), {written.lstchain_config.name}, README.md")
-    return 0
+    status = 0
+    for files in written:
+        try:
+            config = load_production(files.yaml)
+        except ConfigError as exc:
+            print(f"generate-config: the written config does not validate:\n{exc}", file=sys.stderr)
+            status = 1
+            continue
+        counts = " ".join(f"{stage}={count}" for stage, count in config.entry_counts().items())
+        print(f"wrote {files.yaml} ({counts}), {files.lstchain_config.name}, README.md")
+    return status

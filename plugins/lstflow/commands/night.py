@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--onsite-config",
         type=Path,
         default=None,
-        help="onsite YAML (default: [lstflow] onsite_config, else include/onsite/lst1_onsite.yaml)",
+        help="onsite YAML (default: [lstflow] onsite_config, else the packaged lst1_onsite.yaml)",
     )
     status.add_argument(
         "--base",

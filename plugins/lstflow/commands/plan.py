@@ -2,20 +2,25 @@
 
 Nothing is submitted. Input directories are listed on this machine; on a machine that does not
 see the cluster's filesystem, file-batch stages report their missing directories instead.
+``--json`` prints the same plan machine-readably, with where each sbatch option's value came
+from (stage default, slurm_config, legacy slurm_options, extra_slurm_options).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
+import sys
 from pathlib import Path
+from typing import Any
 
 from lstflow.config import ConfigError, load_production
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.file_batches import InputDirectoryError
 from lstflow.stages.local_files import LocalFileLister
 from lstflow.stages.registry import plan_stage, stages_to_run
-from lstflow.workitems import group_into_arrays
+from lstflow.workitems import WorkItem, array_groups
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,11 +34,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--max-array-size", type=int, default=1001, help="the cluster's MaxArraySize (1001)"
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the plan as JSON, with the source of every resource value",
+    )
     parser.set_defaults(handler=run)
 
 
 def print_stage(plan: StagePlan, max_array_size: int) -> None:
-    arrays = group_into_arrays(plan.items, max_array_size)
+    groups = array_groups(plan.items, max_array_size)
+    arrays = [[plan.items[number] for number in group] for group in groups]
     print(f"== {plan.stage}: {len(plan.items)} elements in {len(arrays)} job array(s)")
     print(f"   logs: {plan.log_dir}")
     for number, array in enumerate(arrays):
@@ -45,25 +56,78 @@ def print_stage(plan: StagePlan, max_array_size: int) -> None:
         print(f"   writes {path} ({len(content)} bytes)")
 
 
+def array_resources(array: list[WorkItem]) -> list[dict[str, Any]]:
+    """The array's sbatch options, each with the sources its elements took the value from."""
+    rows = []
+    for option, value in array[0].resources.sbatch_options():
+        sources = {dict(item.resource_sources).get(option, "unknown") for item in array}
+        rows.append({"option": option, "value": value, "sources": sorted(sources)})
+    return rows
+
+
+def stage_document(plan: StagePlan, max_array_size: int) -> dict[str, Any]:
+    arrays = [[plan.items[n] for n in group] for group in array_groups(plan.items, max_array_size)]
+    return {
+        "stage": plan.stage,
+        "log_dir": plan.log_dir,
+        "elements": len(plan.items),
+        "arrays": [
+            {
+                "elements": len(array),
+                "resources": array_resources(array),
+                "items": [
+                    {
+                        "key": item.key,
+                        "argv": list(item.argv),
+                        "outputs": list(item.outputs),
+                        "description": item.description,
+                    }
+                    for item in array
+                ],
+            }
+            for array in arrays
+        ],
+        "files": [{"path": path, "bytes": len(content)} for path, content in plan.files],
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         production = load_production(args.config)
     except ConfigError as error:
-        print(error)
+        print(error, file=sys.stderr if args.json else sys.stdout)
         return 1
     context = PlanContext(
         prod_id=production.prod_id,
         lstchain_config=str(production.lstchain_config or "<lstchain config>"),
         log_root=args.log_root,
-        account=production.slurm_config.user_account,
+        slurm_config=production.slurm_config,
         files=LocalFileLister(),
     )
-    print(f"production {production.prod_id} ({production.path})")
+    document: dict[str, Any] = {
+        "prod_id": production.prod_id,
+        "config": str(production.path),
+        "lstchain_config": context.lstchain_config,
+        "max_array_size": args.max_array_size,
+        "stages": [],
+    }
+    if not args.json:
+        print(f"production {production.prod_id} ({production.path})")
     status = 0
     for stage in stages_to_run(production):
         try:
-            print_stage(plan_stage(production, stage, context), args.max_array_size)
+            plan = plan_stage(production, stage, context)
         except InputDirectoryError as error:
-            print(f"== {stage}: cannot be planned here:\n{error}")
             status = 1
+            document["stages"].append({"stage": stage, "error": str(error)})
+            if not args.json:
+                print(f"== {stage}: cannot be planned here:\n{error}")
+            continue
+        if args.json:
+            document["stages"].append(stage_document(plan, args.max_array_size))
+        else:
+            print_stage(plan, args.max_array_size)
+    if args.json:
+        json.dump(document, sys.stdout, indent=1)
+        sys.stdout.write("\n")
     return status

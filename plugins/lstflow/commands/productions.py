@@ -30,17 +30,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def library_rows(root: Path, cache_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
-    """One row per valid production (sorted by prod_id) and the error lines of the others."""
+    """One row per valid config (by prod_id, the default part first) and the others' errors.
+
+    Configs sharing a prod_id are parts of one production: ``config`` is each part's label and
+    ``default`` says which one a run uses unless the trigger picks another.
+    """
     library = load_library(root, cache_dir=cache_dir)
     rows = [
         {
             "prod_id": prod_id,
             "path": str(config.path),
+            "config": parts.label(config),
+            "default": config is parts.default,
             "stages": config.entry_counts(),
             "environment": config.source_environment.label,
             "readme": readme_title(config.readme),
         }
-        for prod_id, config in sorted(library.productions.items())
+        for prod_id, parts in sorted(library.productions.items())
+        for config in (parts.default, *(c for c in parts.configs if c is not parts.default))
     ]
     errors = [str(error) for _, error in sorted(library.errors.items())]
     return rows, errors
@@ -58,7 +65,9 @@ def run_list(args: argparse.Namespace) -> int:
         table = [["PROD_ID", "STAGES (entries)", "ENVIRONMENT", "README"]]
         for row in rows:
             stages = " ".join(f"{stage}={count}" for stage, count in row["stages"].items())
-            table.append([row["prod_id"], stages, row["environment"], row["readme"]])
+            # A further part of a production: its config label instead of the README title.
+            described = row["readme"] if row["default"] else f"part: {row['config']}"
+            table.append([row["prod_id"], stages, row["environment"], described])
         widths = [max(len(line[column]) for line in table) for column in range(3)]
         for line in table:
             cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]

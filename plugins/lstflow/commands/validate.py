@@ -10,6 +10,7 @@ from typing import Any
 
 from lstflow.config import ConfigIssue, discover, load_files
 from lstflow.config.lstchain_json import check_with_lstchain, lstchain_available
+from lstflow.config.parts import common_root, group_parts
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,6 +65,7 @@ def collect(paths: list[Path], *, use_lstchain: bool, cache_dir: Path | None) ->
     loaded, errors = load_files(dict.fromkeys(files), cache_dir=cache_dir)
     for config_path, error in errors.items():
         reports.append(_file_report(config_path, error.issues, [], None, None))
+    productions = group_parts(loaded.values(), common_root(loaded))
     json_files = sorted({c.lstchain_config for c in loaded.values() if c.lstchain_config})
     lstchain_issues = check_with_lstchain(json_files) if use_lstchain else {}
     for config_path, config in loaded.items():
@@ -74,7 +76,19 @@ def collect(paths: list[Path], *, use_lstchain: bool, cache_dir: Path | None) ->
         entries = sum(len(config.entries(stage)) for stage in config.stages_to_run)
         reports.append(_file_report(config_path, issues, warnings, config.prod_id, entries))
     reports.sort(key=lambda report: report["path"])
-    return {"ok": all(report["ok"] for report in reports), "files": reports}
+    return {
+        "ok": all(report["ok"] for report in reports),
+        "files": reports,
+        "productions": [
+            {
+                "prod_id": prod_id,
+                "configs": [str(config.path) for config in parts.configs],
+                "default": str(parts.default.path),
+                "stages": list(parts.stages_to_run),
+            }
+            for prod_id, parts in productions.items()
+        ],
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,5 +110,14 @@ def _print_text(report: dict[str, Any]) -> None:
             print(f"error: {error['text']}")
         for warning in file["warnings"]:
             print(f"warning: {warning['text']}")
+    for production in report["productions"]:
+        if len(production["configs"]) > 1:
+            print(
+                f"production {production['prod_id']}: {len(production['configs'])} configs, "
+                f"one DAG (default config: {production['default']})"
+            )
     failed = sum(not file["ok"] for file in report["files"])
-    print(f"{len(report['files'])} config(s) checked, {failed} with errors")
+    print(
+        f"{len(report['files'])} config(s) checked, {failed} with errors, "
+        f"{len(report['productions'])} production(s)"
+    )

@@ -24,6 +24,7 @@ from lstflow.config.model import (
     TrainPipeEntry,
     TrainTestSplitEntry,
 )
+from lstflow.config.parts import ProductionParts
 
 __all__ = [
     "STAGE_ORDER",
@@ -39,6 +40,7 @@ __all__ = [
     "MergeDl1Entry",
     "ProductionConfig",
     "ProductionHeader",
+    "ProductionParts",
     "R0ToDl1Entry",
     "SlurmConfig",
     "SourceEnvironment",

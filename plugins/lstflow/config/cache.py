@@ -19,7 +19,7 @@ from lstflow.config.errors import ConfigError, ConfigIssue
 from lstflow.config.model import ProductionHeader
 
 # Bump when the pickled classes change shape.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 CachedResult = ProductionHeader | ConfigError  # a ProductionConfig is a ProductionHeader
 

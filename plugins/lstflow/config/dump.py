@@ -24,8 +24,9 @@ def entry_to_dict(entry: StageEntry) -> dict[str, Any]:
         for parent in parents:
             target = target.setdefault(parent, {})
         target[leaf] = value
-    if entry.extra_slurm_options:
-        data["extra_slurm_options"] = dict(entry.extra_slurm_options)
+    options = {**dict(entry.legacy_slurm_options), **dict(entry.extra_slurm_options)}
+    if options:
+        data["extra_slurm_options"] = options
     return data
 
 
@@ -38,8 +39,13 @@ def production_to_dict(config: ProductionConfig) -> dict[str, Any]:
         "prod_id": config.prod_id,
         "source_environment": environment,
     }
+    slurm_config: dict[str, Any] = {}
     if config.slurm_config.user_account:
-        data["slurm_config"] = {"user_account": config.slurm_config.user_account}
+        slurm_config["user_account"] = config.slurm_config.user_account
+    if config.slurm_config.plot_rf_feat:
+        slurm_config["plot_rf_feat"] = dict(config.slurm_config.plot_rf_feat)
+    if slurm_config:
+        data["slurm_config"] = slurm_config
     optional = {
         "prod_type": config.prod_type,
         "lstmcpipe_version": config.lstmcpipe_version,

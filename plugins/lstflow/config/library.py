@@ -1,7 +1,7 @@
 """A production library: every config under a directory, by prod_id.
 
-One bad file never hides the others; a prod_id used by two files is an error on both, because
-the prod_id names the DAG and the log directories.
+One bad file never hides the others. Configs sharing a prod_id are the parts of one production
+(``lstflow.config.parts``); parts that disagree on what must agree are an error on each.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from lstflow.config.errors import ConfigError, ConfigIssue
+from lstflow.config.errors import ConfigError
 from lstflow.config.loader import load_header, load_production
 from lstflow.config.model import Loaded, ProductionConfig, ProductionHeader
+from lstflow.config.parts import ProductionParts, disagreements, group_parts
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
@@ -22,7 +23,7 @@ YAML_SUFFIXES = (".yml", ".yaml")
 @dataclass
 class Library:
     root: Path
-    productions: dict[str, ProductionConfig] = field(default_factory=dict)
+    productions: dict[str, ProductionParts[ProductionConfig]] = field(default_factory=dict)
     errors: dict[Path, ConfigError] = field(default_factory=dict)
 
 
@@ -41,7 +42,7 @@ def discover(root: Path) -> list[Path]:
 def load_files(
     files: Iterable[Path], *, cache_dir: Path | None = None
 ) -> tuple[dict[Path, ProductionConfig], dict[Path, ConfigError]]:
-    """Load each file; configs sharing a prod_id move to the errors, each naming the others."""
+    """Load each file; configs of one prod_id that disagree move to the errors."""
     return _load_each(files, partial(load_production, cache_dir=cache_dir))
 
 
@@ -64,26 +65,16 @@ def _load_each(
             errors[exc.path] = exc
         else:
             loaded[config.path] = config
-    by_prod_id: dict[str, list[Path]] = {}
-    for path, config in loaded.items():
-        by_prod_id.setdefault(config.prod_id, []).append(path)
-    for prod_id, paths in by_prod_id.items():
-        if len(paths) < 2:
-            continue
-        for path in paths:
-            others = ", ".join(str(other) for other in paths if other != path)
-            issue = ConfigIssue(
-                "prod_id",
-                f"'{prod_id}' is also the prod_id of {others}",
-                "give each production its own prod_id",
-            )
-            errors[path] = ConfigError(path, [issue])
-            del loaded[path]
+    disagreeing = disagreements(loaded.values())
+    for path, error in disagreeing.items():
+        errors[path] = error
+        del loaded[path]
     return loaded, errors
 
 
 def load_library(root: Path, *, cache_dir: Path | None = None) -> Library:
     """Every production under ``root``, keyed by prod_id, and every file that failed."""
+    root = Path(os.path.abspath(root))
     loaded, errors = load_files(discover(root), cache_dir=cache_dir)
-    productions = {config.prod_id: config for config in loaded.values()}
-    return Library(root=Path(os.path.abspath(root)), productions=productions, errors=errors)
+    library_root = root.parent if root.is_file() else root
+    return Library(root=root, productions=group_parts(loaded.values(), library_root), errors=errors)

@@ -53,9 +53,12 @@ class SourceEnvironment:
 
 @dataclass(frozen=True, slots=True)
 class SlurmConfig:
-    """``None`` means no ``--account`` at all (lstmcpipe emitted an empty ``--account=``)."""
+    """``user_account``: ``None`` means no ``--account`` at all (lstmcpipe emitted an empty
+    ``--account=``). ``plot_rf_feat``: sbatch options of the feature-importance plot jobs,
+    overriding their own defaults (lstmcpipe's ``short``, 16 GB); never the training's."""
 
     user_account: str | None = None
+    plot_rf_feat: SlurmOptions = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,7 +66,9 @@ class StageEntry:
     """Fields every entry has: its position in the YAML list and its extra sbatch options.
 
     ``extra_slurm_options`` are ``(name, value)`` pairs, values verbatim strings (``11:30:00``),
-    applied last like lstmcpipe does.
+    applied last like lstmcpipe does; ``legacy_slurm_options`` are the deprecated
+    ``slurm_options`` string, translated (lstmcpipe 0.11.5 ignores it, lstflow applies it under
+    ``extra_slurm_options``).
     """
 
     STAGE: ClassVar[str] = ""
@@ -72,6 +77,7 @@ class StageEntry:
 
     index: int = 0
     extra_slurm_options: SlurmOptions = ()
+    legacy_slurm_options: SlurmOptions = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

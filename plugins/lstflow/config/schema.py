@@ -8,7 +8,6 @@ The rules are lstmcpipe 0.11.5's, made strict where lstmcpipe silently ignored t
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ from lstflow.config.model import (
     SourceEnvironment,
     StageEntry,
 )
+from lstflow.config.sbatch_options import translate
+from lstflow.workitems import RESERVED_OPTIONS
 
 # Scalar kinds of the entry schema; a nested dict is a sub-mapping.
 PATH = "path"
@@ -111,7 +112,10 @@ TOP_LEVEL: Spec = {
     "workflow_kind": (True, NAME),
     "prod_id": (True, NAME),
     "source_environment": (True, {"source_file": (True, PATH), "conda_env": (False, NAME)}),
-    "slurm_config": (False, {"user_account": (False, NAME)}),
+    "slurm_config": (
+        False,
+        {"user_account": (False, NAME), "plot_rf_feat": (False, "mapping")},
+    ),
     "stages_to_run": (True, "list"),
     "stages": (True, "mapping"),
     "dl1_noise_tune_data_run": (False, PATH),
@@ -248,33 +252,49 @@ class _Checker:
 
     def slurm_options(
         self, entry: dict[str, Any], stage: str, index: int, path: str
-    ) -> SlurmOptions:
-        """Legacy ``slurm_options`` string first, ``extra_slurm_options`` overriding it."""
-        merged: dict[str, str] = {}
-        legacy = entry.get("slurm_options")
-        if legacy is not None:
-            merged.update(self.legacy_slurm_options(legacy, f"{path}.slurm_options"))
+    ) -> tuple[SlurmOptions, SlurmOptions]:
+        """The entry's legacy ``slurm_options`` (translated) and its ``extra_slurm_options``."""
+        legacy: SlurmOptions = ()
+        if entry.get("slurm_options") is not None:
+            legacy, ignored = self.legacy_slurm_options(
+                entry["slurm_options"], f"{path}.slurm_options"
+            )
+            for name in ignored:
+                message, fix = _reserved(name)
+                self.warn_entry(stage, index, f"slurm_options: ignored: {message}", fix)
+            applied = " ".join(f"--{name}={value}" for name, value in legacy)
             self.warn_entry(
                 stage,
                 index,
-                "deprecated 'slurm_options' (ignored by lstmcpipe) applied as extra Slurm options",
+                "deprecated 'slurm_options': lstmcpipe 0.11.5 ignores it, lstflow applies it"
+                + (f" ({applied})" if applied else ""),
                 "move it to 'extra_slurm_options: {name: value}'",
             )
         extra = entry.get("extra_slurm_options")
-        if extra is not None:
-            opts_path = f"{path}.extra_slurm_options"
-            if not isinstance(extra, dict):
-                self.error(
-                    opts_path,
-                    f"expected a mapping of Slurm options, got {describe(extra)}",
-                    "write e.g. 'extra_slurm_options: {mem: 60GB}'",
-                )
-            else:
-                for name, value in extra.items():
-                    option = self.slurm_option(name, value, opts_path)
-                    if option is not None:
-                        merged[option[0]] = option[1]
-        return tuple(merged.items())
+        if extra is None:
+            return legacy, ()
+        opts_path = f"{path}.extra_slurm_options"
+        if not isinstance(extra, dict):
+            self.error(
+                opts_path,
+                f"expected a mapping of Slurm options, got {describe(extra)}",
+                "write e.g. 'extra_slurm_options: {mem: 60GB}'",
+            )
+            return legacy, ()
+        return legacy, self.option_mapping(extra, opts_path)
+
+    def option_mapping(self, options: dict[Any, Any], path: str) -> SlurmOptions:
+        """A ``{name: value}`` mapping of sbatch long options (``extra_slurm_options``)."""
+        checked: dict[str, str] = {}
+        for name, value in options.items():
+            option = self.slurm_option(name, value, path)
+            if option is None:
+                continue
+            if option[0] in RESERVED_OPTIONS:
+                self.error(f"{path}.{name}", *_reserved(option[0]))
+                continue
+            checked[option[0]] = option[1]
+        return tuple(checked.items())
 
     def slurm_option(self, name: object, value: object, path: str) -> tuple[str, str] | None:
         if not isinstance(name, str) or not SLURM_OPTION_NAME.match(name):
@@ -299,30 +319,45 @@ class _Checker:
             return None
         return name, text
 
-    def legacy_slurm_options(self, value: object, path: str) -> dict[str, str]:
-        """``"--mem=50GB --time 10:00:00"`` -> ``{"mem": "50GB", "time": "10:00:00"}``."""
-        fix = "move it to 'extra_slurm_options: {name: value}'"
+    def legacy_slurm_options(self, value: object, path: str) -> tuple[SlurmOptions, list[str]]:
+        """``"-p xxl --mem=100G"`` -> ``(("partition", "xxl"), ("mem", "100G"))``, and the
+        names of the options lstflow sets itself (job name, logs, array), left out: lstmcpipe
+        never applied them either.
+        """
         if not isinstance(value, str):
-            self.error(path, f"expected a string of sbatch options, got {describe(value)}", fix)
-            return {}
-        try:
-            tokens = shlex.split(value)
-        except ValueError as exc:
-            self.error(path, f"cannot split '{value}': {exc}", fix)
-            return {}
+            self.error(
+                path,
+                f"expected a string of sbatch options, got {describe(value)}",
+                "move it to 'extra_slurm_options: {name: value}'",
+            )
+            return (), []
+        translation = translate(value)
+        for message, fix in translation.problems:
+            self.error(path, message, fix)
         options: dict[str, str] = {}
-        while tokens:
-            token = tokens.pop(0)
-            name, sep, option_value = token.partition("=")
-            if not sep and tokens and not tokens[0].startswith("-"):
-                option_value = tokens.pop(0)
-            if not name.startswith("--") or not option_value:
-                self.error(path, f"cannot translate '{token}' into a Slurm option", fix)
+        ignored: list[str] = []
+        for name, option_value in translation.options:
+            option = self.slurm_option(name, option_value, path)
+            if option is None:
                 continue
-            option = self.slurm_option(name[2:], option_value, path)
-            if option is not None:
+            if option[0] in RESERVED_OPTIONS:
+                ignored.append(option[0])
+            else:
                 options[option[0]] = option[1]
-        return options
+        return tuple(options.items()), ignored
+
+
+def _reserved(name: str) -> tuple[str, str]:
+    """Why option ``name`` cannot come from a config, and what to do instead."""
+    if name == "array":
+        return (
+            "'array' is set by lstflow, which builds the job arrays",
+            "delete it; the number of elements running at once is [lstflow] array_throttle",
+        )
+    return (
+        f"'{name}' is set by lstflow itself (it names the jobs and their logs)",
+        "delete it",
+    )
 
 
 def build_production(raw: object, path: Path) -> ProductionConfig:
@@ -363,7 +398,10 @@ def _header_fields(
             source_file=top["source_environment.source_file"],
             conda_env=top.get("source_environment.conda_env"),
         ),
-        "slurm_config": SlurmConfig(user_account=top.get("slurm_config.user_account")),
+        "slurm_config": SlurmConfig(
+            user_account=top.get("slurm_config.user_account"),
+            plot_rf_feat=top.get("slurm_config.plot_rf_feat", ()),
+        ),
         "stages_to_run": stages_to_run,
         "dl1_noise_tune_data_run": top.get("dl1_noise_tune_data_run"),
         "dl1_noise_tune_mc_run": top.get("dl1_noise_tune_mc_run"),
@@ -424,6 +462,11 @@ def _check_header(raw: object, path: Path) -> tuple[_Checker, dict[str, Any], tu
     if "prod_id" in raw and top.get("prod_id") is None:
         check.error("prod_id", "is empty", "write a production name, e.g. 20250101_v0.12.3_allsky")
     _check_noise_tune(check, top)
+    plot_options = top.get("slurm_config.plot_rf_feat")
+    if isinstance(plot_options, dict):
+        top["slurm_config.plot_rf_feat"] = check.option_mapping(
+            plot_options, "slurm_config.plot_rf_feat"
+        )
     return check, top, _stages_to_run(check, top.get("stages_to_run"))
 
 
@@ -537,14 +580,14 @@ def _entry(check: _Checker, stage: str, index: int, raw: object) -> StageEntry |
     if not check.mapping(raw, ENTRY_SPECS[stage], path, values, also_allowed=SLURM_KEYS):
         return None
     assert isinstance(raw, dict)
-    extra = check.slurm_options(raw, stage, index, path)
+    legacy, extra = check.slurm_options(raw, stage, index, path)
     if stage == "train_test_split":
         _reconcile_test_size(check, values, index, path)
     if len(check.errors) > errors_before:
         return None
     cls = ENTRY_TYPES[stage]
     fields = {name: values[key] for name, key in cls.YAML_KEYS if values.get(key) is not None}
-    return cls(index=index, extra_slurm_options=extra, **fields)
+    return cls(index=index, legacy_slurm_options=legacy, extra_slurm_options=extra, **fields)
 
 
 def _reconcile_test_size(check: _Checker, values: dict[str, Any], index: int, path: str) -> None:

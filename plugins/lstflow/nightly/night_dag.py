@@ -51,8 +51,11 @@ from lstflow.nightly.timetable import NightTimetable
 from lstflow.onsite.rfmodels import NSB_LEVELS
 from lstflow.onsite.settings import BOOLEAN_VERSION_KEYS, INPUT_STATES, VERSION_KEYS
 from lstflow.product_base.assets import models_asset
-from lstflow.product_base.options import ssh_conn_id
-from lstflow.slurm.operator import pull_report
+from lstflow.product_base.options import slurm_task_settings, ssh_conn_id
+from lstflow.product_base.task_retries import TASK_RETRIES
+from lstflow.slurm.cluster_files import ClusterFiles
+from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.reports import pull_report
 
 DAG_ID = "lstflow_nightly"
 RUN_GROUP = "run"
@@ -109,7 +112,7 @@ def _step_jobs(ti: Any, run_ids: list[int]) -> dict[tuple[str, int | None], list
 
     def reported(task_id: str, map_index: int | None) -> list[str]:
         report = pull_report(ti, task_id, map_indexes=map_index)
-        return [str(job_id) for job_id in report["job_ids"]] if report else []
+        return list(report.job_ids) if report else []
 
     jobs: dict[tuple[str, int | None], list[str]] = {
         (step, None): reported(step, None) for step in NIGHT_STEPS
@@ -120,7 +123,7 @@ def _step_jobs(ti: Any, run_ids: list[int]) -> dict[tuple[str, int | None], list
     return jobs
 
 
-def _accounting(hook: Any, job_ids: list[str]) -> tuple[ElementStates, str]:
+def _accounting(hook: SlurmHook, job_ids: list[str]) -> tuple[ElementStates, str]:
     """Every element's sacct record, and lstosa's ``job_information.csv`` of those jobs."""
     from lstflow.slurm.accounting import (
         job_information_csv,
@@ -152,8 +155,6 @@ def plan_night_task() -> list[int]:
 @task(task_id="night_status", trigger_rule="all_done")
 def night_status_task() -> dict[str, Any]:
     """Write the sequencer table of this night and version from the jobs' real Slurm states."""
-    from lstflow.slurm.hook import SlurmHook
-
     context = get_current_context()
     tasks = NightRequest.from_context(context).tasks()
     ti = context["ti"]
@@ -171,9 +172,10 @@ def night_status_task() -> dict[str, Any]:
         night_steps=tuple(NIGHT_STEPS),
     )
     json_file, text_file = status_files(tasks.paths)
-    hook.write_file(str(job_information_file(tasks.paths)), job_information)
-    hook.write_file(str(json_file), json.dumps(document, indent=1) + "\n")
-    hook.write_file(str(text_file), text)
+    files = ClusterFiles(hook)
+    files.write(str(job_information_file(tasks.paths)), job_information)
+    files.write(str(json_file), json.dumps(document, indent=1) + "\n")
+    files.write(str(text_file), text)
     print(text)
     return document
 
@@ -189,16 +191,8 @@ def rf_model_assets() -> list[Asset]:
 
 
 def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
-    step_kwargs: dict[str, Any] = {
-        "ssh_conn_id": ssh_conn_id(),
-        "poll_interval": slurm_poll_interval(),
-        "max_poll_interval": 10 * slurm_poll_interval(),
-        # A task retry re-attaches to the Slurm jobs in its stored plan (it resubmits only failed
-        # elements), so retries are cheap. They absorb SSH hiccups and Airflow 3.3's race that
-        # fails a deferred task whose trigger fires within seconds (apache/airflow#72716).
-        "retries": 3,
-        "retry_delay": dt.timedelta(seconds=20),
-    }
+    settings = slurm_task_settings(slurm_poll_interval(), 10 * slurm_poll_interval())
+    step_kwargs: dict[str, Any] = {**settings.operator_kwargs(), **TASK_RETRIES}
 
     def step(name: str, **kwargs: Any) -> NightStepOperator:
         return NightStepOperator(task_id=name, step=name, **step_kwargs, **kwargs)

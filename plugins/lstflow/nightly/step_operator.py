@@ -1,9 +1,9 @@
 """The nightly steps as Slurm array tasks, planned at run time from the night planner.
 
-A task stores only its step name and run number; ``build_array_spec`` re-plans the night from
-the onsite config, the DAG-run conf and the logical date. The plan depends only on those and on
-the night's input files, so every try (and the resumption after each deferral) builds the same
-spec and the Slurm operator re-attaches to its stored jobs instead of resubmitting.
+``build_array_spec`` plans the step from the onsite config, the DAG-run conf, the logical date
+and the night's files; ``SlurmArrayOperator`` stores that spec, so the resumption after each
+deferral and every retry re-attach to the same work and jobs, even when the step's output
+appeared meanwhile (a calibration step plans nothing once its file exists).
 """
 
 from __future__ import annotations
@@ -124,9 +124,8 @@ class NightStepOperator(SlurmArrayOperator):
         run_id = int(self.run_id)
         return tasks.array_spec(self.step, RUN_STEPS[self.step](tasks, run_id), run_id)
 
-    def execute(self, context: Any) -> Any:
-        spec = self.build_array_spec(context)
+    def spec_ready(self, context: Any, spec: ArraySpec) -> None:
+        """An empty spec is a step this night does not need: skip it, saying why."""
         if not spec.items:
             reason = NightRequest.from_context(context).tasks().skip_reason(self.step)
             raise AirflowSkipException(f"{spec.name} skipped: {reason or 'nothing to do'}")
-        return super().execute(context)

@@ -2,7 +2,7 @@
 
 Use from a DAG (one run per observation night; the logical date is the night)::
 
-    s = settings.load_settings()            # include/onsite/*.yaml + $LSTFLOW_ONSITE_BASE
+    s = settings.load_settings()            # defaults/lst1_onsite.yaml + $LSTFLOW_ONSITE_BASE
     v = settings.build_version(s, conf)     # DAG-run conf: prod_id, env, configs, RF models
     p = plan.plan_night(s, night, v)        # calibration look-back, R0 subruns, exclusions
     t = tasks.NightTasks(s, p, JobMode(simulate=...))
@@ -12,5 +12,5 @@ Use from a DAG (one run per observation night; the logical date is the night)::
     per night: longterm_datacheck → provenance_merge → night_close
     t.array_spec(step, items, run_id)       # ArraySpec for the Slurm operator
 
-``status`` renders lstosa's sequencer table (text/JSON); ``synthetic`` builds a test night tree.
+``status`` renders lstosa's sequencer table (text/JSON).
 """

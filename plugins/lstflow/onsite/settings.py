@@ -1,4 +1,5 @@
-"""The onsite config (``include/onsite/*.yaml``) and the analysis version of a DAG run.
+"""The onsite config (default: the package's ``defaults/lst1_onsite.yaml``) and the analysis
+version of a DAG run.
 
 Every path of the config is relative to the onsite base directory, given by the environment
 variable ``LSTFLOW_ONSITE_BASE`` (or an absolute path). The *analysis version* (lstchain
@@ -20,12 +21,12 @@ from typing import Any
 import yaml
 
 from lstflow.onsite.errors import OnsiteConfigError
+from lstflow.package_data import package_file
 from lstflow.workitems import Resources
 
 BASE_ENV_VAR = "LSTFLOW_ONSITE_BASE"
-DEFAULT_SETTINGS_PATH = (
-    Path(__file__).resolve().parents[3] / "include" / "onsite" / "lst1_onsite.yaml"
-)
+# Package data; a site points ``[lstflow] onsite_config`` at its own copy (with its exclusions).
+DEFAULT_SETTINGS_PATH = package_file("lstflow.onsite", "defaults", "lst1_onsite.yaml")
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 

@@ -6,12 +6,14 @@ the metadata DB, so DAG files can call these at parse time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airflow.configuration import conf
 
 from lstflow.project import include_dir, state_dir
+from lstflow.slurm.policy import PollSettings
 
 SECTION = "lstflow"
 
@@ -58,13 +60,24 @@ def validation_budget() -> float:
     return conf.getfloat("core", "dagbag_import_timeout", fallback=30.0) / 2
 
 
-CONNECTION_SETTINGS = frozenset({"ssh_conn_id", "poll_interval", "max_poll_interval"})
+@dataclass(frozen=True)
+class SlurmTaskSettings:
+    """The Slurm connection and polling of a product's tasks, read once per DAG file."""
+
+    ssh_conn_id: str
+    poll: PollSettings
+
+    def operator_kwargs(self) -> dict[str, Any]:
+        return {"ssh_conn_id": self.ssh_conn_id, "poll": self.poll}
 
 
-def connection_settings() -> dict[str, Any]:
-    """The production operators' SSH connection and polling options, read once per DAG file."""
-    return {
-        "ssh_conn_id": ssh_conn_id(),
-        "poll_interval": poll_interval(),
-        "max_poll_interval": max_poll_interval(),
-    }
+def slurm_task_settings(
+    interval: float | None = None, max_interval: float | None = None
+) -> SlurmTaskSettings:
+    """``[lstflow] ssh_conn_id``, ``poll_interval`` and ``max_poll_interval`` (a product may
+    poll at its own pace: the nightly DAG passes its own interval)."""
+    first = poll_interval() if interval is None else interval
+    longest = max_poll_interval() if max_interval is None else max_interval
+    return SlurmTaskSettings(
+        ssh_conn_id(), PollSettings(poll_interval=first, max_poll_interval=max(first, longest))
+    )

@@ -29,7 +29,7 @@ from lstflow.config import (
     load_headers,
     load_production,
 )
-from lstflow.product_base.options import connection_settings
+from lstflow.product_base.options import slurm_task_settings
 from lstflow.productions.dag_index import read_index, write_index
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.production_dag import build_production_dag
@@ -69,7 +69,7 @@ def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> d
     owners = _dag_owners(headers)[0]
     if only is None and cache_dir is not None:
         write_index(cache_dir, {dag_id: str(header.path) for dag_id, header in owners.items()})
-    settings = connection_settings()
+    settings = slurm_task_settings()
     dags: dict[str, DAG] = {}
     for dag_id, header in sorted(owners.items()):
         if only is not None and dag_id != only:

@@ -7,13 +7,12 @@ network access), so parsing a whole production library stays cheap: the work ite
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 from airflow.sdk import DAG, Param
 
 from lstflow.config.model import ProductionHeader
 from lstflow.product_base.assets import models_asset
+from lstflow.product_base.options import SlurmTaskSettings
+from lstflow.product_base.task_retries import TASK_RETRIES
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
 from lstflow.productions.run_provenance import ProductionProvenanceOperator
@@ -21,17 +20,6 @@ from lstflow.productions.stage_operator import ProductionStageOperator
 from lstflow.stages.registry import effective_upstream, stages_to_run
 
 OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
-#: Task retries absorb infrastructure faults: SSH dropped, sacct failing while slurmdbd is down
-#: (the exactly-once check and provenance need it), a worker lost with a killed scheduler. A new
-#: try re-attaches to the stored plan and jobs, so nothing is submitted twice; failed elements
-#: are not retried this way (their own retries are ``max_element_retries``). 15, 30, 60 and
-#: 120 s apart, so outages of a few minutes are ridden out.
-TASK_RETRIES: dict[str, Any] = {
-    "retries": 4,
-    "retry_delay": timedelta(seconds=15),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=10),
-}
 
 
 def production_params(stages: tuple[str, ...]) -> dict[str, Param]:
@@ -72,8 +60,8 @@ def production_doc(production: ProductionHeader) -> str:
     return f"Production `{production.prod_id}` from `{production.path}` (no README.md)."
 
 
-def build_production_dag(production: ProductionHeader, settings: dict[str, Any]) -> DAG:
-    """``settings``: ``product_base.options.connection_settings()``, read once per library."""
+def build_production_dag(production: ProductionHeader, settings: SlurmTaskSettings) -> DAG:
+    """``settings``: ``product_base.options.slurm_task_settings()``, read once per library."""
     stages = stages_to_run(production)
     with DAG(
         dag_id=dag_id_for(production.prod_id),
@@ -92,7 +80,7 @@ def build_production_dag(production: ProductionHeader, settings: dict[str, Any])
                 task_id=stage,
                 config_path=str(production.path),
                 stage=stage,
-                **settings,
+                **settings.operator_kwargs(),
                 # The models directory is an Asset: nights reading these models declare it.
                 outlets=[models_asset(production.prod_id)] if stage == "train_pipe" else [],
             )
@@ -107,7 +95,7 @@ def build_production_dag(production: ProductionHeader, settings: dict[str, Any])
             task_id=PROVENANCE_TASK_ID,
             config_path=str(production.path),
             stages=stages,
-            ssh_conn_id=settings["ssh_conn_id"],
+            ssh_conn_id=settings.ssh_conn_id,
         )
         list(tasks.values()) >> provenance.as_teardown()
     # Set after the tasks: each operator would deep-copy the DAG's params into its own (the

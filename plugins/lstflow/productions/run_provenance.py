@@ -6,7 +6,8 @@ included, and never changes the run's state) writes
 with their hashes, the software versions of the Airflow side (this process) and of the analysis
 environment (asked over SSH through the production's ``source_environment``), every Slurm job of
 the run with what each element used (sacct: Elapsed, MaxRSS, State), and the inputs and outputs
-with their sizes. The UI shows it and draws the runtime/memory histograms from it.
+with their sizes (through the Slurm layer's ``element_usage`` and ``ClusterFiles``). The UI
+shows it and draws the runtime/memory histograms from it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import hashlib
 import json
 import platform
 import posixpath
-import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,19 +29,17 @@ from airflow.sdk import BaseOperator
 from lstflow.config.model import PATH_FIELDS, ProductionConfig
 from lstflow.product_base.options import log_root
 from lstflow.productions.stage_operator import load_for_run, run_label
-from lstflow.slurm.hook import SlurmHook
-from lstflow.slurm.operator import pull_report
+from lstflow.slurm.cluster_files import ClusterFiles
+from lstflow.slurm.hook import ElementId, ElementStatus, SlurmHook
+from lstflow.slurm.reports import pull_report
 
 FORMAT = "lstflow-provenance-run/1"
 PROVENANCE_FILE = "provenance.json"
 TASK_ID = "provenance"
 AIRFLOW_SIDE = ("apache-airflow", "apache-airflow-providers-ssh", "lstflow")
 ANALYSIS_SIDE = ("lstflow", "lstchain", "ctapipe", "pyirf")
-SACCT_FORMAT = "JobID,Elapsed,MaxRSS,State"
 # Config fields naming what a stage writes; every other path field is an input.
 OUTPUT_FIELDS = frozenset({"output", "train", "test"})
-_RSS = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>[KMGTP]?)$")
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
 
 def run_dir(prod_id: str, run_id: str) -> str:
@@ -53,53 +52,6 @@ def provenance_path(prod_id: str, run_id: str) -> str:
 
 
 # ---- pure helpers (unit-tested) ------------------------------------------------------------
-
-
-def elapsed_seconds(text: str) -> float | None:
-    """sacct's ``Elapsed``: ``[D-]HH:MM:SS``, ``MM:SS`` or ``MM:SS.mmm``."""
-    text = text.strip()
-    if not text or text in {"INVALID", "UNLIMITED"}:
-        return None
-    days = 0
-    if "-" in text:
-        day_text, text = text.split("-", 1)
-        days = int(day_text)
-    seconds = 0.0
-    for part in text.split(":"):
-        seconds = seconds * 60 + float(part)
-    return days * 86400 + seconds
-
-
-def rss_bytes(text: str) -> int | None:
-    """sacct's ``MaxRSS`` (``1234K``, ``1.50G``, ``0``) in bytes; empty means not measured."""
-    match = _RSS.match(text.strip())
-    if match is None:
-        return None
-    return int(float(match["number"]) * _UNITS[match["unit"]])
-
-
-def element_usage(sacct_output: str) -> dict[str, dict[str, Any]]:
-    """Per element (``123_4`` or ``124``): state and elapsed of the allocation, and the largest
-    MaxRSS of its steps (sacct reports memory on ``.batch``/``.extern`` steps only)."""
-    usage: dict[str, dict[str, Any]] = {}
-    for line in sacct_output.splitlines():
-        if not line.strip():
-            continue
-        fields = line.split("|")
-        if len(fields) != 4:
-            raise ValueError(f"sacct -o {SACCT_FORMAT} printed an unexpected line: {line!r}")
-        job, elapsed, max_rss, state = fields
-        element, _, step = job.partition(".")
-        row = usage.setdefault(
-            element, {"job_id": element, "state": None, "elapsed_s": None, "max_rss_bytes": None}
-        )
-        if not step:
-            row["state"] = state.split(" ")[0] or None
-            row["elapsed_s"] = elapsed_seconds(elapsed)
-        rss = rss_bytes(max_rss)
-        if rss is not None and (row["max_rss_bytes"] is None or rss > row["max_rss_bytes"]):
-            row["max_rss_bytes"] = rss
-    return usage
 
 
 def config_paths(production: ProductionConfig, stages: Iterable[str]) -> dict[str, list[str]]:
@@ -122,22 +74,6 @@ def config_paths(production: ProductionConfig, stages: Iterable[str]) -> dict[st
     }
 
 
-def parse_sizes(output: str) -> dict[str, dict[str, Any]]:
-    """Lines ``kind\\0size\\0files\\0path\\0`` of ``SIZES_SNIPPET`` into rows by path."""
-    parts = output.split("\0")
-    rows: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(parts) - 3, 4):
-        kind, size, files, path = parts[i : i + 4]
-        kind = kind.strip()
-        rows[path] = {
-            "path": path,
-            "kind": kind,
-            "size": int(size) if size.isdigit() else None,
-            "files": int(files) if files.isdigit() else None,
-        }
-    return rows
-
-
 def software_versions(names: Sequence[str]) -> dict[str, str | None]:
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in names:
@@ -157,28 +93,19 @@ def config_record(path: Path | None) -> dict[str, Any] | None:
 
 # ---- remote queries ------------------------------------------------------------------------
 
-# Paths arrive NUL-separated on stdin; for each: kind, size in bytes, file count, path.
-SIZES_SNIPPET = (
-    "while IFS= read -r -d '' p; do "
-    "if [ -d \"$p\" ]; then printf 'dir\\0%s\\0%s\\0%s\\0' "
-    '"$(du -sb -- "$p" | cut -f1)" "$(find "$p" -type f | wc -l)" "$p"; '
-    'elif [ -e "$p" ]; then printf \'file\\0%s\\0%s\\0%s\\0\' "$(stat -L -c %s -- "$p")" 1 "$p"; '
-    "else printf 'missing\\0\\0\\0%s\\0' \"$p\"; fi; done; true"
-)
 
-
-def remote_sizes(hook: SlurmHook, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
-    if not paths:
-        return {}
-    payload = "".join(f"{p}\0" for p in paths).encode()
-    return parse_sizes(hook.check(SIZES_SNIPPET, stdin=payload).stdout)
-
-
-def remote_usage(hook: SlurmHook, job_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    if not job_ids:
-        return {}
-    argv = ["sacct", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FORMAT]
-    return element_usage(hook.check(argv).stdout)
+def usage_rows(usage: Mapping[ElementId, ElementStatus], job_ids: set[str]) -> list[dict[str, Any]]:
+    """The provenance rows of the elements of ``job_ids``: state, elapsed and peak memory."""
+    return [
+        {
+            "job_id": str(element),
+            "state": str(status.state),
+            "elapsed_s": status.elapsed_s,
+            "max_rss_bytes": status.max_rss_bytes,
+        }
+        for element, status in sorted(usage.items(), key=lambda pair: str(pair[0]))
+        if element.job_id in job_ids
+    ]
 
 
 def analysis_versions(hook: SlurmHook, production: ProductionConfig) -> dict[str, Any]:
@@ -232,18 +159,21 @@ class ProductionProvenanceOperator(BaseOperator):
         for stage in self.stages:
             report = pull_report(ti, stage)
             stages[stage] = {
-                "job_ids": list(report["job_ids"]) if report else [],
-                "total": report["total"] if report else 0,
-                "completed": report["completed"] if report else 0,
-                "failed": len(report["failed"]) if report else 0,
+                "job_ids": list(report.job_ids) if report else [],
+                "total": report.total if report else 0,
+                "completed": report.completed if report else 0,
+                "failed": len(report.failed) if report else 0,
             }
         all_jobs = sorted({j for s in stages.values() for j in s["job_ids"]}, key=int)
-        usage = remote_usage(hook, all_jobs)
+        usage = hook.element_usage(all_jobs)
         for info in stages.values():
-            mine = set(info["job_ids"])
-            info["elements"] = [u for e, u in sorted(usage.items()) if e.split("_")[0] in mine]
+            info["elements"] = usage_rows(usage, set(info["job_ids"]))
         paths = config_paths(production, self.stages)
-        sizes = remote_sizes(hook, paths["inputs"] + paths["outputs"])
+        files = ClusterFiles(hook)
+        sizes = {
+            path: asdict(size)
+            for path, size in files.sizes(paths["inputs"] + paths["outputs"]).items()
+        }
         document = {
             "format": FORMAT,
             "prod_id": production.prod_id,
@@ -266,6 +196,6 @@ class ProductionProvenanceOperator(BaseOperator):
             "outputs": [sizes.get(p, {"path": p, "kind": "unknown"}) for p in paths["outputs"]],
         }
         path = provenance_path(production.prod_id, run_id)
-        hook.write_file(path, json.dumps(document, indent=1) + "\n")
+        files.write(path, json.dumps(document, indent=1) + "\n")
         self.log.info("provenance of %s written to %s", run_id, path)
         return {"path": path, "jobs": len(all_jobs), "elements": len(usage)}

@@ -1,9 +1,8 @@
 """The task of one production stage: plan its work items when it runs, then run them on Slurm.
 
-Planning happens at run time, not parse time (it lists input directories on the cluster). The
-planned ``ArraySpec`` is kept in the task state store, so ``execute_complete`` and a retried
-try see exactly the same work and the Slurm operator re-attaches to its jobs instead of
-submitting again.
+Planning happens at run time, not parse time (it lists input directories on the cluster).
+``SlurmArrayOperator`` stores the planned ``ArraySpec``, so ``execute_complete`` and a retried
+try see exactly the same work and re-attach to its jobs instead of submitting again.
 """
 
 from __future__ import annotations
@@ -22,22 +21,18 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from lstflow.config import ConfigError, load_production
 from lstflow.config.model import ProductionConfig
 from lstflow.product_base.options import (
-    CONNECTION_SETTINGS,
     array_throttle,
-    connection_settings,
     log_root,
     parse_cache_dir,
+    slurm_task_settings,
 )
-from lstflow.productions.remote_files import RemoteFileLister
-from lstflow.slurm.array_plan import ArrayPlan
-from lstflow.slurm.hook import SlurmHook
-from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
+from lstflow.slurm.cluster_files import ClusterFiles
+from lstflow.slurm.operator import SlurmArrayOperator
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.file_batches import InputDirectoryError
-from lstflow.stages.registry import plan_stage
+from lstflow.stages.registry import plan_stage, stages_with_implicit
 from lstflow.workitems import ArraySpec, WorkItem
 
-SPEC_KEY = "lstflow.stage_spec"
 SHOWN_EXISTING = 10
 
 
@@ -65,37 +60,27 @@ class ProductionStageOperator(SlurmArrayOperator):
     template_fields: Sequence[str] = ("ssh_conn_id", "config_path")
 
     def __init__(self, *, config_path: str, stage: str, **kwargs: Any) -> None:
-        if not kwargs.keys() >= CONNECTION_SETTINGS:
-            kwargs = {**connection_settings(), **kwargs}
+        if "ssh_conn_id" not in kwargs or "poll" not in kwargs:
+            kwargs = {**slurm_task_settings().operator_kwargs(), **kwargs}
         kwargs.setdefault("trigger_rule", "none_failed")
         super().__init__(**kwargs)
         self.config_path = config_path
         self.stage = stage
+        self._records = ""
 
-    def _finish(self, hook: SlurmHook, plan: ArrayPlan, spec: ArraySpec, context: Any) -> Any:
-        """Failed elements had their own retries (``max_element_retries``): a task retry, which
-        is for infrastructure faults (see ``production_dag.TASK_RETRIES``), would rerun them."""
-        try:
-            return super()._finish(hook, plan, spec, context)
-        except SlurmArrayFailed as error:
-            raise AirflowFailException(str(error)) from error
+    def spec_ready(self, context: Any, spec: ArraySpec) -> None:
+        self._records = _records_dir(spec, run_label(context["run_id"]))
 
     def build_array_spec(self, context: Any) -> ArraySpec:
-        store = context["task_state_store"]
         label = run_label(context["run_id"])
-        stored = store.get(SPEC_KEY)
-        if stored:
-            spec = ArraySpec.from_json(stored)
-            self._records = _records_dir(spec, label)
-            return spec
         params = context["params"]
-        if self.stage not in set(params["stages"]) | _implicit(params["stages"]):
+        if self.stage not in stages_with_implicit(params["stages"]):
             raise AirflowSkipException(f"{self.stage} is not among this run's stages")
         production = load_for_run(self.config_path)
-        hook = self.slurm_hook()
-        plan = self._plan(production, hook, label)
+        files = self.cluster_files()
+        plan = self._plan(production, files, label)
         items = self._apply_overwrite_policy(
-            hook, plan.items, params["overwrite"], label, dry_run=params["dry_run"]
+            files, plan.items, params["overwrite"], label, dry_run=params["dry_run"]
         )
         spec = ArraySpec(
             name=self.stage,
@@ -109,29 +94,27 @@ class ProductionStageOperator(SlurmArrayOperator):
             self._log_dry_run(spec, plan)
             raise AirflowSkipException(f"dry run: {len(items)} {self.stage} elements not submitted")
         for path, content in plan.files:
-            hook.write_file(path, content)
+            files.write(path, content)
         # lstchain tools do not create their output's directory: make them as the job user.
-        hook.make_dirs(sorted({posixpath.dirname(p) for item in items for p in item.outputs}))
-        self._records = _records_dir(spec, label)
-        self._write_run_record(hook, spec)
-        store.set(SPEC_KEY, spec.to_json())
+        files.make_dirs(sorted({posixpath.dirname(p) for item in items for p in item.outputs}))
+        self._write_run_record(files, spec, _records_dir(spec, label))
         return spec
 
-    def _plan(self, production: ProductionConfig, hook: SlurmHook, label: str) -> StagePlan:
+    def _plan(self, production: ProductionConfig, files: ClusterFiles, label: str) -> StagePlan:
         context = PlanContext(
             prod_id=production.prod_id,
-            lstchain_config=self._publish_lstchain_config(production, hook),
+            lstchain_config=self._publish_lstchain_config(production, files),
             log_root=log_root(),
             run_label=label,
-            account=production.slurm_config.user_account,
-            files=RemoteFileLister(hook),
+            slurm_config=production.slurm_config,
+            files=files,
         )
         try:
             return plan_stage(production, self.stage, context)
         except InputDirectoryError as error:
             raise AirflowFailException(f"{production.path}:\n{error}") from error
 
-    def _publish_lstchain_config(self, production: ProductionConfig, hook: SlurmHook) -> str:
+    def _publish_lstchain_config(self, production: ProductionConfig, files: ClusterFiles) -> str:
         """Copy the lstchain config to the cluster under a content-addressed name.
 
         The jobs read this copy, so they see the config this run was planned with, and the
@@ -146,13 +129,13 @@ class ProductionStageOperator(SlurmArrayOperator):
         remote = posixpath.join(
             log_root(), production.prod_id, "config", f"lstchain_config_{digest}.json"
         )
-        if not hook.existing_paths([remote]):
-            hook.write_file(remote, text)
+        if not files.existing([remote]):
+            files.write(remote, text)
         return remote
 
     def _apply_overwrite_policy(
         self,
-        hook: SlurmHook,
+        files: ClusterFiles,
         items: Sequence[WorkItem],
         policy: str,
         label: str,
@@ -163,7 +146,7 @@ class ProductionStageOperator(SlurmArrayOperator):
 
         A dry run only says what it would move: it changes nothing on the cluster.
         """
-        existing = hook.existing_paths(path for item in items for path in item.outputs)
+        existing = files.existing(path for item in items for path in item.outputs)
         if not existing:
             return tuple(items)
         if policy == "refuse":
@@ -188,15 +171,11 @@ class ProductionStageOperator(SlurmArrayOperator):
             for path in sorted(existing):
                 self.log.info("%s: would rename %s aside", self.stage, path)
             return tuple(items)
-        moves = " && ".join(
-            f"mv -- {shlex.quote(path)} {shlex.quote(f'{path}.replaced-{label}')}"
-            for path in sorted(existing)
-        )
-        hook.check(moves)
+        files.move_aside(sorted(existing), f".replaced-{label}")
         self.log.info("%s: renamed %d existing output(s) aside", self.stage, len(existing))
         return tuple(items)
 
-    def _write_run_record(self, hook: SlurmHook, spec: ArraySpec) -> None:
+    def _write_run_record(self, files: ClusterFiles, spec: ArraySpec, records: str) -> None:
         record = {
             "stage": self.stage,
             "config": self.config_path,
@@ -206,14 +185,12 @@ class ProductionStageOperator(SlurmArrayOperator):
                 for item in spec.items
             ],
         }
-        hook.write_file(
-            posixpath.join(self._records, f"{self.stage}.json"), json.dumps(record, indent=1)
-        )
+        files.write(posixpath.join(records, f"{self.stage}.json"), json.dumps(record, indent=1))
 
     def defer(self, *, trigger: Any, method_name: str, **kwargs: Any) -> None:  # type: ignore[override]
         """Before each deferral, record the job ids and the scancel line users expect."""
         scancel = f"scancel {','.join(sorted(trigger.jobs, key=int))}"
-        self.slurm_hook().write_file(
+        self.cluster_files().write(
             posixpath.join(self._records, f"{self.stage}.scancel.sh"), scancel + "\n"
         )
         self.log.info(
@@ -232,7 +209,3 @@ class ProductionStageOperator(SlurmArrayOperator):
 def _records_dir(spec: ArraySpec, label: str) -> str:
     """``<log_root>/<prod_id>/runs/<run>/``: what each stage of a run submitted."""
     return posixpath.join(posixpath.dirname(spec.log_dir), "runs", label)
-
-
-def _implicit(stages: Sequence[str]) -> set[str]:
-    return {"plot_rf_feat"} if "train_pipe" in stages else set()

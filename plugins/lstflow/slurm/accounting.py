@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from lstflow.slurm.parsing import ElementId, SlurmOutputError, parse_job_id
+from lstflow.slurm.elements import ElementId, SlurmOutputError, parse_job_id
 
 ACCOUNTING_FIELDS = (
     "JobID",

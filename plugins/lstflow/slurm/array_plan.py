@@ -14,10 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lstflow.slurm.parsing import ElementId, ElementStatus
+from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.policy import RetryPolicy
 from lstflow.slurm.states import SlurmState
-from lstflow.workitems import ArraySpec, Resources, WorkItem
+from lstflow.workitems import ArraySpec, Resources, WorkItem, array_groups
+
+#: Task-state-store keys of stored plans: this prefix plus the spec's fingerprint.
+PLAN_KEY_PREFIX = "lstflow.slurm.plan."
 
 
 @dataclass(frozen=True)
@@ -101,21 +104,16 @@ class ArrayPlan:
 
     @classmethod
     def create(cls, spec: ArraySpec, max_array_size: int) -> ArrayPlan:
-        """Group items by resources (one array each), chunked to ``max_array_size`` elements."""
+        """One chunk script per ``array_groups`` group (what ``lstflow plan`` prints)."""
         if not spec.items:
             raise ValueError(f"array {spec.name!r} has no work items")
-        groups: dict[Resources, list[int]] = {}
-        for number, item in enumerate(spec.items):
-            groups.setdefault(item.resources, []).append(number)
         fingerprint = spec.fingerprint()
         elements: list[Element] = []
         scripts: list[str] = []
-        for resources, numbers in groups.items():
-            for start in range(0, len(numbers), max_array_size):
-                chunk = len(scripts)
-                scripts.append(f"{spec.log_dir}/{spec.name}_{fingerprint}_{chunk}.sbatch")
-                for array_index, number in enumerate(numbers[start : start + max_array_size]):
-                    elements.append(Element(number, chunk, array_index, resources))
+        for chunk, numbers in enumerate(array_groups(spec.items, max_array_size)):
+            scripts.append(f"{spec.log_dir}/{spec.name}_{fingerprint}_{chunk}.sbatch")
+            for array_index, number in enumerate(numbers):
+                elements.append(Element(number, chunk, array_index, spec.items[number].resources))
         return cls(fingerprint, scripts, elements)
 
     def to_json(self) -> dict[str, Any]:
@@ -125,6 +123,7 @@ class ArrayPlan:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ArrayPlan:
+        """The plan ``to_json`` stored (what ``read_plan`` gives readers outside the layer)."""
         elements = []
         for raw in data["elements"]:
             values = dict(raw)
@@ -261,3 +260,13 @@ def compact_indices(indices: Sequence[int]) -> str:
         if index is not None:
             start = previous = index
     return ",".join(parts)
+
+
+def plan_key(spec: ArraySpec) -> str:
+    """Where the plan of ``spec`` lives in its task's state store."""
+    return PLAN_KEY_PREFIX + spec.fingerprint()
+
+
+def read_plan(value: dict[str, Any] | str) -> ArrayPlan:
+    """A stored plan (a state-store value, JSON text or decoded) as an ``ArrayPlan``."""
+    return ArrayPlan.from_json(json.loads(value) if isinstance(value, str) else value)

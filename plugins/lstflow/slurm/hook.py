@@ -1,4 +1,4 @@
-"""``SlurmHook``: Slurm's client commands and remote files over an Airflow SSH connection.
+"""``SlurmHook``: Slurm's client commands over an Airflow SSH connection (files: ``ClusterFiles``).
 
 Built on the SSH provider's ``SSHHook`` (paramiko, one cached client, host keys verified from
 the connection's ``host_key`` extra or known_hosts). Every command is an argv joined with
@@ -19,11 +19,19 @@ from typing import Any
 from airflow.providers.ssh.hooks.ssh import SSHHook
 from airflow.sdk import BaseHook
 
-from lstflow.slurm.parsing import parse_named_jobs, parse_sbatch_parsable, parse_scontrol_config
+from lstflow.slurm.elements import ElementId, ElementStatus, SlurmOutputError
+from lstflow.slurm.parsing import (
+    parse_named_jobs,
+    parse_sacct,
+    parse_sbatch_parsable,
+    parse_scontrol_config,
+)
 from lstflow.slurm.slurm_argv import (
     CommandResult,
     SlurmCommandError,
     find_jobs_commands,
+    sacct_status_argv,
+    sacct_usage_argv,
     sbatch_argv,
 )
 
@@ -52,12 +60,12 @@ _LIMITS_CACHE: dict[str, ClusterLimits] = {}
 
 
 class SlurmHook(BaseHook):
-    """Submit, query, cancel Slurm jobs and read/write files on the cluster over SSH."""
+    """Submit, query and cancel Slurm jobs over SSH; ``run``/``check`` for ``ClusterFiles``."""
 
     conn_name_attr = "ssh_conn_id"
     default_conn_name = DEFAULT_CONN_ID
     conn_type = "slurm"
-    hook_name = "Slurm over SSH (lstflow)"
+    hook_name = "Slurm (lstflow)"
 
     def __init__(self, ssh_conn_id: str = DEFAULT_CONN_ID, command_timeout: float = 120.0) -> None:
         super().__init__()
@@ -150,58 +158,21 @@ class SlurmHook(BaseHook):
         result = self.check(find_jobs_commands(job_names, since))
         return parse_named_jobs(result.stdout)
 
-    def count_jobs_by_tag(self, prefix: str) -> dict[str, int]:
-        """How many array jobs were submitted under each job name starting with ``prefix``.
+    # ---- element states and usage ---------------------------------------------------------
 
-        Used to prove exactly-once submission: every name (one per planned submission) must map
-        to exactly one job id, whatever crashed in between.
-        """
-        since = (datetime.now(UTC) - JOB_LOOKBACK).strftime("%Y-%m-%dT%H:%M:%S")
-        result = self.check(find_jobs_commands(None, since))
-        jobs = parse_named_jobs(result.stdout)
-        return {name: len(ids) for name, ids in jobs.items() if name.startswith(prefix)}
-
-    # ---- remote files ----------------------------------------------------------------------
-
-    def make_dirs(self, paths: Sequence[str]) -> None:
-        """``mkdir -p`` every path; paths travel on stdin, as a command line holds 128 KiB."""
-        if paths:
-            payload = "".join(f"{path}\0" for path in paths).encode()
-            self.check("xargs -0 mkdir -p --", stdin=payload)
-
-    def write_file(self, path: str, content: str) -> None:
-        """Write ``content`` to ``path`` atomically (temp file + rename), creating its dir."""
-        quoted = shlex.quote(path)
-        tmp = shlex.quote(f"{path}.lstflow-tmp")
-        snippet = f'mkdir -p -- "$(dirname -- {quoted})" && cat > {tmp} && mv -f -- {tmp} {quoted}'
-        self.check(snippet, stdin=content.encode())
-
-    def read_file(self, path: str) -> str:
-        return self.check(["cat", "--", path]).stdout
-
-    def tail_files(self, paths: Sequence[str], lines: int = 20) -> dict[str, str]:
-        """The last ``lines`` lines of each file, in one SSH call; missing files give ''."""
-        if not paths:
+    def element_states(self, job_ids: Sequence[str]) -> dict[ElementId, ElementStatus]:
+        """State and exit code of every element of ``job_ids`` sacct knows, in one call."""
+        if not job_ids:
             return {}
-        quoted = " ".join(shlex.quote(path) for path in paths)
-        snippet = (
-            f"for f in {quoted}; do printf '\\0%s\\0' \"$f\"; "
-            f'tail -n {int(lines)} -- "$f" 2>/dev/null; done; true'
-        )
-        parts = self.check(snippet).stdout.split("\0")[1:]
-        return {parts[i]: parts[i + 1] for i in range(0, len(parts) - 1, 2)}
+        rows = parse_sacct(self.check(sacct_status_argv(job_ids)).stdout)
+        return {row.element: row for row in rows}
 
-    def existing_paths(self, paths: Iterable[str]) -> set[str]:
-        """Which of ``paths`` exist on the cluster, in one SSH call (paths travel on stdin)."""
-        wanted = list(paths)
-        if not wanted:
-            return set()
-        snippet = (
-            "while IFS= read -r -d '' p; do [ -e \"$p\" ] && printf '%s\\0' \"$p\"; done; true"
-        )
-        payload = "".join(f"{path}\0" for path in wanted).encode()
-        output = self.check(snippet, stdin=payload).stdout
-        return {path for path in output.split("\0") if path}
+    def element_usage(self, job_ids: Sequence[str]) -> dict[ElementId, ElementStatus]:
+        """``element_states`` plus Elapsed and the largest MaxRSS of each element's steps."""
+        if not job_ids:
+            return {}
+        rows = parse_sacct(self.check(sacct_usage_argv(job_ids)).stdout)
+        return {row.element: row for row in rows}
 
 
 def _feed(channel_in: Any, data: bytes | None) -> None:
@@ -213,4 +184,13 @@ def _feed(channel_in: Any, data: bytes | None) -> None:
         channel_in.channel.shutdown_write()
 
 
-__all__ = ["DEFAULT_CONN_ID", "ClusterLimits", "CommandResult", "SlurmCommandError", "SlurmHook"]
+__all__ = [
+    "DEFAULT_CONN_ID",
+    "ClusterLimits",
+    "CommandResult",
+    "ElementId",
+    "ElementStatus",
+    "SlurmCommandError",
+    "SlurmHook",
+    "SlurmOutputError",
+]

@@ -17,6 +17,11 @@ report the task would return; if every watched element completes, it ends the ta
 elements as running: a cleared task re-attaches, finds them COMPLETED and submits nothing.
 Outlets need the worker: Airflow records asset events only when a worker finishes the task.
 
+Plan once: the ``ArraySpec`` a try plans (``build_array_spec``) is stored in the task state
+store before anything is submitted, and every later call (the resumption after each deferral, a
+retried or cleared try) reads it back instead of planning again. So the work cannot change
+under a running task, whatever appears on the filesystem meanwhile.
+
 Exactly-once: the plan (with job ids) is stored before deferring, so a retried task re-attaches
 to its jobs. The window between ``sbatch`` returning and the store write is closed by a
 deterministic job name per submission (``lstflow.<dag>.<task>.<token>``) looked up in squeue and
@@ -25,30 +30,35 @@ sacct before any ``sbatch``, and by storing "round started" before the first ``s
 
 from __future__ import annotations
 
-import contextlib
-import json
 import shlex
 from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator, TaskInstanceState
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from lstflow.slurm.array_plan import ArrayPlan, Element, RunIdentity, Submission
+from lstflow.slurm.array_plan import ArrayPlan, Element, RunIdentity, Submission, plan_key
+from lstflow.slurm.cluster_files import ClusterFiles
+from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.hook import DEFAULT_CONN_ID, SlurmHook
-from lstflow.slurm.parsing import ElementId, ElementStatus
-from lstflow.slurm.policy import RetryPolicy
+from lstflow.slurm.policy import PollSettings, RetryPolicy
+from lstflow.slurm.reports import FAILURE_XCOM_KEY, FailedElement, SlurmReport
 from lstflow.slurm.states import SlurmState, parse_state
 from lstflow.slurm.trigger import SlurmArrayTrigger
 from lstflow.workitems import ArraySpec
 
-STATE_KEY_PREFIX = "lstflow.slurm.plan."
+#: Task-state-store key of the spec a task planned (the plan lives under ``plan_key(spec)``).
+SPEC_KEY = "lstflow.slurm.spec"
 #: The payload of the trigger's ``TaskSuccessEvent``, which ``dag.test()`` resumes the task with.
 ENDED_BY_TRIGGER = TaskInstanceState.SUCCESS.value
 
 
-class SlurmArrayFailed(AirflowException):
-    """More elements failed than the operator allows; the message is the failure report."""
+class SlurmArrayFailed(AirflowFailException):
+    """More elements failed than the operator allows; the message is the failure report.
+
+    The task fails without a task retry: each element already had its own retries
+    (``RetryPolicy.max_element_retries``); task retries are for infrastructure faults.
+    """
 
 
 class SlurmArrayOperator(BaseOperator):
@@ -62,38 +72,23 @@ class SlurmArrayOperator(BaseOperator):
         *,
         array_spec: ArraySpec | None = None,
         ssh_conn_id: str = DEFAULT_CONN_ID,
-        max_element_retries: int = 2,
-        allowed_failure_fraction: float = 0.0,
-        memory_factor: float = 2.0,
-        time_factor: float = 2.0,
-        memory_ceiling: str = "64G",
-        time_ceiling: str = "2-00:00:00",
-        default_memory: str = "2G",
-        default_time: str = "1:00:00",
-        poll_interval: float = 60.0,
-        max_poll_interval: float = 600.0,
-        sacct_grace_period: float = 120.0,
-        query_attempts: int = 5,
+        retry_policy: RetryPolicy | None = None,
+        poll: PollSettings | None = None,
         stderr_tail_lines: int = 20,
         **kwargs: Any,
     ) -> None:
+        """
+        :param array_spec: the work, or ``None`` when a subclass plans it in ``build_array_spec``.
+        :param ssh_conn_id: the Slurm cluster's SSH connection.
+        :param retry_policy: element retries, resource escalation and allowed failures.
+        :param poll: how the shared poller asks Slurm while the task is deferred.
+        :param stderr_tail_lines: lines of each failed element's stderr in the report.
+        """
         super().__init__(**kwargs)
         self.array_spec = array_spec
         self.ssh_conn_id = ssh_conn_id
-        self.policy = RetryPolicy(
-            max_element_retries=max_element_retries,
-            allowed_failure_fraction=allowed_failure_fraction,
-            memory_factor=memory_factor,
-            time_factor=time_factor,
-            memory_ceiling=memory_ceiling,
-            time_ceiling=time_ceiling,
-            default_memory=default_memory,
-            default_time=default_time,
-        )
-        self.poll_interval = poll_interval
-        self.max_poll_interval = max_poll_interval
-        self.sacct_grace_period = sacct_grace_period
-        self.query_attempts = query_attempts
+        self.policy = retry_policy or RetryPolicy()
+        self.poll = poll or PollSettings()
         self.stderr_tail_lines = stderr_tail_lines
         self._slurm_hook: SlurmHook | None = None
 
@@ -103,10 +98,14 @@ class SlurmArrayOperator(BaseOperator):
             self._slurm_hook = SlurmHook(self.ssh_conn_id)
         return self._slurm_hook
 
-    # ---- extension point -------------------------------------------------------------------
+    def cluster_files(self) -> ClusterFiles:
+        return ClusterFiles(self.slurm_hook())
+
+    # ---- extension points ------------------------------------------------------------------
 
     def build_array_spec(self, context: Any) -> ArraySpec:
-        """The work to run; subclasses that plan at execution time override this."""
+        """The work to run, planned once per task (see ``spec_for``); subclasses that plan at
+        execution time override this."""
         if self.array_spec is None:
             raise ValueError(
                 f"task {self.task_id!r}: give SlurmArrayOperator an array_spec, or subclass it "
@@ -114,13 +113,31 @@ class SlurmArrayOperator(BaseOperator):
             )
         return self.array_spec
 
+    def spec_ready(self, context: Any, spec: ArraySpec) -> None:
+        """Called with the task's spec, fresh or stored, before anything else is done with it."""
+
     # ---- Airflow entry points --------------------------------------------------------------
 
+    def spec_for(self, context: Any) -> ArraySpec:
+        """The stored spec of this task, else a fresh ``build_array_spec`` that is stored."""
+        store = context["task_state_store"]
+        stored = store.get(SPEC_KEY)
+        if stored:
+            spec = ArraySpec.from_json(stored)
+        else:
+            spec = self.build_array_spec(context)
+            store.set(SPEC_KEY, spec.to_json())
+        self.spec_ready(context, spec)
+        return spec
+
     def execute(self, context: Any) -> Any:
-        spec = self.build_array_spec(context)
+        spec = self.spec_for(context)
+        if not spec.items:
+            self.log.info("%s: nothing to do, nothing submitted", spec.name)
+            return SlurmReport.nothing_to_do(spec.name).to_json()
         hook = self.slurm_hook()
         store = context["task_state_store"]
-        key = STATE_KEY_PREFIX + spec.fingerprint()
+        key = plan_key(spec)
         stored = store.get(key)
         if stored:
             plan = ArrayPlan.from_json(stored)
@@ -136,15 +153,15 @@ class SlurmArrayOperator(BaseOperator):
             store.set(key, plan.to_json())
         else:
             plan = ArrayPlan.create(spec, hook.cluster_limits().max_array_size)
-            self._write_scripts(hook, plan, spec)
+            self._write_scripts(plan, spec)
         self._submit_round(hook, plan, spec, context, store, key)
-        return self._defer_or_finish(hook, plan, spec, context)
+        return self._defer_or_finish(plan, spec, context)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | str) -> Any:
-        spec = self.build_array_spec(context)
+        spec = self.spec_for(context)
         hook = self.slurm_hook()
         store = context["task_state_store"]
-        key = STATE_KEY_PREFIX + spec.fingerprint()
+        key = plan_key(spec)
         stored = store.get(key)
         if not stored:
             raise AirflowException(
@@ -164,17 +181,18 @@ class SlurmArrayOperator(BaseOperator):
             )
         store.set(key, plan.to_json())
         self._submit_round(hook, plan, spec, context, store, key)
-        return self._defer_or_finish(hook, plan, spec, context)
+        return self._defer_or_finish(plan, spec, context)
 
     # ---- steps -----------------------------------------------------------------------------
 
-    def _write_scripts(self, hook: SlurmHook, plan: ArrayPlan, spec: ArraySpec) -> None:
+    def _write_scripts(self, plan: ArrayPlan, spec: ArraySpec) -> None:
         from lstflow.slurm.script import render_array_script
 
-        hook.make_dirs([spec.log_dir, spec.workdir])
+        files = self.cluster_files()
+        files.make_dirs([spec.log_dir, spec.workdir])
         for chunk, path in enumerate(plan.chunk_scripts):
             items = plan.chunk_items(spec, chunk)
-            hook.write_file(path, render_array_script(spec.name, items, spec.prologue, spec.env))
+            files.write(path, render_array_script(spec.name, items, spec.prologue, spec.env))
 
     def _submit_round(
         self,
@@ -246,12 +264,10 @@ class SlurmArrayOperator(BaseOperator):
         )
         return job_id
 
-    def _defer_or_finish(
-        self, hook: SlurmHook, plan: ArrayPlan, spec: ArraySpec, context: Any
-    ) -> Any:
+    def _defer_or_finish(self, plan: ArrayPlan, spec: ArraySpec, context: Any) -> Any:
         jobs = plan.watch_list()
         if not jobs:
-            return self._finish(hook, plan, spec, context)
+            return self._finish(plan, spec, context)
         may_end_in_trigger = not plan.failures() and not self.outlets
         self.defer(
             trigger=SlurmArrayTrigger(
@@ -261,22 +277,19 @@ class SlurmArrayOperator(BaseOperator):
                 total=len(plan.elements),
                 done_before=plan.completed(),
                 log_pattern=f"{spec.log_dir}/{spec.name}_<job>_<index>.out|.err",
-                poll_interval=self.poll_interval,
-                max_poll_interval=self.max_poll_interval,
-                sacct_grace_period=self.sacct_grace_period,
-                query_attempts=self.query_attempts,
-                success_report=_report(spec, plan, []) if may_end_in_trigger else None,
+                poll=self.poll,
+                success_report=_report(spec, plan, []).to_json() if may_end_in_trigger else None,
             ),
             method_name="execute_complete",
         )
 
-    def _finish(self, hook: SlurmHook, plan: ArrayPlan, spec: ArraySpec, context: Any) -> Any:
+    def _finish(self, plan: ArrayPlan, spec: ArraySpec, context: Any) -> Any:
         failures = plan.failures()
-        tails = hook.tail_files(
+        tails = self.cluster_files().tail(
             [_log_path(spec, e, "err") for e in failures], self.stderr_tail_lines
         )
-        failed_rows = [_failure_row(spec, e, tails) for e in failures]
-        report = _report(spec, plan, failed_rows)
+        failed = [_failed_element(spec, e, tails) for e in failures]
+        report = _report(spec, plan, failed)
         self.log.info(
             "%s: %d/%d done, %d failed",
             spec.name,
@@ -284,61 +297,42 @@ class SlurmArrayOperator(BaseOperator):
             len(plan.elements),
             len(failures),
         )
-        for row in failed_rows:
+        for row in failed:
             self.log.error(
                 "%s: element %s (%s) %s, exit %s, attempts %d; command: %s; stderr %s:\n%s",
                 spec.name,
-                row["element"],
-                row["key"],
-                row["state"],
-                row["exit_code"],
-                row["attempts"],
-                row["command"],
-                row["stderr_log"],
-                row["stderr_tail"],
+                row.element,
+                row.key,
+                row.state,
+                row.exit_code,
+                row.attempts,
+                row.command,
+                row.stderr_log,
+                row.stderr_tail,
             )
         if self.policy.too_many_failures(len(failures), len(plan.elements)):
-            context["ti"].xcom_push(key="slurm_report", value=report)
+            context["ti"].xcom_push(key=FAILURE_XCOM_KEY, value=report.to_json())
             raise SlurmArrayFailed(
                 f"{spec.name}: {len(failures)} of {len(plan.elements)} elements failed "
                 f"(allowed fraction {self.policy.allowed_failure_fraction}): "
-                + "; ".join(
-                    f"{r['element']} {r['state']} exit {r['exit_code']}" for r in failed_rows
-                )
+                + "; ".join(f"{r.element} {r.state} exit {r.exit_code}" for r in failed)
             )
-        return report
+        return report.to_json()
 
 
-def pull_report(ti: Any, task_id: str, **pull_options: Any) -> dict[str, Any] | None:
-    """A Slurm task's report as another task pulls it: its return value, else its failure report.
-
-    ``pull_options`` (``map_indexes``) go to ``xcom_pull``. A report the trigger published with
-    ``TaskSuccessEvent`` comes back as JSON text: Airflow 3.3 stores a trigger's XComs JSON-encoded
-    and the Execution API hands them to tasks as stored.
-    """
-    for key in ("return_value", "slurm_report"):
-        value = ti.xcom_pull(task_ids=task_id, key=key, **pull_options)
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                value = json.loads(value)
-        if isinstance(value, dict) and "job_ids" in value:
-            return value
-    return None
-
-
-def _report(spec: ArraySpec, plan: ArrayPlan, failed_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The task's result (XCom): what ran, and every element that finally failed.
+def _report(spec: ArraySpec, plan: ArrayPlan, failed: list[FailedElement]) -> SlurmReport:
+    """The task's result: what ran, and every element that finally failed.
 
     Elements neither failed nor still watched count as completed, so the report built before a
     deferral is already the final one if every watched element completes.
     """
-    return {
-        "name": spec.name,
-        "total": len(plan.elements),
-        "completed": len(plan.elements) - len(failed_rows),
-        "job_ids": list(plan.job_ids),
-        "failed": failed_rows,
-    }
+    return SlurmReport(
+        name=spec.name,
+        total=len(plan.elements),
+        completed=len(plan.elements) - len(failed),
+        job_ids=tuple(plan.job_ids),
+        failed=tuple(failed),
+    )
 
 
 def _event_statuses(
@@ -395,22 +389,22 @@ def _exit_text(element: Element) -> str:
     return f"{element.exit_code}:{element.signal or 0}"
 
 
-def _failure_row(spec: ArraySpec, element: Element, tails: dict[str, str]) -> dict[str, Any]:
+def _failed_element(spec: ArraySpec, element: Element, tails: dict[str, str]) -> FailedElement:
     item = spec.items[element.item]
     stderr_log = _log_path(spec, element, "err")
     state = element.state or "UNKNOWN"
     if element.cancelled_by:
         state = f"{state} by {element.cancelled_by}"
-    return {
-        "element": f"{element.job_id}_{element.array_index}",
-        "key": item.key,
-        "state": state,
-        "exit_code": element.exit_code,
-        "signal": element.signal,
-        "attempts": element.attempts,
-        "command": shlex.join(item.argv),
-        "stdout_log": _log_path(spec, element, "out"),
-        "stderr_log": stderr_log,
-        "stderr_tail": tails.get(stderr_log, ""),
-        "note": element.note,
-    }
+    return FailedElement(
+        element=f"{element.job_id}_{element.array_index}",
+        key=item.key,
+        state=state,
+        exit_code=element.exit_code,
+        signal=element.signal,
+        attempts=element.attempts,
+        command=shlex.join(item.argv),
+        stdout_log=_log_path(spec, element, "out"),
+        stderr_log=stderr_log,
+        stderr_tail=tails.get(stderr_log, ""),
+        note=element.note,
+    )

@@ -4,98 +4,27 @@ Formats (measured on Slurm 22.05, see the local-cluster reference):
 
 - ``squeue -h -t all -r -o '%i|%T|%r'``: ``123_4|FAILED|NonZeroExitCode``; a throttled pending
   remainder may still appear folded as ``123_[4-9%2]|PENDING|JobArrayTaskLimit``.
-- ``sacct -X --parsable2 --noheader -o JobID,State,ExitCode``: ``123_4|CANCELLED by 1001|0:0``,
-  ``123_[0-3]|PENDING|0:0`` while pending, ``124|FAILED|1:0`` for a plain job.
+- ``sacct [-X] --parsable2 --noheader -o JobID,State,ExitCode,Elapsed,MaxRSS``:
+  ``123_4|CANCELLED by 1001|0:0|00:00:03|``, ``123_[0-3]|PENDING|0:0|00:00:00|`` while pending,
+  ``124|FAILED|1:0|00:01:10|`` for a plain job; without ``-X`` also the steps
+  (``123_4.batch|COMPLETED|0:0|00:00:03|10240K``), which alone carry MaxRSS.
 - ``sbatch --parsable``: ``123`` or ``123;cluster``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from lstflow.slurm.states import SlurmState, is_finished, parse_state
+from lstflow.slurm.elements import ElementId, ElementStatus, SlurmOutputError, parse_job_id
+from lstflow.slurm.states import parse_state
 
 SQUEUE_FORMAT = "%i|%T|%r"
-SACCT_FIELDS = "JobID,State,ExitCode"
-
-_JOB_ID = re.compile(r"^(?P<job>\d+)(?:_(?P<index>\d+|\[(?P<ranges>[^\]]*)\]))?(?P<step>\..+)?$")
-
-
-class SlurmOutputError(ValueError):
-    """Slurm printed something lstflow cannot read; never guessed around."""
-
-
-@dataclass(frozen=True, order=True)
-class ElementId:
-    """One array element (``index`` set) or one plain job (``index`` is ``None``)."""
-
-    job_id: str
-    index: int | None = None
-
-    def __str__(self) -> str:
-        return self.job_id if self.index is None else f"{self.job_id}_{self.index}"
-
-    @classmethod
-    def parse(cls, text: str) -> ElementId:
-        job_id, indices, step = parse_job_id(text)
-        if step or indices is None or len(indices) != 1:
-            raise SlurmOutputError(f"{text!r} is not a single job or array element id")
-        return cls(job_id, indices[0])
-
-
-@dataclass(frozen=True)
-class ElementStatus:
-    element: ElementId
-    state: SlurmState
-    reason: str | None = None
-    exit_code: int | None = None
-    signal: int | None = None
-    cancelled_by: str | None = None
-    from_accounting: bool = False  # a sacct row: the controller has forgotten the job
-
-    @property
-    def finished(self) -> bool:
-        return is_finished(self.state, from_accounting=self.from_accounting)
-
-    @property
-    def needs_accounting(self) -> bool:
-        """A failure whose exit code or canceller only sacct can tell."""
-        return self.finished and self.state is not SlurmState.COMPLETED and self.exit_code is None
-
+SACCT_FIELDS = "JobID,State,ExitCode,Elapsed,MaxRSS"
 
 _NO_ELEMENT = ElementId("0")
-
-
-def expand_index_ranges(ranges: str) -> list[int]:
-    """``4-9%2`` -> 4..9; ``1,3,5-7`` -> 1,3,5,6,7 (the ``%N`` throttle is dropped)."""
-    body = ranges.split("%", 1)[0]
-    indices: list[int] = []
-    for part in body.split(","):
-        start, sep, end = part.partition("-")
-        if not start.isdigit() or (sep and not end.isdigit()):
-            raise SlurmOutputError(f"cannot read array index range {ranges!r}")
-        step_end = int(end) if sep else int(start)
-        indices.extend(range(int(start), step_end + 1))
-    return indices
-
-
-def parse_job_id(text: str) -> tuple[str, list[int | None] | None, str | None]:
-    """Split ``123_[4-9%2]``/``123_4``/``123``/``123_4.batch`` into (job, indices, step).
-
-    ``indices`` is ``[None]`` for a plain job.
-    """
-    match = _JOB_ID.match(text.strip())
-    if match is None:
-        raise SlurmOutputError(f"cannot read Slurm job id {text!r}")
-    step = match["step"]
-    if match["ranges"] is not None:
-        indices: list[int | None] = list(expand_index_ranges(match["ranges"]))
-    elif match["index"] is not None:
-        indices = [int(match["index"])]
-    else:
-        indices = [None]
-    return match["job"], indices, step
+_RSS = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>[KMGTP]?)$")
+_RSS_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
 
 def parse_exit_code(text: str) -> tuple[int | None, int | None]:
@@ -144,22 +73,73 @@ def parse_squeue(text: str) -> list[ElementStatus]:
 
 
 def parse_sacct(text: str) -> list[ElementStatus]:
-    """Rows of ``sacct -X --parsable2 --noheader -o JobID,State,ExitCode``; steps are skipped."""
-    statuses: list[ElementStatus] = []
+    """Rows of ``sacct [-X] --parsable2 --noheader -o JobID,State,ExitCode,Elapsed,MaxRSS``.
+
+    One status per element, from its allocation row; step rows (only without ``-X``) add
+    nothing but the element's largest MaxRSS (sacct measures memory on steps only).
+    """
+    statuses: dict[ElementId, ElementStatus] = {}
+    step_rss: dict[ElementId, int] = {}
     for line in text.splitlines():
         if not line.strip():
             continue
-        job_field, state_text, exit_text = _split(line, 3, "sacct")
+        job_field, state_text, exit_text, elapsed, max_rss = _split(line, 5, "sacct")
+        job_id, indices, step = parse_job_id(job_field)
+        if step is not None:
+            rss = rss_bytes(max_rss)
+            element = ElementId(job_id, (indices or [None])[0])
+            if rss is not None and rss > step_rss.get(element, -1):
+                step_rss[element] = rss
+            continue
         try:
             state, cancelled_by = parse_state(state_text)
         except ValueError as error:
             raise SlurmOutputError(str(error)) from None
         exit_code, signal = parse_exit_code(exit_text)
         template = ElementStatus(
-            _NO_ELEMENT, state, None, exit_code, signal, cancelled_by, from_accounting=True
+            _NO_ELEMENT,
+            state,
+            None,
+            exit_code,
+            signal,
+            cancelled_by,
+            from_accounting=True,
+            elapsed_s=elapsed_seconds(elapsed),
+            max_rss_bytes=rss_bytes(max_rss),
         )
-        statuses += _expand(job_field, template)
-    return statuses
+        for status in _expand(job_field, template):
+            statuses[status.element] = status
+    for element, rss in step_rss.items():
+        allocation = statuses.get(element)
+        if allocation is not None and (allocation.max_rss_bytes or -1) < rss:
+            statuses[element] = replace(allocation, max_rss_bytes=rss)
+    return list(statuses.values())
+
+
+def elapsed_seconds(text: str) -> float | None:
+    """sacct's ``Elapsed``: ``[D-]HH:MM:SS``, ``MM:SS`` or ``MM:SS.mmm``."""
+    text = text.strip()
+    if not text or text in {"INVALID", "UNLIMITED"}:
+        return None
+    days = 0
+    if "-" in text:
+        day_text, text = text.split("-", 1)
+        days = int(day_text)
+    seconds = 0.0
+    try:
+        for part in text.split(":"):
+            seconds = seconds * 60 + float(part)
+    except ValueError:
+        raise SlurmOutputError(f"cannot read sacct Elapsed {text!r}") from None
+    return days * 86400 + seconds
+
+
+def rss_bytes(text: str) -> int | None:
+    """sacct's ``MaxRSS`` (``1234K``, ``1.50G``, ``0``) in bytes; empty means not measured."""
+    match = _RSS.match(text.strip())
+    if match is None:
+        return None
+    return int(float(match["number"]) * _RSS_UNITS[match["unit"]])
 
 
 def parse_sbatch_parsable(text: str) -> str:

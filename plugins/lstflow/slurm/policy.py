@@ -1,11 +1,14 @@
-"""What to do with an array element that ended badly: retry it (maybe with more memory or
-time) or give up. Pure, so every rule is unit-tested without a cluster."""
+"""The Slurm layer's two policies, passed whole to operators, sensors and triggers:
+``RetryPolicy`` (what to do with an element that ended badly: retry it, maybe with more memory
+or time, or give up) and ``PollSettings`` (how often and how patiently to ask Slurm).
+Pure, so every rule is unit-tested without a cluster."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from lstflow.slurm.states import REQUEUE_STATES, SlurmState
 from lstflow.workitems import Resources
@@ -65,6 +68,40 @@ def format_time(minutes: int) -> str:
     days, rest = divmod(minutes, 24 * 60)
     clock = f"{rest // 60:02d}:{rest % 60:02d}:00"
     return f"{days}-{clock}" if days else clock
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    """How the shared poller asks Slurm; seconds in tests, minutes in production.
+
+    :param poll_interval: seconds between status queries while something changes.
+    :param max_poll_interval: the longest wait, reached by ``backoff_factor`` while idle.
+    :param sacct_grace_period: how long an element may be in neither squeue nor sacct.
+    :param query_attempts: failed status queries in a row before the watch fails.
+    :param retry_delay: seconds before retrying a failed query (times the attempt number).
+    :param command_timeout: seconds one squeue/sacct call may take.
+    """
+
+    poll_interval: float = 60.0
+    max_poll_interval: float = 600.0
+    backoff_factor: float = 1.5
+    sacct_grace_period: float = 120.0
+    query_attempts: int = 5
+    retry_delay: float = 5.0
+    command_timeout: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.poll_interval <= 0 or self.max_poll_interval < self.poll_interval:
+            raise ValueError("poll_interval must be > 0 and <= max_poll_interval")
+        if self.query_attempts < 1:
+            raise ValueError("query_attempts must be >= 1")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PollSettings:
+        return cls(**data)
 
 
 @dataclass(frozen=True)

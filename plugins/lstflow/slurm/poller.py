@@ -16,12 +16,13 @@ import contextvars
 import logging
 import shlex
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from lstflow.slurm.parsing import ElementId, ElementStatus, parse_sacct, parse_squeue
+from lstflow.slurm.elements import ElementId, ElementStatus
+from lstflow.slurm.parsing import parse_sacct, parse_squeue
+from lstflow.slurm.policy import PollSettings
 from lstflow.slurm.slurm_argv import (
     CommandResult,
     SlurmCommandError,
@@ -31,24 +32,6 @@ from lstflow.slurm.slurm_argv import (
 )
 
 log = logging.getLogger(__name__)
-
-#: Status queries sent, by (connection id, command): read by tests and benchmarks.
-QUERY_COUNTS: Counter[tuple[str, str]] = Counter()
-#: Poll cycles run, by connection id.
-CYCLE_COUNTS: Counter[str] = Counter()
-
-
-@dataclass(frozen=True)
-class PollSettings:
-    """Backoff and failure handling; seconds in tests, minutes in production."""
-
-    poll_interval: float = 60.0
-    max_poll_interval: float = 600.0
-    backoff_factor: float = 1.5
-    sacct_grace_period: float = 120.0
-    query_attempts: int = 5
-    retry_delay: float = 5.0
-    command_timeout: float = 120.0
 
 
 class StatusWatch:
@@ -127,6 +110,7 @@ class SlurmStatusPoller:
         self._task: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
         self._conn: Any = None
+        self.cycles = 0
 
     @classmethod
     def for_connection(cls, ssh_conn_id: str) -> SlurmStatusPoller:
@@ -170,11 +154,11 @@ class SlurmStatusPoller:
                     continue
                 now = time.monotonic()
                 changed = [watch.absorb(statuses, now) for watch in watches]
-                CYCLE_COUNTS[self.ssh_conn_id] += 1
+                self.cycles += 1
                 # the triggerer log shows that every trigger shares each cycle's query
                 log.info(
                     "Slurm poll cycle %d over %s: %d trigger(s), %d job(s)",
-                    CYCLE_COUNTS[self.ssh_conn_id],
+                    self.cycles,
                     self.ssh_conn_id,
                     len(watches),
                     len({job for watch in watches for job in watch.job_ids}),
@@ -265,7 +249,6 @@ class SlurmStatusPoller:
         if self._conn is None:
             self._conn = await SSHHookAsync(ssh_conn_id=self.ssh_conn_id).get_conn()
         command = shlex.join(argv)
-        QUERY_COUNTS[(self.ssh_conn_id, kind)] += 1
         log.info("Slurm %s over %s: %.200s", kind, self.ssh_conn_id, command)
         try:
             completed = await self._conn.run(command, check=False, timeout=timeout)

@@ -1,4 +1,4 @@
-"""Render the sbatch script of one job array from ``include/templates/array.sbatch.j2``.
+"""Render the sbatch script of one job array from the package template ``array.sbatch.j2``.
 
 One script serves a whole chunk: a ``case`` on ``$SLURM_ARRAY_TASK_ID`` picks the element's
 command, so retrying elements 3 and 17 is ``sbatch --array=3,17`` on the same file.
@@ -10,22 +10,20 @@ import re
 import shlex
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 
 import jinja2
 
+from lstflow.package_data import template_loader
 from lstflow.workitems import WorkItem
 
 TEMPLATE_NAME = "array.sbatch.j2"
-# plugins/lstflow/slurm/script.py -> checkout root
-DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "include" / "templates"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @cache
-def _environment(template_dir: Path) -> jinja2.Environment:
+def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dir),
+        loader=template_loader("lstflow.slurm"),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # shell, not HTML: quoting is done by the filters below
         trim_blocks=True,
@@ -48,7 +46,6 @@ def render_array_script(
     items: Sequence[WorkItem],
     prologue: Sequence[Sequence[str]] = (),
     env: Sequence[tuple[str, str]] = (),
-    template_dir: Path = DEFAULT_TEMPLATE_DIR,
 ) -> str:
     """The script whose element ``i`` runs ``items[i].argv`` after ``prologue`` with ``env``."""
     for key, _ in env:
@@ -60,5 +57,5 @@ def render_array_script(
     for item in items:
         if not item.argv:
             raise ValueError(f"array {name!r}: work item {item.key!r} has an empty command line")
-    template = _environment(template_dir).get_template(TEMPLATE_NAME)
+    template = _environment().get_template(TEMPLATE_NAME)
     return template.render(name=name, items=items, prologue=prologue, env=env)

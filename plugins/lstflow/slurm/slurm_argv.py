@@ -12,12 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lstflow.slurm.parsing import SACCT_FIELDS, SQUEUE_FORMAT
+from lstflow.workitems import RESERVED_OPTIONS
 
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-# Options lstflow sets itself; a work item's resources must not override them.
-RESERVED_OPTIONS = frozenset(
-    {"array", "job-name", "comment", "chdir", "output", "error", "parsable", "wrap"}
-)
 _PURGED = "Invalid job id specified"
 
 
@@ -81,7 +78,13 @@ def squeue_status_argv(job_ids: Sequence[str]) -> list[str]:
 
 
 def sacct_status_argv(job_ids: Sequence[str]) -> list[str]:
+    """Allocation rows only (``-X``): states and exit codes, one row per element."""
     return ["sacct", "-X", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FIELDS]
+
+
+def sacct_usage_argv(job_ids: Sequence[str]) -> list[str]:
+    """The same fields with the steps, which alone carry MaxRSS."""
+    return ["sacct", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FIELDS]
 
 
 def squeue_forgot_all(result: CommandResult) -> bool:

@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
-from lstflow.slurm.poller import PollSettings, SlurmStatusPoller, StatusWatch
+from lstflow.slurm.policy import PollSettings
+from lstflow.slurm.poller import SlurmStatusPoller, StatusWatch
 from lstflow.slurm.states import SlurmState
 
 # Shortest time between deferring and resuming the task on a worker (one default scheduler
@@ -37,12 +39,14 @@ class SlurmArrayTrigger(BaseTrigger):
         total: int,
         done_before: int = 0,
         log_pattern: str = "",
-        poll_interval: float = 60.0,
-        max_poll_interval: float = 600.0,
-        sacct_grace_period: float = 120.0,
-        query_attempts: int = 5,
+        poll: PollSettings | dict[str, Any] | None = None,
         success_report: dict[str, Any] | None = None,
     ) -> None:
+        """
+        :param jobs: ``{array job id: [array indices]}`` to wait for.
+        :param poll: the operator's ``PollSettings`` (its JSON form after a triggerer restart).
+        :param success_report: the ``SlurmReport`` JSON to end the task with if all complete.
+        """
         super().__init__()
         self.ssh_conn_id = ssh_conn_id
         self.jobs = {str(job): [int(i) for i in indices] for job, indices in jobs.items()}
@@ -50,13 +54,7 @@ class SlurmArrayTrigger(BaseTrigger):
         self.total = total
         self.done_before = done_before
         self.log_pattern = log_pattern
-        self.settings = PollSettings(
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            sacct_grace_period=sacct_grace_period,
-            query_attempts=query_attempts,
-            retry_delay=min(poll_interval, 5.0),
-        )
+        self.settings = poll_settings(poll)
         self.success_report = success_report
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -69,10 +67,7 @@ class SlurmArrayTrigger(BaseTrigger):
                 "total": self.total,
                 "done_before": self.done_before,
                 "log_pattern": self.log_pattern,
-                "poll_interval": self.settings.poll_interval,
-                "max_poll_interval": self.settings.max_poll_interval,
-                "sacct_grace_period": self.settings.sacct_grace_period,
-                "query_attempts": self.settings.query_attempts,
+                "poll": self.settings.to_json(),
                 "success_report": self.success_report,
             },
         )
@@ -136,6 +131,13 @@ class SlurmArrayTrigger(BaseTrigger):
         poller = SlurmStatusPoller.for_connection(self.ssh_conn_id)
         await poller.cancel(sorted(self.jobs))
         self.log.info("%s: cancelled Slurm jobs %s", self.label, ", ".join(sorted(self.jobs)))
+
+
+def poll_settings(poll: PollSettings | dict[str, Any] | None) -> PollSettings:
+    """Settings from an operator (or their serialized form); a failed query is retried after
+    at most one poll interval, so short test intervals stay short."""
+    settings = poll if isinstance(poll, PollSettings) else PollSettings(**(poll or {}))
+    return replace(settings, retry_delay=min(settings.poll_interval, settings.retry_delay))
 
 
 def _all_completed(watch: StatusWatch) -> bool:

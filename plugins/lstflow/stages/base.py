@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from lstflow.config.model import SlurmConfig, SlurmOptions, StageEntry
 from lstflow.workitems import Resources, WorkItem
 
 # lstmcpipe submits every job to `short` unless a stage default says otherwise.
@@ -31,7 +32,7 @@ class PlanContext:
     lstchain_config: str
     log_root: str
     run_label: str = "plan"
-    account: str | None = None
+    slurm_config: SlurmConfig = field(default_factory=SlurmConfig)
     python: str = "python"
     files: FileLister | None = None
 
@@ -57,17 +58,50 @@ class StagePlan:
     files: tuple[tuple[str, str], ...] = ()
 
 
+# Where a work item's sbatch option came from (``WorkItem.resource_sources``), lowest first.
+STAGE_DEFAULT = "stage default"
+SLURM_CONFIG = "slurm_config"
+LEGACY_SLURM_OPTIONS = "slurm_options (legacy)"
+EXTRA_SLURM_OPTIONS = "extra_slurm_options"
+OptionLayers = tuple[tuple[str, SlurmOptions], ...]
+
+
+@dataclass(frozen=True)
+class PlannedResources:
+    """A work item's resources and, per sbatch option, the source of its value."""
+
+    resources: Resources
+    sources: tuple[tuple[str, str], ...]
+
+
+def entry_layers(entry: StageEntry, context: PlanContext) -> OptionLayers:
+    """An entry's own options: the legacy ``slurm_options``, then ``extra_slurm_options``."""
+    return (
+        (LEGACY_SLURM_OPTIONS, entry.legacy_slurm_options),
+        (EXTRA_SLURM_OPTIONS, entry.extra_slurm_options),
+    )
+
+
 def stage_resources(
-    context: PlanContext,
-    defaults: Resources,
-    extra_slurm_options: Sequence[tuple[str, str]],
-) -> Resources:
-    """lstmcpipe's precedence: `short` ← stage defaults ← account ← entry's extra options."""
-    return Resources(
+    context: PlanContext, defaults: Resources, layers: OptionLayers
+) -> PlannedResources:
+    """lstmcpipe's precedence: `short` ← stage defaults ← account ← ``layers`` in order."""
+    base = Resources(
         partition=defaults.partition or DEFAULT_PARTITION,
         mem=defaults.mem,
         time=defaults.time,
         cpus_per_task=defaults.cpus_per_task,
-        account=context.account or None,
-        extra=tuple(extra_slurm_options),
+        account=context.slurm_config.user_account or None,
+    )
+    sources = {name: STAGE_DEFAULT for name, _ in base.sbatch_options()}
+    if base.account:
+        sources["account"] = SLURM_CONFIG
+    extra: dict[str, str] = {}
+    for source, options in layers:
+        for name, value in options:
+            extra[name] = value
+            sources[name] = source
+    resources = replace(base, extra=tuple(extra.items()))
+    return PlannedResources(
+        resources, tuple((name, sources[name]) for name, _ in resources.sbatch_options())
     )

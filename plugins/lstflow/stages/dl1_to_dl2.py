@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lstflow.config.model import Dl1ToDl2Entry
-from lstflow.stages.base import PlanContext, StagePlan, stage_resources
+from lstflow.stages.base import PlanContext, StagePlan, entry_layers, stage_resources
 from lstflow.workitems import Resources, WorkItem
 
 FILES_PER_ELEMENT = 10
@@ -40,7 +40,7 @@ class Dl1ToDl2Stage:
     def plan(self, entries: Sequence[Dl1ToDl2Entry], context: PlanContext) -> StagePlan:
         groups: dict[tuple[object, ...], list[Dl1ToDl2Entry]] = {}
         for entry in entries:
-            key = (entry.path_model, entry.output, entry.extra_slurm_options)
+            key = (entry.path_model, entry.output, entry_layers(entry, context))
             groups.setdefault(key, []).append(entry)
         items = []
         for group in groups.values():
@@ -49,17 +49,17 @@ class Dl1ToDl2Stage:
                 first = chunk[0]
                 inputs = [entry.input for entry in chunk]
                 indices = ",".join(str(entry.index) for entry in chunk)
+                planned = stage_resources(context, self.defaults, entry_layers(first, context))
                 items.append(
                     WorkItem(
                         key=f"{self.name}[{indices}]",
                         argv=dl2_argv(
                             inputs, first.path_model, first.output, context.lstchain_config
                         ),
-                        resources=stage_resources(
-                            context, self.defaults, first.extra_slurm_options
-                        ),
+                        resources=planned.resources,
                         outputs=tuple(posixpath.join(first.output, dl2_name(p)) for p in inputs),
                         description=f"{len(chunk)} DL1 files with models {first.path_model}",
+                        resource_sources=planned.sources,
                     )
                 )
         return StagePlan(self.name, tuple(items), context.stage_log_dir(self.name))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from lstflow.config.model import Dl1abEntry, R0ToDl1Entry
 from lstflow.jobs.batch_manifest import BatchManifest, FileTask
-from lstflow.stages.base import PlanContext, StagePlan, stage_resources
+from lstflow.stages.base import PlanContext, StagePlan, entry_layers, stage_resources
 from lstflow.workitems import Resources, WorkItem
 
 DirectoryEntry = R0ToDl1Entry | Dl1abEntry
@@ -52,7 +52,7 @@ class FileBatchStage:
                 continue
             tasks = [self.command(path, entry.output, context) for path in files]
             size = self.files_per_element(len(tasks))
-            resources = stage_resources(context, self.defaults, entry.extra_slurm_options)
+            planned = stage_resources(context, self.defaults, entry_layers(entry, context))
             for batch_number, start in enumerate(range(0, len(tasks), size)):
                 batch = tuple(tasks[start : start + size])
                 argv = context.job_module(
@@ -69,9 +69,10 @@ class FileBatchStage:
                     WorkItem(
                         key=f"{self.name}[{entry.index}].{batch_number}",
                         argv=argv,
-                        resources=resources,
+                        resources=planned.resources,
                         outputs=tuple(task.output for task in batch),
                         description=f"{len(batch)} files of {entry.input}",
+                        resource_sources=planned.sources,
                     )
                 )
                 elements.append(batch)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from lstflow.config.model import ProductionConfig, ProductionHeader
+from lstflow.config.model import STAGE_ORDER, ProductionConfig, ProductionHeader
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.dl1_to_dl2 import DL1_TO_DL2
 from lstflow.stages.dl1ab import DL1AB
@@ -33,7 +33,15 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "dl2_to_irfs": ("dl1_to_dl2",),
     "dl2_to_sensitivity": ("dl1_to_dl2",),
 }
-STAGE_ORDER: tuple[str, ...] = tuple(UPSTREAM)
+# Stages no config names: lstmcpipe adds one plot_rf_feat job per train_pipe entry. Each runs
+# with (and reads the entries of) the config stage it belongs to.
+IMPLICIT_STAGES: dict[str, str] = {"plot_rf_feat": "train_pipe"}
+# The config's STAGE_ORDER with each implicit stage right after the stage it belongs to.
+EXECUTION_ORDER: tuple[str, ...] = tuple(
+    name
+    for stage in STAGE_ORDER
+    for name in (stage, *(i for i, owner in IMPLICIT_STAGES.items() if owner == stage))
+)
 
 
 def effective_upstream(stage: str, present: Iterable[str]) -> tuple[str, ...]:
@@ -51,7 +59,7 @@ def effective_upstream(stage: str, present: Iterable[str]) -> tuple[str, ...]:
             found.append(candidate)
         else:
             pending.extend(UPSTREAM[candidate])
-    return tuple(sorted(set(found), key=STAGE_ORDER.index))
+    return tuple(sorted(set(found), key=EXECUTION_ORDER.index))
 
 
 class StagePlanner(Protocol):
@@ -75,18 +83,20 @@ PLANNERS: dict[str, StagePlanner] = {
         DL2_TO_SENSITIVITY,
     )
 }
-# plot_rf_feat is not a config stage: lstmcpipe adds one plot job per train_pipe entry.
-ENTRIES_OF = {"plot_rf_feat": "train_pipe"}
+
+
+def stages_with_implicit(stages: Iterable[str]) -> tuple[str, ...]:
+    """``stages`` in execution order, with the implicit stages of those among them."""
+    chosen = set(stages)
+    chosen |= {implicit for implicit, owner in IMPLICIT_STAGES.items() if owner in chosen}
+    return tuple(stage for stage in EXECUTION_ORDER if stage in chosen)
 
 
 def stages_to_run(production: ProductionHeader) -> tuple[str, ...]:
     """The production's stages in execution order, with the implicit plot_rf_feat."""
-    chosen = set(production.stages_to_run)
-    if "train_pipe" in chosen:
-        chosen.add("plot_rf_feat")
-    return tuple(stage for stage in STAGE_ORDER if stage in chosen)
+    return stages_with_implicit(production.stages_to_run)
 
 
 def plan_stage(production: ProductionConfig, stage: str, context: PlanContext) -> StagePlan:
-    entries = production.stages.get(ENTRIES_OF.get(stage, stage), ())
+    entries = production.stages.get(IMPLICIT_STAGES.get(stage, stage), ())
     return PLANNERS[stage].plan(entries, context)

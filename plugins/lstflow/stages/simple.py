@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from lstflow.config.model import StageEntry
-from lstflow.stages.base import PlanContext, StagePlan, stage_resources
+from lstflow.stages.base import (
+    OptionLayers,
+    PlanContext,
+    StagePlan,
+    entry_layers,
+    stage_resources,
+)
 from lstflow.workitems import Resources, WorkItem
 
 Entry = TypeVar("Entry", bound=StageEntry)
@@ -26,18 +32,21 @@ class EntryStage(Generic[Entry]):
     name: str
     defaults: Resources
     command: Callable[[Entry, PlanContext], Command]
+    layers: Callable[[Entry, PlanContext], OptionLayers] = entry_layers
 
     def plan(self, entries: Sequence[Entry], context: PlanContext) -> StagePlan:
         items = []
         for entry in entries:
             argv, outputs = self.command(entry, context)
+            planned = stage_resources(context, self.defaults, self.layers(entry, context))
             items.append(
                 WorkItem(
                     key=f"{self.name}[{entry.index}]",
                     argv=argv,
-                    resources=stage_resources(context, self.defaults, entry.extra_slurm_options),
+                    resources=planned.resources,
                     outputs=outputs,
                     description=f"{self.name} entry {entry.index}",
+                    resource_sources=planned.sources,
                 )
             )
         return StagePlan(self.name, tuple(items), context.stage_log_dir(self.name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from lstflow.config.model import TrainPipeEntry
-from lstflow.stages.base import PlanContext
+from lstflow.stages.base import SLURM_CONFIG, OptionLayers, PlanContext
 from lstflow.stages.simple import Command, EntryStage
 from lstflow.workitems import Resources
 
@@ -32,7 +32,15 @@ def plot_command(entry: TrainPipeEntry, context: PlanContext) -> Command:
     return argv, (posixpath.join(entry.output, FEATURE_IMPORTANCE_PNG),)
 
 
+def plot_layers(entry: TrainPipeEntry, context: PlanContext) -> OptionLayers:
+    """The plot's own setting only: a matplotlib job must never take (and block) the
+    training's xxl partition, memory, CPUs or time, which its entry's options are for."""
+    return ((SLURM_CONFIG, context.slurm_config.plot_rf_feat),)
+
+
 TRAIN_PIPE = EntryStage(
     "train_pipe", Resources(partition="xxl", mem="100GB", cpus_per_task=16), train_command
 )
-PLOT_RF_FEAT = EntryStage("plot_rf_feat", Resources(partition="short", mem="16GB"), plot_command)
+PLOT_RF_FEAT = EntryStage(
+    "plot_rf_feat", Resources(partition="short", mem="16GB"), plot_command, plot_layers
+)

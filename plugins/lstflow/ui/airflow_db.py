@@ -6,7 +6,6 @@ instead of calling the REST API back over HTTP. Nothing here runs at DAG-parse t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +18,7 @@ from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
 from sqlalchemy import func, select
 
-from lstflow.ui.progress import PLAN_KEY_PREFIX
+from lstflow.slurm.array_plan import PLAN_KEY_PREFIX, ArrayPlan, read_plan
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class TaskRecord:
     state: str | None
     try_number: int
     xcoms: dict[str, Any] = field(default_factory=dict)
-    plans: list[dict[str, Any]] = field(default_factory=list)
+    plans: list[ArrayPlan] = field(default_factory=list)
 
 
 def _run_info(run: DagRun) -> RunInfo:
@@ -124,7 +123,7 @@ def run_tasks(dag_id: str, run_id: str) -> dict[str, TaskRecord]:
         )
         for task_id, value in plans:
             if task_id in records:
-                records[task_id].plans.append(json.loads(value))
+                records[task_id].plans.append(read_plan(value))
         return records
 
 

@@ -1,8 +1,8 @@
 """Live element states of the stages still waiting on Slurm, for the production page.
 
 While a stage task is deferred, the operator's stored plan only changes when its trigger fires
-(once per retry round), so the page asks Slurm itself, with the Slurm layer's own command and
-parser: one ``sacct`` for every job of the page, cached for ``CACHE_SECONDS``. Failures to reach
+(once per retry round), so the page asks Slurm itself through ``SlurmHook.element_states``:
+one ``sacct`` for every job of the page, cached for ``CACHE_SECONDS``. Failures to reach
 the cluster leave the plan's numbers as they are.
 """
 
@@ -38,13 +38,11 @@ def element_states(job_ids: Sequence[str]) -> dict[str, str]:
 
 
 def _query(job_ids: Sequence[str]) -> dict[str, str]:
-    from lstflow.slurm.hook import SlurmHook
-    from lstflow.slurm.parsing import SlurmOutputError, parse_sacct
-    from lstflow.slurm.slurm_argv import SlurmCommandError, sacct_status_argv
+    from lstflow.slurm.hook import SlurmCommandError, SlurmHook, SlurmOutputError
 
     try:
-        output = SlurmHook(ssh_conn_id()).check(sacct_status_argv(list(job_ids))).stdout
-        return {str(status.element): str(status.state) for status in parse_sacct(output)}
+        states = SlurmHook(ssh_conn_id()).element_states(list(job_ids))
+        return {str(element): str(status.state) for element, status in states.items()}
     except (OSError, SlurmCommandError, SlurmOutputError) as error:
         log.warning("lstflow UI: no live Slurm states for jobs %s: %s", ",".join(job_ids), error)
         return {}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from lstflow.config import load_library
 from lstflow.config.library import Library
 from lstflow.config.model import ProductionConfig
+from lstflow.config.parts import ProductionParts
 from lstflow.product_base.options import parse_cache_dir, production_configs_dir
 from lstflow.productions.naming import dag_id_for
 from lstflow.stages.registry import stages_to_run
@@ -44,7 +45,7 @@ def production_row(production: ProductionConfig) -> ProductionRow:
     )
 
 
-def production_for_dag(library: Library, dag_id: str) -> ProductionConfig | None:
+def production_for_dag(library: Library, dag_id: str) -> ProductionParts[ProductionConfig] | None:
     """The production whose DAG is ``dag_id`` (DAG links carry the DAG id, not the prod_id)."""
     for production in library.productions.values():
         if dag_id_for(production.prod_id) == dag_id:

@@ -1,18 +1,19 @@
 """Per-stage progress of a production run, from what the Slurm operator records.
 
-Two sources, both written by ``SlurmArrayOperator``: its final report (XCom ``return_value``,
-or ``slurm_report`` when the task failed) and, while the task runs or is deferred, its
-``ArrayPlan`` in the task state store (``lstflow.slurm.plan.<fingerprint>``). Pure functions of
-plain JSON, so they are unit-tested without Airflow.
+Two sources, both read through the Slurm layer's public surface: the task's final
+``SlurmReport`` (XCom ``return_value``, or ``slurm_report`` when the task failed) and, while the
+task runs or is deferred, its stored ``ArrayPlan`` (``read_plan``). Pure functions, so they are
+unit-tested without Airflow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-PLAN_KEY_PREFIX = "lstflow.slurm.plan."  # SlurmArrayOperator's STATE_KEY_PREFIX
+from lstflow.slurm.array_plan import ArrayPlan
+from lstflow.slurm.reports import FAILURE_XCOM_KEY, FailedElement, SlurmReport
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class StageProgress:
     failed: int = 0
     in_slurm: int = 0
     job_ids: tuple[str, ...] = ()
-    failures: tuple[Mapping[str, Any], ...] = field(default=())
+    failures: tuple[FailedElement, ...] = ()
     source: str = "none"
 
     @property
@@ -44,34 +45,29 @@ class StageProgress:
         return self.percent(self.done)
 
 
-def from_report(stage: str, task_state: str | None, report: Mapping[str, Any]) -> StageProgress:
-    """A finished task: the operator's report ``{name,total,completed,job_ids,failed}``."""
-    failures = tuple(report.get("failed") or ())
+def from_report(stage: str, task_state: str | None, report: SlurmReport) -> StageProgress:
+    """A finished task: the operator's report."""
     return StageProgress(
         stage=stage,
         task_state=task_state,
-        total=int(report.get("total", 0)),
-        done=int(report.get("completed", 0)),
-        failed=len(failures),
-        job_ids=tuple(str(j) for j in report.get("job_ids") or ()),
-        failures=failures,
+        total=report.total,
+        done=report.completed,
+        failed=len(report.failed),
+        job_ids=report.job_ids,
+        failures=report.failed,
         source="report",
     )
 
 
-def watched_jobs(plan: Mapping[str, Any]) -> set[str]:
+def watched_jobs(plan: ArrayPlan) -> set[str]:
     """Array jobs of the plan's submitted, not yet final elements."""
-    return {
-        str(e["job_id"])
-        for e in plan.get("elements") or ()
-        if not e.get("final") and e.get("job_id") is not None
-    }
+    return set(plan.watch_list())
 
 
 def from_plan(
     stage: str,
     task_state: str | None,
-    plan: Mapping[str, Any],
+    plan: ArrayPlan,
     live: Mapping[str, str] | None = None,
 ) -> StageProgress:
     """A running or deferred task: final elements from the stored plan, the rest in Slurm.
@@ -80,29 +76,18 @@ def from_plan(
     the trigger last reported; elements that ended otherwise stay "in Slurm" until the operator
     decides whether to retry them.
     """
-    elements: Sequence[Mapping[str, Any]] = plan.get("elements") or ()
     live = live or {}
-    done = failed = in_slurm = 0
-    for element in elements:
-        if element.get("final"):
-            if element.get("state") == "COMPLETED":
-                done += 1
-            else:
-                failed += 1
-        elif element.get("job_id") is not None:
-            element_id = f"{element['job_id']}_{element.get('array_index')}"
-            if live.get(element_id) == "COMPLETED":
-                done += 1
-            else:
-                in_slurm += 1
+    watched = plan.watched()
+    done_live = sum(1 for e in watched if live.get(str(e.element_id)) == "COMPLETED")
+    failed = len(plan.failures())
     return StageProgress(
         stage=stage,
         task_state=task_state,
-        total=len(elements),
-        done=done,
+        total=len(plan.elements),
+        done=plan.completed() + done_live,
         failed=failed,
-        in_slurm=in_slurm,
-        job_ids=tuple(str(j) for j in plan.get("job_ids") or ()),
+        in_slurm=len(watched) - done_live,
+        job_ids=tuple(plan.job_ids),
         source="plan+sacct" if live else "plan",
     )
 
@@ -110,14 +95,14 @@ def from_plan(
 def stage_progress(
     stage: str,
     task_state: str | None,
-    reports: Mapping[str, Any],
-    plans: Sequence[Mapping[str, Any]],
+    xcoms: Mapping[str, Any],
+    plans: Sequence[ArrayPlan],
     live: Mapping[str, str] | None = None,
 ) -> StageProgress:
     """The best view available: the final report, else the latest plan, else nothing yet."""
-    for key in ("return_value", "slurm_report"):
-        report = reports.get(key)
-        if isinstance(report, Mapping) and "total" in report:
+    for key in ("return_value", FAILURE_XCOM_KEY):
+        report = SlurmReport.parse(xcoms.get(key))
+        if report is not None:
             return from_report(stage, task_state, report)
     if plans:
         return from_plan(stage, task_state, plans[-1], live)

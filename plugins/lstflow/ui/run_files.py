@@ -1,17 +1,15 @@
 """Files the pages show that live on the cluster: plots and provenance.json, read over SSH.
 
 The api-server does not share the cluster's filesystem in general, so files come through the
-production's Slurm connection (``SlurmHook``). Only paths derived from the production config or
+Slurm layer's ``ClusterFiles``. Only paths derived from the production config or
 from the run records are ever read: a URL names a plot, never a path. Reads are cached for a
 minute, so reloading a page does not open SSH sessions again.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import posixpath
-import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -74,15 +72,11 @@ _CACHE = _TimedCache(CACHE_SECONDS)
 
 
 def _read_over_ssh(path: str) -> bytes | None:
-    from lstflow.slurm.hook import SlurmHook  # paramiko only when a page needs a file
+    # paramiko only when a page needs a file
+    from lstflow.slurm.cluster_files import ClusterFiles
+    from lstflow.slurm.hook import SlurmHook
 
-    quoted = shlex.quote(path)
-    result = SlurmHook(ssh_conn_id()).run(
-        f"test $(stat -L -c %s -- {quoted}) -le {MAX_FILE_BYTES} && base64 -- {quoted}"
-    )
-    if result.exit_status != 0:
-        return None
-    return base64.b64decode(result.stdout)
+    return ClusterFiles(SlurmHook(ssh_conn_id())).read(path, MAX_FILE_BYTES)
 
 
 def read_file(path: str) -> bytes | None:

@@ -30,7 +30,7 @@ class NotFound(LookupError):
 
 def productions_page() -> dict[str, Any]:
     library = read_library()
-    rows = [production_row(p) for _, p in sorted(library.productions.items())]
+    rows = [production_row(p.default) for _, p in sorted(library.productions.items())]
     return {
         "library_root": str(library.root),
         "rows": rows,
@@ -43,7 +43,7 @@ def find_production(prod_id: str) -> ProductionConfig:
     production = read_library().productions.get(prod_id)
     if production is None:
         raise NotFound(f"no production with prod_id {prod_id!r} in the library")
-    return production
+    return production.default
 
 
 def stage_table(

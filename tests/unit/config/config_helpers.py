@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+
+from lstflow.config import SourceEnvironment
+from lstflow.config.generate import GenerationRequest
 
 CHECKOUT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,3 +42,28 @@ stages:
 """
 
 WriteConfig = Callable[..., Path]
+
+
+# ---- config generation: a synthetic DL0 tree (fixture ``data_root``) ----
+
+GD_NODES = ("node_corsika_theta_10.0_az_20.0_", "node_corsika_theta_30.0_az_40.0_")
+TEST_NODES = ("node_theta_20.0_az_180.0_", "node_theta_40.0_az_90.0_")
+ONLY_PROTON = "node_corsika_theta_50.0_az_60.0_"
+
+
+def touch_simtel(directory: Path, name: str = "run1.simtel.zst") -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_bytes(b"")
+
+
+def request(root: Path, **changes: object) -> GenerationRequest:
+    base = GenerationRequest(
+        prod_id="gen",
+        data_root=str(root),
+        scan_root=root,
+        source_environment=SourceEnvironment("/opt/venv/bin/activate"),
+        user_account="aswg",
+        dec_list=("dec_2276", "dec_3476"),
+        source_prod_id="src",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ def test_validate_samples_exit_0_with_lstchain_reader(
     assert main(["validate", str(samples_dir)]) == 0
     out = capsys.readouterr().out
     assert out.count("ok: ") == 3
-    assert out.endswith("3 config(s) checked, 0 with errors\n")
+    assert out.endswith("3 config(s) checked, 0 with errors, 3 production(s)\n")
 
 
 def test_validate_json_report_and_exit_1(

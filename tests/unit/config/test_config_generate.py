@@ -8,82 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from config_helpers import GD_NODES, ONLY_PROTON, TEST_NODES, request
 
 from lstflow.cli import main
-from lstflow.config import ProductionConfig, SourceEnvironment, load_production
+from lstflow.config import ProductionConfig, load_production
 from lstflow.config.dump import dump_production
-from lstflow.config.generate import KINDS, GenerationError, GenerationRequest, generate
+from lstflow.config.generate import KINDS, GenerationError, generate, generate_all
 
 pytestmark = pytest.mark.unit
-
-GD_NODES = ("node_corsika_theta_10.0_az_20.0_", "node_corsika_theta_30.0_az_40.0_")
-TEST_NODES = ("node_theta_20.0_az_180.0_", "node_theta_40.0_az_90.0_")
-ONLY_PROTON = "node_corsika_theta_50.0_az_60.0_"
-
-
-def touch_simtel(directory: Path, name: str = "run1.simtel.zst") -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / name).write_bytes(b"")
-
-
-@pytest.fixture
-def data_root(tmp_path: Path) -> Path:
-    """A synthetic LSTProd2 DL0 tree for dec_2276 and dec_3476, a prod5 tree, and the DL1 and
-    merged files of a source production 'src'."""
-    root = tmp_path / "data"
-    dl0 = root / "mc" / "DL0" / "LSTProd2"
-    for dec in ("dec_2276", "dec_3476"):
-        for node in GD_NODES:
-            for particle in ("GammaDiffuse", "Protons"):
-                touch_simtel(
-                    dl0 / "TrainingDataset" / particle / dec / "sim_telarray" / node / "output_v1.4"
-                )
-        touch_simtel(
-            dl0 / "TrainingDataset" / "Protons" / dec / "sim_telarray" / ONLY_PROTON / "output_v1.4"
-        )
-    for node in TEST_NODES:
-        touch_simtel(dl0 / "TestDataset" / "sim_telarray" / node / "output_v1.4", "a.simtel.gz")
-    (dl0 / "TestDataset" / "sim_telarray" / "node_theta_60.0_az_0.0_" / "output_v1.4").mkdir(
-        parents=True
-    )
-    prod5 = root / "mc" / "DL0" / "20200629_prod5_trans_80"
-    for particle in (
-        "gamma/zenith_20deg/south_pointing/off0.0deg",
-        "gamma/zenith_20deg/south_pointing/off0.4deg",
-        "gamma-diffuse/zenith_20deg/south_pointing",
-        "electron/zenith_20deg/south_pointing",
-        "proton/zenith_20deg/south_pointing",
-    ):
-        touch_simtel(prod5 / particle, "x.simtel.gz")
-    source = root / "mc" / "DL1" / "AllSky" / "src"
-    for node in GD_NODES:
-        for particle in ("GammaDiffuse", "Protons"):
-            (source / "TrainingDataset" / particle / "dec_2276" / node).mkdir(parents=True)
-    for node in TEST_NODES:
-        (source / "TestingDataset" / "Gamma" / node).mkdir(parents=True)
-        (source / "TestingDataset" / "Gamma" / f"dl1_src_Gamma_test_{node}_merged.h5").touch()
-    for particle in ("GammaDiffuse", "Protons"):
-        (
-            source
-            / "TrainingDataset"
-            / particle
-            / "dec_2276"
-            / f"dl1_src_train_dec_2276_{particle}_merged.h5"
-        ).touch()
-    return root
-
-
-def request(root: Path, **changes: object) -> GenerationRequest:
-    base = GenerationRequest(
-        prod_id="gen",
-        data_root=str(root),
-        scan_root=root,
-        source_environment=SourceEnvironment("/opt/venv/bin/activate"),
-        user_account="aswg",
-        dec_list=("dec_2276", "dec_3476"),
-        source_prod_id="src",
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def round_trip(config: ProductionConfig, directory: Path) -> ProductionConfig:
@@ -96,11 +28,12 @@ def round_trip(config: ProductionConfig, directory: Path) -> ProductionConfig:
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_generated_config_round_trips(kind: str, data_root: Path, tmp_path: Path) -> None:
-    generated = generate(kind, request(data_root))
-    loaded = round_trip(generated.config, tmp_path / "out" / kind)
-    assert loaded.warnings == ()
-    assert replace(loaded, path=Path(), lstchain_config=None, readme=None) == generated.config
-    assert all(loaded.entries(stage) for stage in loaded.stages_to_run)
+    productions = generate_all(kind, request(data_root, nsb_levels=("0.0", "0.07")))
+    for generated in productions:
+        loaded = round_trip(generated.config, tmp_path / "out" / generated.config.prod_id)
+        assert loaded.warnings == ()
+        assert replace(loaded, path=Path(), lstchain_config=None, readme=None) == generated.config
+        assert all(loaded.entries(stage) for stage in loaded.stages_to_run)
 
 
 def paths_of(config: ProductionConfig, stage: str, field: str, root: Path) -> list[str]:

@@ -49,10 +49,11 @@ SAMPLES = {
 def test_samples_load_and_validate_unchanged(samples_dir: Path) -> None:
     library = load_library(samples_dir)
     assert library.errors == {}
-    assert {prod_id: config.entry_counts() for prod_id, config in library.productions.items()} == (
-        SAMPLES
-    )
-    for config in library.productions.values():
+    assert {
+        prod_id: parts.default.entry_counts() for prod_id, parts in library.productions.items()
+    } == SAMPLES
+    assert all(len(parts.configs) == 1 for parts in library.productions.values())
+    for config in (parts.default for parts in library.productions.values()):
         assert config.warnings == ()
         assert config.lstchain_config is not None and config.lstchain_config.parent == (
             config.path.parent
@@ -66,7 +67,7 @@ def test_samples_load_and_validate_unchanged(samples_dir: Path) -> None:
 
 
 def test_sample_entries_are_typed(samples_dir: Path) -> None:
-    config = load_library(samples_dir).productions["20240430_v0.10.4_src9_dec3476_tuned"]
+    config = load_library(samples_dir).productions["20240430_v0.10.4_src9_dec3476_tuned"].default
     merge = config.entries("merge_dl1")[0]
     assert isinstance(merge, MergeDl1Entry)
     assert merge.options == "--pattern */*.h5 --no-image"
@@ -95,20 +96,22 @@ def test_yaml_12_scalars(write_config: WriteConfig) -> None:
     assert config.source_environment.conda_env == "no"
 
 
-def test_legacy_slurm_options_become_extra_options_with_warning(write_config: WriteConfig) -> None:
+def test_legacy_slurm_options_are_applied_under_extra_options_with_warning(
+    write_config: WriteConfig,
+) -> None:
     text = MINIMAL.format(prod_id="legacy").replace(
         "    options: --no-image\n",
         "    options: --no-image\n    slurm_options: --mem=50GB --time 10:00:00\n"
         "    extra_slurm_options: {mem: 60GB}\n",
     )
     config = load_production(write_config(text))
-    assert config.entries("merge_dl1")[0].extra_slurm_options == (
-        ("mem", "60GB"),
-        ("time", "10:00:00"),
-    )
+    merge = config.entries("merge_dl1")[0]
+    assert merge.legacy_slurm_options == (("mem", "50GB"), ("time", "10:00:00"))
+    assert merge.extra_slurm_options == (("mem", "60GB"),)
     assert [warning.format(config.path) for warning in config.warnings] == [
-        f"{config.path}: stages.merge_dl1[0]: deprecated 'slurm_options' (ignored by lstmcpipe) "
-        "applied as extra Slurm options (move it to 'extra_slurm_options: {name: value}')"
+        f"{config.path}: stages.merge_dl1[0]: deprecated 'slurm_options': lstmcpipe 0.11.5 "
+        "ignores it, lstflow applies it (--mem=50GB --time=10:00:00) (move it to "
+        "'extra_slurm_options: {name: value}')"
     ]
 
 
@@ -225,5 +228,5 @@ def test_one_bad_file_never_hides_the_others(write_config: WriteConfig, tmp_path
     bad = write_config("prod_id: [\n", subdir="bad")
     library = load_library(tmp_path)
     assert list(library.productions) == ["good"]
-    assert library.productions["good"].path == good
+    assert library.productions["good"].default.path == good
     assert list(library.errors) == [bad]

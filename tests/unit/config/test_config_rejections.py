@@ -164,11 +164,39 @@ STAGE_CASES = {
         "stages.dl1_to_dl2[0].extra_slurm_options: '--mem' is not a Slurm long option name "
         "(write 'mem: ...' without the leading dashes)",
     ),
-    "legacy_slurm_options_untranslatable": (
+    "legacy_slurm_options_flag": (
         "dl1_to_dl2",
-        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n    slurm_options: -p short\n",
-        "stages.dl1_to_dl2[0].slurm_options: cannot translate '-p' into a Slurm option "
+        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n"
+        "    slurm_options: -p short -O\n",
+        "stages.dl1_to_dl2[0].slurm_options: '-O' (--overcommit) is a flag without a value, "
+        "which cannot be passed as a Slurm option (remove it from slurm_options)",
+    ),
+    "legacy_slurm_options_unknown_short_option": (
+        "dl1_to_dl2",
+        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n    slurm_options: -Z 3\n",
+        "stages.dl1_to_dl2[0].slurm_options: '-Z' is not an sbatch short option "
         "(move it to 'extra_slurm_options: {name: value}')",
+    ),
+    "legacy_slurm_options_bare_word": (
+        "dl1_to_dl2",
+        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n    slurm_options: long\n",
+        "stages.dl1_to_dl2[0].slurm_options: cannot translate 'long' into a Slurm option "
+        "(move it to 'extra_slurm_options: {name: value}')",
+    ),
+    "extra_slurm_options_owned_by_lstflow": (
+        "dl1_to_dl2",
+        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n"
+        "    extra_slurm_options: {job-name: mine}\n",
+        "stages.dl1_to_dl2[0].extra_slurm_options.job-name: 'job-name' is set by lstflow itself "
+        "(it names the jobs and their logs) (delete it)",
+    ),
+    "extra_slurm_options_array_throttle": (
+        "dl1_to_dl2",
+        "  - input: /dl1.h5\n    output: /dl2\n    path_model: /m\n"
+        "    extra_slurm_options: {array: 0-9%5}\n",
+        "stages.dl1_to_dl2[0].extra_slurm_options.array: 'array' is set by lstflow, which builds "
+        "the job arrays (delete it; the number of elements running at once is [lstflow] "
+        "array_throttle)",
     ),
 }
 
@@ -183,21 +211,23 @@ def test_stage_entry_rejections(write_config: WriteConfig, case: str) -> None:
     assert f"{path}: {expected}" in problems(path)
 
 
-def test_duplicate_prod_id_names_both_files(write_config: WriteConfig, tmp_path: Path) -> None:
+def test_parts_of_one_prod_id_must_share_the_environment(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
     from lstflow.config import load_library
 
     first = write_config(minimal(), subdir="a")
-    second = write_config(minimal(), subdir="b")
+    second = write_config(minimal(**{"lstchain-v0.12.3": "lstchain-v0.10.5"}), subdir="b")
     library = load_library(tmp_path)
     assert library.productions == {}
     assert str(library.errors[first]) == (
-        f"{first}: prod_id: 'prod_a' is also the prod_id of {second} "
-        "(give each production its own prod_id)"
+        f"{first}: source_environment: {{source_file: /opt/conda/etc/profile.d/conda.sh, "
+        "conda_env: lstchain-v0.12.3} differs from {source_file: /opt/conda/etc/profile.d/"
+        f"conda.sh, conda_env: lstchain-v0.10.5}} in {second}, which shares the prod_id "
+        "'prod_a' (configs sharing a prod_id are parts of one production and must use the same "
+        "source_environment: make them agree, or give one its own prod_id)"
     )
-    assert str(library.errors[second]) == (
-        f"{second}: prod_id: 'prod_a' is also the prod_id of {first} "
-        "(give each production its own prod_id)"
-    )
+    assert f"in {first}, which shares the prod_id 'prod_a'" in str(library.errors[second])
 
 
 def test_every_problem_of_a_file_is_reported(write_config: WriteConfig) -> None:

@@ -40,8 +40,8 @@ from lstflow.nightly.step_operator import (  # noqa: E402
     NightStepOperator,
 )
 from lstflow.nightly.timetable import NightTimetable  # noqa: E402
-from lstflow.onsite import synthetic  # noqa: E402
 from lstflow.onsite.settings import VERSION_KEYS  # noqa: E402
+from lstflow_dev import synthetic_onsite  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
@@ -60,8 +60,8 @@ def dag() -> DAG:
 def onsite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A synthetic three-night tree, and the Airflow options that point the DAG at it."""
     base = tmp_path / "onsite"
-    synthetic.build_synthetic_tree(base)
-    config = synthetic.write_settings(tmp_path / "config")
+    synthetic_onsite.build_synthetic_tree(base)
+    config = synthetic_onsite.write_settings(tmp_path / "config")
     monkeypatch.setenv("AIRFLOW__LSTFLOW__ONSITE_CONFIG", str(config))
     monkeypatch.setenv("AIRFLOW__LSTFLOW__ONSITE_BASE", str(base))
     monkeypatch.setenv("AIRFLOW__LSTFLOW__JOB_PYTHON", "/envs/lstflow/bin/python")
@@ -388,8 +388,10 @@ def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) 
 def test_a_step_the_input_state_does_not_need_is_skipped_with_its_reason(onsite: Path) -> None:
     context = _context(NIGHT, simulate=True, input_state="gain_selected")
     operator = NightStepOperator(task_id="gain_selection", step="gain_selection")
+    spec = operator.build_array_spec(context)
+    assert spec.items == ()
     with pytest.raises(AirflowSkipException, match="input_state gain_selected: the R0 files in"):
-        operator.execute(context)
+        operator.spec_ready(context, spec)  # what execute does first with a fresh or stored spec
 
 
 def test_deadline_alert_mails_the_configured_recipients_through_smtp(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lstflow.onsite import synthetic
 from lstflow.onsite.settings import OnsiteSettings, load_settings
+from lstflow_dev import synthetic_onsite
 
 SettingsFactory = Callable[..., OnsiteSettings]
 
@@ -16,7 +16,7 @@ SettingsFactory = Callable[..., OnsiteSettings]
 @pytest.fixture
 def onsite_base(tmp_path: Path) -> Path:
     base = tmp_path / "onsite"
-    synthetic.build_synthetic_tree(base, prod_ids=("v0.12.3", "v0.13.0"))
+    synthetic_onsite.build_synthetic_tree(base, prod_ids=("v0.12.3", "v0.13.0"))
     return base
 
 
@@ -25,7 +25,7 @@ def make_settings(tmp_path: Path, onsite_base: Path) -> SettingsFactory:
     def make(
         exclusions: dict[str, list[dict[str, object]]] | None = None, lookback_nights: int = 4
     ) -> OnsiteSettings:
-        path = synthetic.write_settings(tmp_path / "cfg", exclusions, lookback_nights)
+        path = synthetic_onsite.write_settings(tmp_path / "cfg", exclusions, lookback_nights)
         return load_settings(path, base=onsite_base)
 
     return make

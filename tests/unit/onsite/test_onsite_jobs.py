@@ -253,7 +253,7 @@ def test_planner_imports_stay_light(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "import lstflow.onsite.plan, lstflow.onsite.tasks, lstflow.onsite.status\n"
-        "import lstflow.onsite.synthetic, lstflow.jobs.simulate, lstflow.jobs.provenance\n"
+        "import lstflow.jobs.simulate, lstflow.jobs.provenance\n"
         "import lstflow.jobs.night_close\n"
         "heavy = ('astropy', 'numpy', 'lstchain', 'ctapipe', 'airflow', 'lstflow.slurm')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"

@@ -16,7 +16,7 @@ from lstflow.productions.run_provenance import analysis_versions
 from lstflow.productions.stage_operator import load_for_run
 from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
 from lstflow.slurm.slurm_argv import CommandResult
-from lstflow.testdata import production_samples_dir
+from lstflow_dev.testdata import production_samples_dir
 
 pytestmark = pytest.mark.unit
 

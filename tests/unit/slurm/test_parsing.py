@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from lstflow.slurm.elements import ElementId, SlurmOutputError, expand_index_ranges
 from lstflow.slurm.parsing import (
-    ElementId,
-    SlurmOutputError,
-    expand_index_ranges,
+    elapsed_seconds,
     parse_exit_code,
     parse_named_jobs,
     parse_sacct,
     parse_sbatch_parsable,
     parse_scontrol_config,
     parse_squeue,
+    rss_bytes,
 )
 from lstflow.slurm.states import SlurmState, parse_state
 
@@ -56,7 +56,7 @@ def test_squeue_rejects_wrong_field_count() -> None:
 
 
 def test_sacct_cancelled_by_uid_is_cancelled_with_canceller() -> None:
-    (row,) = parse_sacct("39|CANCELLED by 1001|0:0\n")
+    (row,) = parse_sacct("39|CANCELLED by 1001|0:0|00:00:01|\n")
     assert row.state is SlurmState.CANCELLED
     assert row.cancelled_by == "1001"
     assert row.exit_code == 0 and row.signal == 0
@@ -65,8 +65,8 @@ def test_sacct_cancelled_by_uid_is_cancelled_with_canceller() -> None:
 
 def test_sacct_array_rows_exit_codes_and_steps_skipped() -> None:
     text = (
-        "20_0|COMPLETED|0:0\n20_0.batch|COMPLETED|0:0\n20_3|FAILED|3:0\n"
-        "41|OUT_OF_MEMORY|0:125\n42|TIMEOUT|0:0\n24|FAILED|0:9\n"
+        "20_0|COMPLETED|0:0|00:00:01|\n20_0.batch|COMPLETED|0:0|00:00:01|\n20_3|FAILED|3:0||\n"
+        "41|OUT_OF_MEMORY|0:125||\n42|TIMEOUT|0:0||\n24|FAILED|0:9||\n"
     )
     rows = {str(r.element): r for r in parse_sacct(text)}
     assert set(rows) == {"20_0", "20_3", "41", "42", "24"}
@@ -77,7 +77,7 @@ def test_sacct_array_rows_exit_codes_and_steps_skipped() -> None:
 
 
 def test_sacct_pending_array_range_is_expanded() -> None:
-    rows = parse_sacct("28_[0-3]|PENDING|0:0\n")
+    rows = parse_sacct("28_[0-3]|PENDING|0:0|00:00:00|\n")
     assert [r.element.index for r in rows] == [0, 1, 2, 3]
     assert not any(r.finished for r in rows)
 
@@ -88,7 +88,7 @@ def test_sacct_purged_or_unknown_job_gives_no_rows() -> None:
 
 def test_preempted_is_slurms_business_in_squeue_but_final_in_sacct() -> None:
     (live,) = parse_squeue("7_1|PREEMPTED|None")
-    (accounted,) = parse_sacct("7_1|PREEMPTED|0:0")
+    (accounted,) = parse_sacct("7_1|PREEMPTED|0:0||")
     assert not live.finished
     assert accounted.finished
 
@@ -157,3 +157,41 @@ def test_element_id_round_trip() -> None:
     assert str(ElementId("123", 4)) == "123_4"
     with pytest.raises(SlurmOutputError):
         ElementId.parse("123_[1-2]")
+
+
+def test_sacct_elapsed_forms() -> None:
+    assert elapsed_seconds("00:01:05") == 65
+    assert elapsed_seconds("1-02:00:00") == 93600
+    assert elapsed_seconds("03:07.250") == pytest.approx(187.25)
+    assert elapsed_seconds("") is None
+
+
+def test_sacct_maxrss_units() -> None:
+    assert rss_bytes("2048K") == 2 * 1024 * 1024
+    assert rss_bytes("1.5G") == int(1.5 * 2**30)
+    assert rss_bytes("0") == 0
+    assert rss_bytes("") is None
+
+
+def test_sacct_usage_takes_elapsed_from_the_allocation_and_memory_from_its_largest_step() -> None:
+    output = (
+        "501_0|COMPLETED|0:0|00:00:42|\n"
+        "501_0.batch|COMPLETED|0:0|00:00:42|81234K\n"
+        "501_0.extern|COMPLETED|0:0|00:00:42|1024K\n"
+        "501_1|OUT_OF_MEMORY|0:125|00:01:00|\n"
+        "501_1.batch|OUT_OF_MEMORY|0:125|00:01:00|2G\n"
+        "502|CANCELLED by 1001|0:0|00:00:03|\n"
+    )
+    usage = {str(row.element): row for row in parse_sacct(output)}
+    assert set(usage) == {"501_0", "501_1", "502"}
+    assert (usage["501_0"].state, usage["501_0"].elapsed_s) == (SlurmState.COMPLETED, 42.0)
+    assert usage["501_0"].max_rss_bytes == 81234 * 1024
+    assert usage["501_1"].state is SlurmState.OUT_OF_MEMORY
+    assert usage["501_1"].max_rss_bytes == 2 * 2**30
+    assert (usage["502"].state, usage["502"].cancelled_by) == (SlurmState.CANCELLED, "1001")
+    assert (usage["502"].elapsed_s, usage["502"].max_rss_bytes) == (3.0, None)
+
+
+def test_sacct_rejects_the_old_three_field_format() -> None:
+    with pytest.raises(SlurmOutputError, match="5 '\\|'-separated fields"):
+        parse_sacct("20_0|COMPLETED|0:0")

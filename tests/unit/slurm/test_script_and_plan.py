@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lstflow.slurm.array_plan import ArrayPlan, RunIdentity, compact_indices
-from lstflow.slurm.parsing import ElementId, ElementStatus
+from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.policy import RetryPolicy
 from lstflow.slurm.script import render_array_script
 from lstflow.slurm.slurm_argv import sbatch_argv

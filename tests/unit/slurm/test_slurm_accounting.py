@@ -10,7 +10,7 @@ from lstflow.slurm.accounting import (
     parse_accounting,
     sacct_accounting_argv,
 )
-from lstflow.slurm.parsing import ElementId, SlurmOutputError
+from lstflow.slurm.elements import ElementId, SlurmOutputError
 
 pytestmark = pytest.mark.unit
 

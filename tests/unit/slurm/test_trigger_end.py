@@ -13,14 +13,11 @@ from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
 
 from lstflow.slurm import trigger as trigger_module
 from lstflow.slurm.array_plan import ArrayPlan, RunIdentity
-from lstflow.slurm.operator import (
-    ENDED_BY_TRIGGER,
-    SlurmArrayOperator,
-    _event_statuses,
-    pull_report,
-)
-from lstflow.slurm.parsing import ElementId, ElementStatus
-from lstflow.slurm.poller import PollSettings, StatusWatch
+from lstflow.slurm.elements import ElementId, ElementStatus
+from lstflow.slurm.operator import ENDED_BY_TRIGGER, SlurmArrayOperator, _event_statuses
+from lstflow.slurm.policy import PollSettings
+from lstflow.slurm.poller import StatusWatch
+from lstflow.slurm.reports import FailedElement, SlurmReport, pull_report
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, WorkItem
 
@@ -92,7 +89,7 @@ def test_the_report_survives_a_triggerer_restart() -> None:
 
 def _deferred_trigger(operator: SlurmArrayOperator, plan: ArrayPlan) -> Any:
     with pytest.raises(TaskDeferred) as deferred:
-        operator._defer_or_finish(None, plan, SPEC, {})  # type: ignore[arg-type]
+        operator._defer_or_finish(plan, SPEC, {})
     return deferred.value.trigger
 
 
@@ -138,8 +135,20 @@ class _Pulls:
 
 
 def test_pulled_report_is_decoded_when_the_triggerer_stored_it_as_json_text() -> None:
-    assert pull_report(_Pulls({"return_value": json.dumps(REPORT)}), "stage") == REPORT
-    assert pull_report(_Pulls({"return_value": REPORT}), "stage") == REPORT
+    expected = SlurmReport("stage", 2, 2, ("5",))
+    assert pull_report(_Pulls({"return_value": json.dumps(REPORT)}), "stage") == expected
+    assert pull_report(_Pulls({"return_value": REPORT}), "stage") == expected
     failed = {**REPORT, "completed": 1}
-    assert pull_report(_Pulls({"slurm_report": failed}), "stage") == failed
+    assert pull_report(_Pulls({"slurm_report": failed}), "stage") == SlurmReport.from_json(failed)
     assert pull_report(_Pulls({"return_value": "not json"}), "stage") is None
+
+
+def test_report_round_trips_through_json_with_its_failed_elements() -> None:
+    report = SlurmReport(
+        "stage",
+        3,
+        2,
+        ("5", "6"),
+        (FailedElement("6_0", "b", "FAILED", 1, 0, 3, "true", stderr_tail="boom"),),
+    )
+    assert SlurmReport.from_json(json.dumps(report.to_json())) == report

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from lstflow.slurm.parsing import ElementId, ElementStatus
-from lstflow.slurm.poller import PollSettings, StatusWatch
+from lstflow.slurm.elements import ElementId, ElementStatus
+from lstflow.slurm.policy import PollSettings
+from lstflow.slurm.poller import StatusWatch
 from lstflow.slurm.states import SlurmState
 
 pytestmark = pytest.mark.unit

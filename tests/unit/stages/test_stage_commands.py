@@ -16,7 +16,7 @@ import pytest
 from lstflow.config import ProductionConfig, load_production
 from lstflow.stages.base import PlanContext
 from lstflow.stages.registry import plan_stage, stages_to_run
-from lstflow.testdata import production_samples_dir
+from lstflow_dev.testdata import production_samples_dir
 
 pytestmark = pytest.mark.unit
 
@@ -41,7 +41,7 @@ def context(production: ProductionConfig) -> PlanContext:
         prod_id=production.prod_id,
         lstchain_config=CONF,
         log_root="/cluster/logs",
-        account=production.slurm_config.user_account,
+        slurm_config=production.slurm_config,
         files=TwoFilesPerDirectory(),
     )
 

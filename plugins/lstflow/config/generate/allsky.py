@@ -46,11 +46,17 @@ HEAVY_DEC = "dec_2276"  # the declination whose training and DL2 need more memor
 
 @dataclass(frozen=True)
 class AllSkyPlan:
-    """Which parts a kind has; ``None`` means the part is absent."""
+    """Which parts a kind has; ``None`` means the part is absent.
+
+    ``split_diffuse``: the diffuse-gamma training nodes are split into train/test halves;
+    ``diffuse_testing``: those test halves are merged per node, to DL2 and full-enclosure IRFs
+    (with the split in the same production, or from an earlier one of the same prod_id).
+    """
 
     training: str | None
     testing: str | None
     split_diffuse: bool = False
+    diffuse_testing: bool = False
     irfs: bool = True
 
 
@@ -93,6 +99,13 @@ class _AllSkyGenerator:
             )
         if self.plan.testing is not None:
             self._testing(decs if self.plan.training is not None else list(self.request.dec_list))
+        if self.plan.diffuse_testing and not self.plan.split_diffuse:
+            for dec in self.request.dec_list:
+                diffuse = scan_nodes(
+                    Path(self.scan.dl0_training(DIFFUSE, dec)), self.stages.missing
+                )
+                for node in sorted(diffuse.values()):
+                    self._diffuse_testing(dec, node)
         return self.stages.build(self.request, prod_type, keep_pointing_features=True)
 
     def _training(self, dec: str) -> bool:
@@ -169,7 +182,8 @@ class _AllSkyGenerator:
                 self.stages.add(
                     TrainTestSplitEntry, input=dl1, train=f"{dl1}/train", test=f"{test}/test"
                 )
-                self._diffuse_testing(dec, node)
+                if self.plan.diffuse_testing:
+                    self._diffuse_testing(dec, node)
         pattern = "*/*/*.h5" if split else "*/*.h5"
         self.stages.add(
             MergeDl1Entry,

@@ -31,6 +31,7 @@ class GenerationRequest:
     dec_list: tuple[str, ...] = ()
     source_prod_id: str | None = None
     zenith: str = "zenith_20deg"
+    nsb_levels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,18 @@ class GeneratedProduction:
     """A generated config plus what the generator could not find (reported, never hidden).
 
     ``keep_pointing_features``: whether the RF feature lists keep alt_tel/az_tel/sin_az_tel
-    (a single-pointing production has them constant, so they are dropped).
+    (a single-pointing production has them constant, so they are dropped). ``directory``: where
+    it goes under the output directory (``NSB-0.07`` for a grid level, else the directory
+    itself); ``lstchain_settings``: ``(block, key, value)`` set in the standard lstchain config;
+    ``description``: the README's first paragraph.
     """
 
     config: ProductionConfig
     missing: tuple[str, ...]
     keep_pointing_features: bool
+    directory: str = ""
+    lstchain_settings: tuple[tuple[str, str, object], ...] = ()
+    description: str = ""
 
 
 class StagesBuilder:

@@ -7,11 +7,13 @@ environment (this process never imports lstchain). Nothing is written if any tar
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,19 @@ def lstchain_mc_config(command: str, keep_pointing_features: bool) -> dict[str, 
     return config
 
 
+def with_settings(
+    config: dict[str, object], settings: tuple[tuple[str, str, object], ...]
+) -> dict[str, object]:
+    """A copy of ``config`` with each ``(block, key, value)`` set (e.g. the NSB tuning rate)."""
+    result = copy.deepcopy(config)
+    for block, key, value in settings:
+        section = result.setdefault(block, {})
+        if not isinstance(section, dict):
+            raise GenerationError(f"the standard lstchain config's '{block}' is not a mapping")
+        section[key] = value
+    return result
+
+
 def readme_stub(generated: GeneratedProduction, command_line: str) -> str:
     config = generated.config
     lines = [
@@ -79,6 +94,7 @@ def readme_stub(generated: GeneratedProduction, command_line: str) -> str:
         "",
         "## Description",
         "",
+        *([generated.description, ""] if generated.description else []),
         "TODO: what this production is for (source, declinations, NSB tuning, ...).",
         "",
         "## Config file creation",
@@ -96,28 +112,45 @@ def readme_stub(generated: GeneratedProduction, command_line: str) -> str:
     return "\n".join(lines)
 
 
-def write_production(
-    generated: GeneratedProduction,
+def _targets(generated: GeneratedProduction, out_dir: Path) -> WrittenProduction:
+    directory = out_dir / generated.directory if generated.directory else out_dir
+    prod_id = generated.config.prod_id
+    return WrittenProduction(
+        yaml=directory / f"lstmcpipe_config_{prod_id}.yaml",
+        lstchain_config=directory / f"lstchain_config_{prod_id}.json",
+        readme=directory / "README.md",
+    )
+
+
+def write_productions(
+    productions: Sequence[GeneratedProduction],
     out_dir: Path,
     *,
     command_line: str,
     dump_config_command: str,
     overwrite: bool = False,
-) -> WrittenProduction:
-    prod_id = generated.config.prod_id
-    written = WrittenProduction(
-        yaml=out_dir / f"lstmcpipe_config_{prod_id}.yaml",
-        lstchain_config=out_dir / f"lstchain_config_{prod_id}.json",
-        readme=out_dir / "README.md",
-    )
-    targets = (written.yaml, written.lstchain_config, written.readme)
-    existing = [str(path) for path in targets if path.exists()]
+) -> list[WrittenProduction]:
+    """Write each production (YAML, lstchain JSON, README); nothing if any target exists."""
+    written = [_targets(generated, out_dir) for generated in productions]
+    existing = [
+        str(path)
+        for files in written
+        for path in (files.yaml, files.lstchain_config, files.readme)
+        if path.exists()
+    ]
     if existing and not overwrite:
         raise GenerationError(f"refusing to replace {', '.join(existing)} (pass --overwrite)")
-    lstchain_config = lstchain_mc_config(dump_config_command, generated.keep_pointing_features)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    header = f"lstflow generated config ({generated.config.prod_type})\n{command_line}"
-    written.lstchain_config.write_text(json.dumps(lstchain_config, indent=2) + "\n")
-    written.yaml.write_text(dump_production(generated.config, header))
-    written.readme.write_text(readme_stub(generated, command_line))
+    standard = {
+        keep: lstchain_mc_config(dump_config_command, keep)
+        for keep in {generated.keep_pointing_features for generated in productions}
+    }
+    for generated, files in zip(productions, written, strict=True):
+        lstchain_config = with_settings(
+            standard[generated.keep_pointing_features], generated.lstchain_settings
+        )
+        files.yaml.parent.mkdir(parents=True, exist_ok=True)
+        header = f"lstflow generated config ({generated.config.prod_type})\n{command_line}"
+        files.lstchain_config.write_text(json.dumps(lstchain_config, indent=2) + "\n")
+        files.yaml.write_text(dump_production(generated.config, header))
+        files.readme.write_text(readme_stub(generated, command_line))
     return written

@@ -14,9 +14,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lstflow import testdata
-from lstflow.jobs import synthetic_dl1
 from lstflow.jobs.common import JobError, write_json_atomic
+from lstflow_dev import testdata
+from lstflow_dev.jobs import synthetic_dl1
 
 TEMPLATE_SIMTEL = "history_meta_75.simtel.zst"
 

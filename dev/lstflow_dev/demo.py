@@ -6,7 +6,8 @@
 3. ``lstflow_demo_analysis``: split, merge, train, DL2, IRFs and sensitivity on a synthetic DL1
    set built from a real DL1 file of step 1 (the real files hold a handful of events).
 
-Shared by ``lstflow demo`` and the end-to-end tests, so both run exactly the same thing.
+Shared by ``make demo`` (``python -m lstflow_dev demo``) and the end-to-end tests, so both run
+exactly the same thing.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lstflow import localcluster, testdata
 from lstflow.product_base.options import log_root
 from lstflow.productions.naming import dag_id_for
-from lstflow.project import state_dir
+from lstflow_dev import localcluster, testdata
+from lstflow_dev.checkout import CHECKOUT_ROOT, job_pythonpath, state_dir
 
 PRODUCTIONS = ("lstflow_demo_dl1", "lstflow_demo_dl1ab", "lstflow_demo_analysis")
 # DL0 directory -> (real simtel file, how many links to it): several files per directory so the
@@ -109,7 +110,7 @@ def make_synthetic_dl1(data_root: Path, user: str) -> None:
             "--",
             sys.executable,
             "-m",
-            "lstflow.jobs.synthetic_dl1",
+            "lstflow_dev.jobs.synthetic_dl1",
             "--template",
             str(template),
             "--particle",
@@ -121,16 +122,15 @@ def make_synthetic_dl1(data_root: Path, user: str) -> None:
             "-o",
             str(directory),
         ]
-        subprocess.run(command, check=True, env={**os.environ, "MPLBACKEND": "Agg"})
+        environment = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": job_pythonpath()}
+        subprocess.run(command, check=True, env=environment)
 
 
 def run_production(prod_id: str, conf: dict[str, Any]) -> str:
     """Trigger one production DAG through ``dag.test()`` (real Airflow, real Slurm)."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from lstflow.project import project_root
-
-    dagbag = DagBag(str(project_root() / "dags" / "lstflow_productions.py"))
+    dagbag = DagBag(str(CHECKOUT_ROOT / "dags" / "lstflow_productions.py"))
     dag = dagbag.dags.get(dag_id_for(prod_id))
     if dag is None:
         raise RuntimeError(f"no DAG for {prod_id}; import errors: {dagbag.import_errors}")

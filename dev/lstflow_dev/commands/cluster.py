@@ -1,11 +1,11 @@
-"""``lstflow cluster up|down|status|connection``: the machine-wide local Slurm-over-SSH cluster."""
+"""``python -m lstflow_dev cluster up|down|status|connection``: the local Slurm-over-SSH cluster."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from lstflow import localcluster
+from lstflow_dev import localcluster
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,7 +54,7 @@ def run_up(args: argparse.Namespace) -> int:
             localcluster.upsert_airflow_connection()
             print(f"Airflow connection {localcluster.CONNECTION_ID!r} upserted")
     except localcluster.ClusterError as error:
-        print(f"lstflow cluster up: {error}", file=sys.stderr)
+        print(f"cluster up: {error}", file=sys.stderr)
         return 1
     print(f"cluster up; client environment in {info.env_file}")
     return 0
@@ -64,7 +64,7 @@ def run_down(args: argparse.Namespace) -> int:
     try:
         localcluster.down(wipe=args.wipe)
     except localcluster.ClusterError as error:
-        print(f"lstflow cluster down: {error}", file=sys.stderr)
+        print(f"cluster down: {error}", file=sys.stderr)
         return 1
     print("cluster down" + (" and wiped" if args.wipe else ""))
     return 0
@@ -74,7 +74,7 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         report = localcluster.status()
     except localcluster.ClusterError as error:
-        print(f"lstflow cluster status: {error}", file=sys.stderr)
+        print(f"cluster status: {error}", file=sys.stderr)
         return 1
     for name, pid in report["daemons"].items():
         print(f"{name:<10} {'pid ' + str(pid) if pid else 'NOT RUNNING'}")
@@ -93,6 +93,6 @@ def run_connection(args: argparse.Namespace) -> int:
     try:
         print(localcluster.airflow_connection_json())
     except localcluster.ClusterError as error:
-        print(f"lstflow cluster connection: {error}", file=sys.stderr)
+        print(f"cluster connection: {error}", file=sys.stderr)
         return 1
     return 0

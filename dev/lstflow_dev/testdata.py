@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lstflow_dev.checkout import CHECKOUT_ROOT
+
 ENV_VAR = "LSTFLOW_TEST_DATA"
-CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
 FOCAL_LENGTH_OVERRIDE = "lstchain_override_focal_length_equivalent.json"
 
 

@@ -1,4 +1,4 @@
-"""``lstflow demo``: run the demo productions through Airflow on the local Slurm cluster."""
+"""``python -m lstflow_dev demo``: the demo productions through Airflow on the local Slurm."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from lstflow import demo
+from lstflow_dev import demo
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the demo productions (real lstchain) through Airflow on the local cluster",
-        description="Needs `lstflow init` and `lstflow cluster up` first (`make demo` does both).",
+        description="Needs `lstflow init` and `make cluster-up` first (`make demo` does both).",
     )
     parser.add_argument(
         "--data-root",

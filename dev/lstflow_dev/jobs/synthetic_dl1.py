@@ -14,7 +14,7 @@ wider, 10 % of them gamma-like), the image centre sits ``impact / 10.6 km`` (tim
 length) from the true source along the image axis, and skewness and time gradient carry the
 head-tail sign. Deterministic: the same particle, run and size always give the same file.
 
-    python -m lstflow.jobs.synthetic_dl1 --template DL1.h5 --particle gamma_diffuse|gamma|proton
+    python -m lstflow_dev.jobs.synthetic_dl1 --template DL1.h5 --particle gamma_diffuse|gamma|proton
         --runs 1 2 --n-showers N -o OUTDIR [--overwrite]
 """
 
@@ -403,7 +403,7 @@ def generate(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lstflow.jobs.synthetic_dl1",
+        prog="python -m lstflow_dev.jobs.synthetic_dl1",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

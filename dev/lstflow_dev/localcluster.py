@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lstflow_dev.checkout import CHECKOUT_ROOT, job_pythonpath
+
 if TYPE_CHECKING:
     import paramiko
 
-CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = CHECKOUT_ROOT / "include" / "localcluster"
 SETTINGS_FILE = SCRIPTS_DIR / "defaults.conf"
 CONNECTION_ID = "lstflow_local_slurm"
@@ -126,7 +127,7 @@ def cluster_env() -> dict[str, str]:
     except FileNotFoundError:
         raise ClusterError(
             f"{path} does not exist: the local cluster was never brought up on this machine; "
-            "run `lstflow cluster up`"
+            "run `make cluster-up`"
         ) from None
     return parse_key_value_lines(text, str(path))
 
@@ -138,7 +139,7 @@ def known_host_key(known_hosts_text: str, host: str, port: int) -> str:
         fields = line.split()
         if len(fields) >= 3 and wanted in fields[0].split(","):
             return f"{fields[1]} {fields[2]}"
-    raise ClusterError(f"known_hosts has no key for {wanted}; run `lstflow cluster up` again")
+    raise ClusterError(f"known_hosts has no key for {wanted}; run `make cluster-up` again")
 
 
 def airflow_connection(env: Mapping[str, str]) -> dict[str, Any]:
@@ -151,7 +152,7 @@ def airflow_connection(env: Mapping[str, str]) -> dict[str, Any]:
     known_hosts_text = Path(env["SLURM_SSH_KNOWN_HOSTS"]).read_text()
     return {
         "conn_type": "ssh",
-        "description": "lstflow local Slurm cluster (lstflow cluster up)",
+        "description": "lstflow local Slurm cluster (make cluster-up)",
         "host": host,
         "port": port,
         "login": env["SLURM_SSH_USER"],
@@ -214,14 +215,15 @@ def check_job_python(python: str, user: str) -> None:
     """
     probe = (
         "import importlib.util, sys; "
-        "missing = [m for m in ('lstchain', 'lstflow') if importlib.util.find_spec(m) is None]; "
+        "missing = [m for m in ('lstchain', 'lstflow', 'lstflow_dev') "
+        "if importlib.util.find_spec(m) is None]; "
         "sys.exit('cannot import ' + ', '.join(missing) if missing else 0)"
     )
     result = subprocess.run(
         ["runuser", "-u", user, "--", python, "-c", probe],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(CHECKOUT_ROOT / "plugins")},
+        env={**os.environ, "PYTHONPATH": job_pythonpath()},
         cwd="/",
         timeout=120,
         check=False,
@@ -229,7 +231,7 @@ def check_job_python(python: str, user: str) -> None:
     if result.returncode != 0:
         raise ClusterError(
             f"jobs run as {user!r} but {user!r} cannot use {python} with lstchain and "
-            f"{CHECKOUT_ROOT / 'plugins'}: {result.stderr.strip() or result.stdout.strip()}. "
+            f"{job_pythonpath()}: {result.stderr.strip() or result.stdout.strip()}. "
             f"Make the venv and the checkout readable by {user!r} (e.g. chmod -R o+rX), "
             f"or point {JOB_PYTHON_ENV} at a Python that is."
         )

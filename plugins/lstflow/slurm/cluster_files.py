@@ -1,0 +1,162 @@
+"""``ClusterFiles``: the files of the cluster's filesystem, reached over the Slurm connection.
+
+The one way lstflow's Airflow side reads or writes cluster files: stage planners list input
+directories, the stage operator checks outputs, provenance measures sizes, the nightly DAG
+writes its status and the UI reads plots. Every shell snippet here is fixed text; paths travel
+NUL-separated on stdin or are ``shlex``-quoted, and every read is bounded in size.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import posixpath
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lstflow.slurm.hook import SlurmHook
+
+#: The largest file ``read`` returns; bigger files read as missing.
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+#: The most of a log tail ``tail`` returns per file, whatever its line lengths.
+TAIL_MAX_BYTES = 64 * 1024
+
+# For each directory on stdin: D<dir> then F<file> per regular file, or M<dir> if missing.
+_LIST_SNIPPET = (
+    "while IFS= read -r -d '' d; do "
+    'if [ -d "$d" ]; then printf \'D%s\\0\' "$d"; '
+    "find \"$d\" -mindepth 1 -maxdepth 1 -xtype f -printf 'F%p\\0'; "
+    "else printf 'M%s\\0' \"$d\"; fi; done"
+)
+_EXISTS_SNIPPET = (
+    "while IFS= read -r -d '' p; do [ -e \"$p\" ] && printf '%s\\0' \"$p\"; done; true"
+)
+# For each path on stdin: kind, size in bytes, file count, path.
+_SIZES_SNIPPET = (
+    "while IFS= read -r -d '' p; do "
+    "if [ -d \"$p\" ]; then printf 'dir\\0%s\\0%s\\0%s\\0' "
+    '"$(du -sb -- "$p" | cut -f1)" "$(find "$p" -type f | wc -l)" "$p"; '
+    'elif [ -e "$p" ]; then printf \'file\\0%s\\0%s\\0%s\\0\' "$(stat -L -c %s -- "$p")" 1 "$p"; '
+    "else printf 'missing\\0\\0\\0%s\\0' \"$p\"; fi; done; true"
+)
+
+
+@dataclass(frozen=True)
+class PathSize:
+    """A path's kind (``file``, ``dir``, ``missing``), bytes and file count."""
+
+    path: str
+    kind: str
+    size: int | None = None
+    files: int | None = None
+
+
+def _stdin(paths: Iterable[str]) -> bytes:
+    return "".join(f"{path}\0" for path in paths).encode()
+
+
+class ClusterFiles:
+    """List, test, measure, read (bounded), write and create files on the cluster."""
+
+    def __init__(self, hook: SlurmHook) -> None:
+        self.hook = hook
+
+    def list_directories(
+        self, directories: Sequence[str], patterns: Sequence[str]
+    ) -> dict[str, list[str] | None]:
+        """Per directory, its sorted files matching a glob pattern, or None if it is missing."""
+        wanted = list(dict.fromkeys(directories))
+        if not wanted:
+            return {}
+        output = self.hook.check(_LIST_SNIPPET, stdin=_stdin(wanted)).stdout
+        listings: dict[str, list[str] | None] = {}
+        current: list[str] | None = None
+        for record in filter(None, output.split("\0")):
+            kind, path = record[0], record[1:]
+            if kind == "D":
+                current = listings[path] = []
+            elif kind == "M":
+                listings[path] = None
+            elif current is not None and any(
+                fnmatch.fnmatchcase(posixpath.basename(path), pattern) for pattern in patterns
+            ):
+                current.append(path)
+        return {directory: _sorted(listings.get(directory)) for directory in wanted}
+
+    def existing(self, paths: Iterable[str]) -> set[str]:
+        """Which of ``paths`` exist, in one SSH call."""
+        wanted = list(paths)
+        if not wanted:
+            return set()
+        output = self.hook.check(_EXISTS_SNIPPET, stdin=_stdin(wanted)).stdout
+        return {path for path in output.split("\0") if path}
+
+    def sizes(self, paths: Sequence[str]) -> dict[str, PathSize]:
+        """Kind, size and file count of each path (directories summed), in one SSH call."""
+        if not paths:
+            return {}
+        return parse_sizes(self.hook.check(_SIZES_SNIPPET, stdin=_stdin(paths)).stdout)
+
+    def read(self, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes | None:
+        """The file's bytes, or ``None`` if it is missing, unreadable or over ``max_bytes``."""
+        quoted = shlex.quote(path)
+        result = self.hook.run(
+            f"test $(stat -L -c %s -- {quoted}) -le {int(max_bytes)} && base64 -- {quoted}"
+        )
+        if result.exit_status != 0:
+            return None
+        return base64.b64decode(result.stdout)
+
+    def write(self, path: str, content: str) -> None:
+        """Write ``content`` to ``path`` atomically (temp file + rename), creating its dir."""
+        quoted = shlex.quote(path)
+        tmp = shlex.quote(f"{path}.lstflow-tmp")
+        snippet = f'mkdir -p -- "$(dirname -- {quoted})" && cat > {tmp} && mv -f -- {tmp} {quoted}'
+        self.hook.check(snippet, stdin=content.encode())
+
+    def make_dirs(self, paths: Sequence[str]) -> None:
+        """``mkdir -p`` every path; paths travel on stdin, as a command line holds 128 KiB."""
+        if paths:
+            self.hook.check("xargs -0 mkdir -p --", stdin=_stdin(paths))
+
+    def move_aside(self, paths: Sequence[str], suffix: str) -> None:
+        """Rename each path to ``<path><suffix>``: outputs are never deleted."""
+        if paths:
+            moves = " && ".join(
+                f"mv -- {shlex.quote(path)} {shlex.quote(path + suffix)}" for path in paths
+            )
+            self.hook.check(moves)
+
+    def tail(self, paths: Sequence[str], lines: int = 20) -> dict[str, str]:
+        """The last ``lines`` lines of each file, in one SSH call; missing files give ''."""
+        if not paths:
+            return {}
+        quoted = " ".join(shlex.quote(path) for path in paths)
+        snippet = (
+            f"for f in {quoted}; do printf '\\0%s\\0' \"$f\"; "
+            f'tail -n {int(lines)} -- "$f" 2>/dev/null | tail -c {TAIL_MAX_BYTES}; done; true'
+        )
+        parts = self.hook.check(snippet).stdout.split("\0")[1:]
+        return {parts[i]: parts[i + 1] for i in range(0, len(parts) - 1, 2)}
+
+
+def parse_sizes(output: str) -> dict[str, PathSize]:
+    """Records ``kind\\0size\\0files\\0path\\0`` of the sizes snippet, by path."""
+    parts = output.split("\0")
+    rows: dict[str, PathSize] = {}
+    for i in range(0, len(parts) - 3, 4):
+        kind, size, files, path = parts[i : i + 4]
+        rows[path] = PathSize(
+            path,
+            kind.strip(),
+            int(size) if size.isdigit() else None,
+            int(files) if files.isdigit() else None,
+        )
+    return rows
+
+
+def _sorted(files: list[str] | None) -> list[str] | None:
+    return None if files is None else sorted(files)
