@@ -206,7 +206,7 @@ def test_nights_page_shows_the_night_status_tables(
     assert [s.get_attribute("data-night") for s in sections] == expected
     for section in sections:
         header = section.find_element(By.CSS_SELECTOR, "table.night-status tr").text
-        assert header.split()[:3] == ["Run", "Type", "Subruns"]
+        assert header.split()[:4] == ["Seq", "Parent", "Type", "Run"]
     assert bool(logged_in.find_elements(By.ID, "no-nights")) == (not expected)
     screenshot(logged_in, "nights")
 

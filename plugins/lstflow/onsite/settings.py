@@ -49,10 +49,13 @@ class Layout:
     """Directories of the onsite tree, relative to the base (lstosa's ``[LST1]`` roots).
 
     ``calibration`` must stay ``monitoring/PixelCalibration/Cat-A``: lstchain's onsite tools
-    hard-code it below their ``--base_dir``.
+    hard-code it below their ``--base_dir``. ``raw_r0`` holds the 4-stream raw R0 files that gain
+    selection reads (lstosa's ``RAW_R0_DIR``); ``r0`` the gain-selected R0G files every later
+    step reads (lstosa's ``R0_DIR``).
     """
 
     r0: str
+    raw_r0: str
     run_summary: str
     run_catalog: str
     drive_log: str
@@ -70,6 +73,7 @@ class Layout:
 class StepResources:
     """Slurm resources per kind of job (lstosa's ``[SLURM]`` section)."""
 
+    gain_selection: Resources
     calibration: Resources
     subrun: Resources
     run: Resources
@@ -89,9 +93,19 @@ class AnalysisVersion:
     mc_prod: str
     calibration_version: str
     store_image_dl1ab: bool
+    input_state: str
+    apply_catB_calibration: bool
+    use_ff_heuristic_gain_selection: bool
 
 
-#: The keys a DAG-run conf may set: names and a flag, never a command or a path.
+# lstosa's ``--input-state`` values, as its ``processing_plan.py`` defines them.
+INPUT_STATES = ("legacy_raw", "gain_selected", "catA_calibrated")
+BOOLEAN_VERSION_KEYS = (
+    "store_image_dl1ab",
+    "apply_catB_calibration",
+    "use_ff_heuristic_gain_selection",
+)
+#: The keys a DAG-run conf may set: names, flags and an input state, never a command or a path.
 VERSION_KEYS: tuple[str, ...] = (
     "prod_id",
     "environment",
@@ -99,7 +113,8 @@ VERSION_KEYS: tuple[str, ...] = (
     "dl2_config",
     "rf_models",
     "calibration_version",
-    "store_image_dl1ab",
+    "input_state",
+    *BOOLEAN_VERSION_KEYS,
 )
 
 
@@ -333,13 +348,22 @@ def build_version(
         relative = choices.lstchain_configs[chosen[key]]
         return settings.inside_base(relative, settings.source, f"lstchain_configs.{chosen[key]}")
 
-    store_image = merged.get("store_image_dl1ab", False)
-    if not isinstance(store_image, bool):
+    booleans = {key: merged.get(key, False) for key in BOOLEAN_VERSION_KEYS}
+    for key, flag in booleans.items():
+        if not isinstance(flag, bool):
+            raise OnsiteConfigError(
+                origin(key),
+                key,
+                f"expected true/false, got {flag!r}",
+                f"set {key} to true or false",
+            )
+    input_state = merged.get("input_state", "legacy_raw")
+    if input_state not in INPUT_STATES:
         raise OnsiteConfigError(
-            origin("store_image_dl1ab"),
-            "store_image_dl1ab",
-            f"expected true/false, got {store_image!r}",
-            "set store_image_dl1ab to true or false",
+            origin("input_state"),
+            "input_state",
+            f"unknown input state {input_state!r}",
+            f"use one of {list(INPUT_STATES)}",
         )
     return AnalysisVersion(
         prod_id=merged["prod_id"],
@@ -351,7 +375,8 @@ def build_version(
         ),
         mc_prod=models.mc_prod,
         calibration_version=merged["calibration_version"],
-        store_image_dl1ab=store_image,
+        input_state=input_state,
+        **booleans,
     )
 
 
