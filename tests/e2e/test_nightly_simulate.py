@@ -59,7 +59,7 @@ FAILING_SUBRUN = "r0_to_dl1.01807.0001"
 def read_cluster_env() -> dict[str, str]:
     if not CLUSTER_ENV_FILE.is_file():
         raise RuntimeError(
-            f"local Slurm cluster env file {CLUSTER_ENV_FILE} is missing; run `lstflow cluster up`"
+            f"local Slurm cluster env file {CLUSTER_ENV_FILE} is missing; run `make cluster-up`"
             " (or set LSTFLOW_CLUSTER_ENV to the env file of a running cluster)"
         )
     pairs = (line.split("=", 1) for line in CLUSTER_ENV_FILE.read_text().splitlines())

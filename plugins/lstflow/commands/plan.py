@@ -1,9 +1,11 @@
-"""``lstflow plan CONFIG``: every stage, array and command line a production would run.
+"""``lstflow plan CONFIG``: every stage, array and command line a production would run, and its
+entries grouped by lineage (``--lineage``: the lineage alone, each entry with what it waits for).
 
 Nothing is submitted. Input directories are listed on this machine; on a machine that does not
-see the cluster's filesystem, file-batch stages report their missing directories instead.
+see the cluster's filesystem, file-batch stages report their missing directories instead. The
+lineage comes from the config's paths alone, so it is shown wherever the plan runs.
 ``--json`` prints the same plan machine-readably, with where each sbatch option's value came
-from (stage default, slurm_config, legacy slurm_options, extra_slurm_options).
+from (stage default, slurm_config, legacy slurm_options, extra_slurm_options), and the lineage.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from lstflow.config import ConfigError, load_production
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.file_batches import InputDirectoryError
+from lstflow.stages.lineage import ProductionLineage, build_lineage
 from lstflow.stages.local_files import LocalFileLister
 from lstflow.stages.registry import plan_stage, stages_to_run
 from lstflow.workitems import WorkItem, array_groups
@@ -33,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--max-array-size", type=int, default=1001, help="the cluster's MaxArraySize (1001)"
+    )
+    parser.add_argument(
+        "--lineage",
+        action="store_true",
+        help="print only the lineage groups, each entry with the entries it waits for",
     )
     parser.add_argument(
         "--json",
@@ -91,6 +99,43 @@ def stage_document(plan: StagePlan, max_array_size: int) -> dict[str, Any]:
     }
 
 
+def print_lineage(lineage: ProductionLineage, entries: bool) -> None:
+    """Per lineage group, its entries per stage; with ``entries``, each entry's upstream."""
+    external = sum(len(paths) for paths in lineage.external_inputs.values())
+    print(
+        f"== lineage: {len(lineage.groups)} group(s), {len(lineage.entries)} entries, "
+        f"{external} input(s) from outside the production"
+    )
+    for group in lineage.groups:
+        counts = ", ".join(f"{stage} {count}" for stage, count in group.counts().items())
+        print(f"   {group.name}: {counts}")
+        if not entries:
+            continue
+        for ref in group.entries:
+            waits = ", ".join(str(parent) for parent in lineage.upstream[ref]) or "-"
+            print(f"     {ref} <- {waits}")
+
+
+def lineage_document(lineage: ProductionLineage) -> dict[str, Any]:
+    return {
+        "groups": [
+            {
+                "name": group.name,
+                "models": list(group.models),
+                "entries": [
+                    {
+                        "entry": str(ref),
+                        "upstream": [str(parent) for parent in lineage.upstream[ref]],
+                        "external_inputs": list(lineage.external_inputs.get(ref, ())),
+                    }
+                    for ref in group.entries
+                ],
+            }
+            for group in lineage.groups
+        ]
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         production = load_production(args.config)
@@ -104,12 +149,18 @@ def run(args: argparse.Namespace) -> int:
         slurm_config=production.slurm_config,
         files=LocalFileLister(),
     )
+    lineage = build_lineage(production)
+    if args.lineage and not args.json:
+        print(f"production {production.prod_id} ({production.path})")
+        print_lineage(lineage, entries=True)
+        return 0
     document: dict[str, Any] = {
         "prod_id": production.prod_id,
         "config": str(production.path),
         "lstchain_config": context.lstchain_config,
         "max_array_size": args.max_array_size,
         "stages": [],
+        "lineage": lineage_document(lineage),
     }
     if not args.json:
         print(f"production {production.prod_id} ({production.path})")
@@ -130,4 +181,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(document, sys.stdout, indent=1)
         sys.stdout.write("\n")
+    else:
+        print_lineage(lineage, entries=False)
     return status

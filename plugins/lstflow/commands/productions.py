@@ -11,8 +11,6 @@ from typing import Any
 from lstflow.config import load_library
 from lstflow.config.loader import readme_title
 
-DEFAULT_LIBRARY = Path("include/production_configs")
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("productions", help="inspect the production library")
@@ -22,11 +20,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="prod_id, stages, entries per stage, environment and README title of each config",
     )
     listing.add_argument(
-        "root", nargs="?", type=Path, default=DEFAULT_LIBRARY, help=f"default: {DEFAULT_LIBRARY}"
+        "root",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="the library (default: [lstflow] production_configs of airflow.cfg)",
     )
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.add_argument("--cache-dir", type=Path, default=None, help="parse cache directory")
     listing.set_defaults(handler=run_list)
+
+
+def configured_library() -> Path:
+    """The deployment's library; reading airflow.cfg costs Airflow's import, so only here."""
+    from lstflow.product_base.options import production_configs_dir
+
+    return production_configs_dir()
 
 
 def library_rows(root: Path, cache_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
@@ -54,10 +63,11 @@ def library_rows(root: Path, cache_dir: Path | None) -> tuple[list[dict[str, Any
 
 
 def run_list(args: argparse.Namespace) -> int:
-    if not args.root.is_dir():
-        print(f"lstflow productions list: {args.root}: not a directory", file=sys.stderr)
+    root: Path = args.root or configured_library()
+    if not root.is_dir():
+        print(f"lstflow productions list: {root}: not a directory", file=sys.stderr)
         return 1
-    rows, errors = library_rows(args.root, args.cache_dir)
+    rows, errors = library_rows(root, args.cache_dir)
     if args.json:
         json.dump({"productions": rows, "errors": errors}, sys.stdout, indent=2)
         sys.stdout.write("\n")
