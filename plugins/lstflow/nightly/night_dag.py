@@ -29,6 +29,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
 
+from lstflow.nightly.job_information import job_information_csv
 from lstflow.nightly.night_alert import night_not_closed_alert
 from lstflow.nightly.night_options import max_active_nights, onsite_config, slurm_poll_interval
 from lstflow.nightly.night_status import (
@@ -60,7 +61,6 @@ from lstflow.onsite.settings import (
 from lstflow.product_base.assets import models_asset
 from lstflow.product_base.options import slurm_task_settings, ssh_conn_id
 from lstflow.product_base.task_retries import TASK_RETRIES
-from lstflow.slurm.accounting import job_information_csv
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.reports import pull_report
@@ -139,7 +139,7 @@ def _step_jobs(ti: Any, run_ids: list[int]) -> dict[tuple[str, int | None], list
 
 def _accounting(hook: SlurmHook, job_ids: list[str]) -> tuple[ElementStates, str]:
     """Every element's sacct record, and lstosa's ``job_information.csv`` of those jobs."""
-    rows = hook.job_accounting(job_ids)
+    rows = hook.accounting_rows(job_ids)
     states = {
         (element.job_id, element.index): ElementRecord(row.state, row.exit_code, row.cpu_seconds)
         for row in rows

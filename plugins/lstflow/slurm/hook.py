@@ -19,7 +19,6 @@ from typing import Any
 from airflow.providers.ssh.hooks.ssh import SSHHook
 from airflow.sdk import BaseHook
 
-from lstflow.slurm.accounting import AccountingRow, parse_accounting, sacct_accounting_argv
 from lstflow.slurm.elements import ElementId, ElementStatus, SlurmOutputError
 from lstflow.slurm.parsing import (
     SACCT_FIELDS,
@@ -164,12 +163,6 @@ class SlurmHook(BaseHook):
         rows = {s.element: s for s in parse_squeue(live.stdout)} if live.exit_status == 0 else {}
         forgotten = sorted(set(job_ids) - {element.job_id for element in rows})
         return {**self.element_states(forgotten), **rows}
-
-    def job_accounting(self, job_ids: Sequence[str]) -> list[AccountingRow]:
-        """lstosa's sacct accounting fields of every allocation of ``job_ids``, in one call."""
-        if not job_ids:
-            return []
-        return parse_accounting(self.check(sacct_accounting_argv(job_ids)).stdout)
 
     def element_usage(self, job_ids: Sequence[str]) -> dict[ElementId, ElementStatus]:
         """``element_states`` plus Elapsed, CPU time and the largest MaxRSS of its steps."""

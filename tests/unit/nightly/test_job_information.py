@@ -1,16 +1,14 @@
-"""sacct accounting rows (as Slurm 22.05 prints them) → typed rows and job_information.csv."""
+"""sacct accounting rows (as Slurm 22.05 prints them) → typed rows and job_information.csv,
+through the Slurm layer's one sacct parser."""
 
 from __future__ import annotations
 
 import pytest
 
-from lstflow.slurm.accounting import (
-    ACCOUNTING_FIELDS,
-    job_information_csv,
-    parse_accounting,
-    sacct_accounting_argv,
-)
+from lstflow.nightly.job_information import job_information_csv
 from lstflow.slurm.elements import ElementId, SlurmOutputError
+from lstflow.slurm.parsing import SACCT_FIELDS, parse_sacct_rows
+from lstflow.slurm.slurm_argv import sacct_usage_argv
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +21,7 @@ RECORDED = """\
 
 
 def test_allocation_rows_stand_for_their_elements_step_rows_for_none() -> None:
-    rows = parse_accounting(RECORDED)
+    rows = parse_sacct_rows(RECORDED)
     assert [row.elements for row in rows] == [
         (ElementId("120", 0),),
         (),
@@ -35,18 +33,19 @@ def test_allocation_rows_stand_for_their_elements_step_rows_for_none() -> None:
 
 
 def test_job_information_csv_has_lstosa_columns_and_every_row() -> None:
-    lines = job_information_csv(parse_accounting(RECORDED)).splitlines()
-    assert lines[0] == ",".join(ACCOUNTING_FIELDS)
+    lines = job_information_csv(parse_sacct_rows(RECORDED)).splitlines()
+    assert lines[0] == ",".join(SACCT_FIELDS)
     assert lines[0] == "JobID,JobName,CPUTime,CPUTimeRAW,Elapsed,TotalCPU,MaxRSS,State,ExitCode"
     assert lines[2] == "120_0.batch,batch,00:00:09,9,00:00:09,00:00.002,0.00G,COMPLETED,0:0"
     assert len(lines) == 5
 
 
 def test_argv_asks_for_the_jobs_only() -> None:
-    assert sacct_accounting_argv(["120", "122"])[4:6] == ["-j", "120,122"]
+    argv = sacct_usage_argv(["120", "122"], units="G")
+    assert argv[3:6] == ["--units=G", "-j", "120,122"]
 
 
 @pytest.mark.parametrize("line", ["120|x|00:00:01|1|1", "120|x|00:00:01|abc|1|1|1G|COMPLETED|0:0"])
 def test_unreadable_rows_are_errors(line: str) -> None:
     with pytest.raises(SlurmOutputError, match="sacct printed"):
-        parse_accounting(line)
+        parse_sacct_rows(line)
