@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -619,8 +620,11 @@ def test_a_simulated_night_per_input_state_through_the_scheduler_with_one_late_m
             time.sleep(10)
         time.sleep(10)  # a second mail for a night would come with the scheduler's next loops
 
-    subjects = sorted(str(message["Subject"]) for message in mailbox.messages)
-    assert subjects == [f"WARNING: {night.isoformat()} is not closed yet" for night in STATE_NIGHTS]
+    # Exactly one mail per late night. (Unpausing also starts yesterday's scheduled night, which
+    # fails here for want of data and, not closed, gets its own mail: not counted below.)
+    subjects = Counter(str(message["Subject"]) for message in mailbox.messages)
+    for night in STATE_NIGHTS:
+        assert subjects[f"WARNING: {night.isoformat()} is not closed yet"] == 1, subjects
     assert {str(message["To"]) for message in mailbox.messages} == {"osa@lst.example"}
     for night, state in INPUT_STATES.items():
         run = runs[night.isoformat()]
