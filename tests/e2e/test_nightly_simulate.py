@@ -248,6 +248,8 @@ def deployment() -> Iterator[Deployment]:
         "init",
         "--airflow-home",
         str(home),
+        "--dags-folder",  # init's default is AIRFLOW_HOME/dags: this checkout's DAG files
+        str(CHECKOUT / "dags"),
         "--api-port",
         api_port,
     )
