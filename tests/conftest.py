@@ -2,9 +2,9 @@
 ``lstflow_dev.localcluster``.
 
 Every test carries exactly one tier marker (unit, cluster, e2e, browser, reliability,
-deployment). With
-``LSTFLOW_REQUIRE_ALL_TIERS=1`` (``make test`` sets it), a run fails when a tier that has tests
-in this checkout ran none, or when any test was skipped: a green run means every tier ran.
+deployment). With ``LSTFLOW_REQUIRE_ALL_TIERS=1`` (``make test`` sets it), a run fails when a
+tier that has tests in this checkout ran none, or when any test was skipped: a green run means
+every tier ran.
 """
 
 from __future__ import annotations
