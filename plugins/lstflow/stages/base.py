@@ -34,6 +34,8 @@ class PlanContext:
     run_label: str = "plan"
     slurm_config: SlurmConfig = field(default_factory=SlurmConfig)
     python: str = "python"
+    # None: plan without seeing the data (``lstflow plan --no-inputs``); stages whose elements
+    # depend on listing inputs report those inputs as unlisted instead.
     files: FileLister | None = None
 
     def stage_log_dir(self, stage: str) -> str:
@@ -48,14 +50,30 @@ class PlanContext:
         return (self.python, "-m", f"lstflow.jobs.{module}", *args)
 
 
+Argv = tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class StagePlan:
-    """A stage's work items, plus the small files (e.g. batch manifests) they read."""
+    """A stage's work items, plus the small files (e.g. batch manifests) they read.
+
+    ``tool_commands`` holds, per work item key, the analysis tool command lines an element runs
+    when its argv is a job-side wrapper (a file batch): what people want to read in a plan or a
+    dry run is ``lstchain_mc_r0_to_dl1 ...``, not ``python -m lstflow.jobs.batch ...``.
+    ``unlisted_inputs`` are the input directories of a plan made without seeing the data
+    (``PlanContext.files`` is None): their elements are unknown, not an error.
+    """
 
     stage: str
     items: tuple[WorkItem, ...]
     log_dir: str
     files: tuple[tuple[str, str], ...] = ()
+    tool_commands: tuple[tuple[str, tuple[Argv, ...]], ...] = ()
+    unlisted_inputs: tuple[str, ...] = ()
+
+    def commands_of(self, item: WorkItem) -> tuple[Argv, ...]:
+        """The tool command lines ``item`` runs (its argv when it runs one tool itself)."""
+        return dict(self.tool_commands).get(item.key, (item.argv,))
 
 
 # Where a work item's sbatch option came from (``WorkItem.resource_sources``), lowest first.
