@@ -130,7 +130,9 @@ def summary_row(planned: PlannedStage, max_array_size: int) -> tuple[str, ...]:
 
 
 def print_summary(stages: list[PlannedStage], max_array_size: int) -> None:
-    rows = [("stage", "arrays", "elements", "resources (per distinct array)")]
+    rows: list[tuple[str, ...]] = [
+        ("stage", "arrays", "elements", "resources (per distinct array)")
+    ]
     rows += [summary_row(planned, max_array_size) for planned in stages]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
