@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from lstflow.config.model import SlurmConfig, SlurmOptions, StageEntry
+from lstflow.stages.inputs import PlannedInput
 from lstflow.workitems import Resources, WorkItem
 
 # lstmcpipe submits every job to `short` unless a stage default says otherwise.
@@ -61,7 +62,8 @@ class StagePlan:
     when its argv is a job-side wrapper (a file batch): what people want to read in a plan or a
     dry run is ``lstchain_mc_r0_to_dl1 ...``, not ``python -m lstflow.jobs.batch ...``.
     ``unlisted_inputs`` are the input directories of a plan made without seeing the data
-    (``PlanContext.files`` is None): their elements are unknown, not an error.
+    (``PlanContext.files`` is None): their elements are unknown, not an error. ``inputs`` are
+    the files and directories the items read, checked before submission.
     """
 
     stage: str
@@ -70,6 +72,7 @@ class StagePlan:
     files: tuple[tuple[str, str], ...] = ()
     tool_commands: tuple[tuple[str, tuple[Argv, ...]], ...] = ()
     unlisted_inputs: tuple[str, ...] = ()
+    inputs: tuple[PlannedInput, ...] = ()
 
     def commands_of(self, item: WorkItem) -> tuple[Argv, ...]:
         """The tool command lines ``item`` runs (its argv when it runs one tool itself)."""
