@@ -56,9 +56,14 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Slurm",
-                "python-modules": ["lstflow.slurm.operator", "lstflow.productions.stage_operator"],
+                "python-modules": [
+                    "lstflow.slurm.operator",
+                    "lstflow.productions.stage_operator",
+                    "lstflow.nightly.step_operator",
+                ],
             }
         ],
+        "sensors": [{"integration-name": "Slurm", "python-modules": ["lstflow.slurm.sensor"]}],
         "triggers": [{"integration-name": "Slurm", "python-modules": ["lstflow.slurm.trigger"]}],
         "connection-types": [SLURM_CONNECTION_TYPE],
     }

@@ -20,8 +20,10 @@ import pytest
 from support.airflow_stack import AirflowStack, all_in, wait_until
 from support.slurm_counts import count_jobs_by_tag
 
+from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.policy import PollSettings
+from lstflow.slurm.reports import SlurmReport
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 
@@ -41,16 +43,16 @@ from airflow.sdk import DAG
 
 from lstflow.slurm.operator import SlurmArrayOperator
 from lstflow.slurm.policy import PollSettings
+from lstflow.slurm.sensor import SlurmJobSensor
 from lstflow.workitems import ArraySpec
 
 CONFIG = json.loads({config!r})
+POLL = PollSettings.from_json(CONFIG["poll"])
 with DAG(CONFIG["dag_id"], schedule=None, start_date=datetime(2026, 1, 1), max_active_tasks=64):
     for task_id, spec in CONFIG["tasks"].items():
-        SlurmArrayOperator(
-            task_id=task_id,
-            array_spec=ArraySpec.from_json(spec),
-            poll=PollSettings.from_json(CONFIG["poll"]),
-        )
+        SlurmArrayOperator(task_id=task_id, array_spec=ArraySpec.from_json(spec), poll=POLL)
+    for task_id, names in CONFIG["sensors"].items():
+        SlurmJobSensor(task_id=task_id, job_names=names, poll=POLL)
 """
 
 
@@ -67,19 +69,23 @@ def stack(slurm_env: dict[str, str]) -> Iterator[AirflowStack]:
 
 
 @pytest.fixture
-def deploy(stack: AirflowStack) -> Iterator[Callable[[str, dict[str, ArraySpec]], str]]:
-    """Write a DAG running each spec as one task and wait until it is parsed; give its id.
+def deploy(stack: AirflowStack) -> Iterator[Callable[..., str]]:
+    """Write a DAG running each spec as one task (and a ``SlurmJobSensor`` per entry of
+    ``sensors``: task id -> job names) and wait until it is parsed; give its id.
 
     Whatever the test's outcome, its jobs still in the queue are cancelled afterwards: they
     would otherwise hold the shared 2-core cluster.
     """
     dag_ids: list[str] = []
 
-    def deploy_dag(label: str, specs: dict[str, ArraySpec]) -> str:
+    def deploy_dag(
+        label: str, specs: dict[str, ArraySpec], sensors: dict[str, list[str]] | None = None
+    ) -> str:
         dag_id = f"procs_{label}_{uuid.uuid4().hex[:8]}"
         config = {
             "dag_id": dag_id,
             "tasks": {task_id: spec.to_json() for task_id, spec in specs.items()},
+            "sensors": sensors or {},
             "poll": FAST_POLLING.to_json(),
         }
         dag_file = stack.dags_folder / f"{dag_id}.py"
@@ -157,7 +163,7 @@ def _poll_cycles(log: str) -> list[tuple[int, str]]:
 
 
 def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
-    stack: AirflowStack, deploy: Callable[[str, dict[str, ArraySpec]], str], remote_dir: str
+    stack: AirflowStack, deploy: Callable[..., str], remote_dir: str
 ) -> None:
     hook = SlurmHook()
     items = [WorkItem(f"nap{i}", ("sleep", "30"), Resources(mem="50M", time="5")) for i in (0, 1)]
@@ -204,7 +210,7 @@ def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
 
 
 def test_clearing_a_deferred_task_cancels_its_slurm_jobs(
-    stack: AirflowStack, deploy: Callable[[str, dict[str, ArraySpec]], str], remote_dir: str
+    stack: AirflowStack, deploy: Callable[..., str], remote_dir: str
 ) -> None:
     hook = SlurmHook()
     items = [
@@ -240,7 +246,7 @@ def test_clearing_a_deferred_task_cancels_its_slurm_jobs(
 
 
 def test_twenty_deferred_tasks_share_one_squeue_per_poll_cycle(
-    stack: AirflowStack, deploy: Callable[[str, dict[str, ArraySpec]], str], remote_dir: str
+    stack: AirflowStack, deploy: Callable[..., str], remote_dir: str
 ) -> None:
     hook = SlurmHook()
     specs = {
@@ -269,3 +275,49 @@ def test_twenty_deferred_tasks_share_one_squeue_per_poll_cycle(
     assert set(states.values()) == {"success"} and len(states) == 20
     counts = count_jobs_by_tag(hook, f"lstflow.{dag_id}.")
     assert len(counts) == 20 and set(counts.values()) == {1}
+
+
+def test_sensor_and_operators_share_one_squeue_per_poll_cycle(
+    stack: AirflowStack, deploy: Callable[..., str], remote_dir: str
+) -> None:
+    """A ``SlurmJobSensor`` on a job array submitted by hand over SSH, beside three operator
+    tasks: the triggerer's poller answers all four with one squeue per cycle."""
+    hook = SlurmHook()
+    name = f"handmade_{uuid.uuid4().hex[:8]}"
+    script = f"{remote_dir}/handmade.sh"
+    ClusterFiles(hook).write(script, "#!/bin/bash\ntrue\n")
+    held = ["--mem=50M", "--time=5", "--begin=now+1hour", f"--output={remote_dir}/%A_%a.out"]
+    argv = ["sbatch", "--parsable", "--array=0-1", f"--job-name={name}", *held, script]
+    hand_job = hook.check(argv).stdout.strip()
+    specs = {
+        f"stage{n}": _spec(remote_dir, f"stage{n}", [WorkItem("one", ("true",), HELD)])
+        for n in range(3)
+    }
+    dag_id = deploy("sensor", specs, {"wait_by_hand": [name]})
+    run_id = stack.trigger(dag_id, "sensor_and_operators")
+    _deferred_with_trigger(stack, dag_id, run_id, 4)
+
+    def cycles_of_all_four() -> list[str] | None:
+        texts = [
+            text for triggers, text in _poll_cycles(stack.log_text("triggerer")) if triggers == 4
+        ]
+        return texts if len(texts) >= 3 else None
+
+    measured = stack.wait(cycles_of_all_four, 180, "three poll cycles watching all four tasks")
+    for commands in measured:
+        assert commands.count("Slurm squeue over") == 1  # one query for operators and sensor
+        assert hand_job in commands.split("Slurm squeue over", 1)[1]
+
+    job_ids = [*_live_jobs(hook, f"lstflow.{dag_id}."), hand_job]
+    assert len(job_ids) == 4
+    hook.check(["scontrol", "update", f"JobId={','.join(job_ids)}", "StartTime=now"])
+    states = stack.wait_for_tasks(dag_id, run_id, all_in({"success", "failed"}), "to finish")
+    assert set(states.values()) == {"success"} and len(states) == 4
+    (report,) = stack.query(
+        "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = 'wait_by_hand' "
+        "AND key = 'return_value'",
+        (dag_id, run_id),
+    )
+    assert SlurmReport.parse(json.loads(report[0])) == SlurmReport(
+        "wait_by_hand", 2, 2, (hand_job,)
+    )

@@ -36,6 +36,19 @@ with DAG(CONFIG["dag_id"], schedule=None, start_date=datetime(2026, 1, 1)):
         **CONFIG["operator"],
     )
 """
+SENSOR_DAG_FILE = """\
+import json
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from lstflow.slurm.policy import PollSettings
+from lstflow.slurm.sensor import SlurmJobSensor
+
+CONFIG = json.loads({config!r})
+with DAG(CONFIG["dag_id"], schedule=None, start_date=datetime(2026, 1, 1)):
+    SlurmJobSensor(task_id="stage", poll=PollSettings.from_json(CONFIG["poll"]), **CONFIG["sensor"])
+"""
 BUNDLES_VARIABLE = "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 FAST_POLLING = PollSettings(poll_interval=1.0, max_poll_interval=3.0, sacct_grace_period=30.0)
@@ -57,10 +70,6 @@ def run_array_dag(
     **operator_kwargs: Any,
 ) -> tuple[str, dict[str, Any]]:
     """A one-task DAG (task ``stage``) running ``spec``; returns (task state, report JSON)."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    dags = Path(os.environ["AIRFLOW_HOME"]) / "dags"
-    dags.mkdir(exist_ok=True)
     config = {
         "dag_id": dag_id,
         "spec": spec.to_json(),
@@ -68,8 +77,23 @@ def run_array_dag(
         "poll": FAST_POLLING.to_json(),
         "operator": operator_kwargs,
     }
+    return _test_dag(dag_id, ARRAY_DAG_FILE.format(config=json.dumps(config)))
+
+
+def run_sensor_dag(dag_id: str, **sensor_kwargs: Any) -> tuple[str, dict[str, Any]]:
+    """A one-task DAG (task ``stage``) with a ``SlurmJobSensor``; returns (task state, report)."""
+    config = {"dag_id": dag_id, "poll": FAST_POLLING.to_json(), "sensor": sensor_kwargs}
+    return _test_dag(dag_id, SENSOR_DAG_FILE.format(config=json.dumps(config)))
+
+
+def _test_dag(dag_id: str, text: str) -> tuple[str, dict[str, Any]]:
+    """``dag.test()`` of the one-task DAG file ``text``: (state of ``stage``, its report)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dags = Path(os.environ["AIRFLOW_HOME"]) / "dags"
+    dags.mkdir(exist_ok=True)
     dag_file = dags / f"{dag_id}.py"
-    dag_file.write_text(ARRAY_DAG_FILE.format(config=json.dumps(config)))
+    dag_file.write_text(text)
     dag = DagBag(dag_folder=str(dag_file)).dags.get(dag_id)
     assert dag is not None, f"{dag_file} did not load"
     # dag.test() serializes the DAG from a configured bundle, which must hold its file.

@@ -2,6 +2,9 @@
 
 Keeping the boundaries visible in imports is what lets a real cluster keep the Airflow and the
 analysis environments apart, and lets ``lstflow validate`` / ``plan`` run without the Slurm layer.
+The Slurm layer's readers (products, UI, CLI) use its public surface only: nothing outside
+``slurm/`` builds a Slurm status command, parses Slurm's output or reads a stored plan's or a
+report's keys by hand.
 """
 
 from __future__ import annotations
@@ -28,6 +31,37 @@ FORBIDDEN: list[tuple[str, set[str]]] = [
     ("productions", {"lstflow.nightly", "lstflow.ui"}),
     ("nightly", {"lstflow.productions", "lstflow.ui"}),
 ]
+# What other packages may import from the Slurm layer; the rest is its internals.
+SLURM_PUBLIC = {
+    f"lstflow.slurm.{name}"
+    for name in (
+        "hook",
+        "operator",
+        "sensor",
+        "trigger",
+        "reports",
+        "array_plan",
+        "elements",
+        "cluster_files",
+        "policy",
+        "states",
+    )
+}
+SLURM_READERS = ["product_base", "productions", "nightly", "ui", "commands"]
+# Keys only SlurmReport and ArrayPlan JSON have: read through their types, never by hand.
+SLURM_JSON_KEYS = {
+    "completed",
+    "chunk_scripts",
+    "submitting",
+    "array_index",
+    "task_try",
+    "stdout_log",
+    "stderr_log",
+    "stderr_tail",
+}
+# Task-state-store keys of the Slurm layer (its stored spec and plans).
+SLURM_STORE_KEYS = ("lstflow.slurm.plan", "lstflow.slurm.spec")
+STATUS_COMMANDS = {"sacct", "squeue"}
 AIRFLOW_SIDE = [
     "config",
     "stages",
@@ -50,6 +84,8 @@ def imported_names(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            if node.module == "lstflow.slurm":  # from lstflow.slurm import trigger
+                names.update(f"lstflow.slurm.{alias.name}" for alias in node.names)
     return names
 
 
@@ -74,3 +110,85 @@ def test_airflow_side_never_imports_the_analysis_stack(subpackage: str) -> None:
 
 def test_product_package_never_imports_development_tooling() -> None:
     assert violations(".", DEVELOPMENT) == []
+
+
+def outside_slurm() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "slurm" not in p.relative_to(PACKAGE).parts)
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                ids.add(id(body[0].value))
+    return ids
+
+
+def slurm_format_readings(path: Path) -> list[str]:
+    """Status commands built, stored-plan keys or report/plan keys read by hand in ``path``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) in docstrings:
+                continue
+            words = node.value.split()
+            if words and words[0] in STATUS_COMMANDS:
+                found.append(f"builds a {words[0]} command: {node.value[:40]!r}")
+            if node.value.startswith(SLURM_STORE_KEYS):
+                found.append(f"names a Slurm layer key: {node.value!r}")
+        key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            key = node.slice.value
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            key = node.args[0].value
+        if key in SLURM_JSON_KEYS:
+            found.append(f"reads the key {key!r} by hand")
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "from_json"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "ArrayPlan"
+        ):
+            found.append("decodes a stored plan (use lstflow.slurm.array_plan.read_plan)")
+    return found
+
+
+@pytest.mark.parametrize("subpackage", SLURM_READERS)
+def test_readers_import_only_the_slurm_layers_public_surface(subpackage: str) -> None:
+    internal = []
+    for path in sorted((PACKAGE / subpackage).rglob("*.py")):
+        for name in imported_names(path):
+            if name.startswith("lstflow.slurm.") and name not in SLURM_PUBLIC:
+                internal.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert internal == []
+
+
+def test_nothing_outside_slurm_parses_slurm_output_or_the_stored_plan() -> None:
+    found = [
+        f"{path.relative_to(PACKAGE)}: {problem}"
+        for path in outside_slurm()
+        for problem in slurm_format_readings(path)
+    ]
+    assert found == []
+
+
+def test_the_format_check_sees_what_it_forbids(tmp_path: Path) -> None:
+    sample = tmp_path / "reader.py"
+    sample.write_text(
+        "import json\n"
+        "argv = ['sacct', '-j', '1']\n"
+        "KEY = 'lstflow.slurm.plan.'\n"
+        "def f(report, plan):\n"
+        "    return report['completed'], plan.get('chunk_scripts'), ArrayPlan.from_json(plan)\n"
+    )
+    assert len(slurm_format_readings(sample)) == 5

@@ -149,9 +149,9 @@ class ArrayPlan:
         """Elements submitted and not yet final: what the trigger waits for."""
         return [e for e in self.elements if not e.final and e.job_id is not None]
 
-    def watch_list(self) -> dict[str, list[int]]:
+    def watch_list(self) -> dict[str, list[int | None]]:
         """``{array job id: [array indices]}`` of the watched elements."""
-        jobs: dict[str, list[int]] = {}
+        jobs: dict[str, list[int | None]] = {}
         for element in self.watched():
             assert element.job_id is not None
             jobs.setdefault(element.job_id, []).append(element.array_index)

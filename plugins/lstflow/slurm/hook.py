@@ -25,6 +25,7 @@ from lstflow.slurm.parsing import (
     parse_sacct,
     parse_sbatch_parsable,
     parse_scontrol_config,
+    parse_squeue,
 )
 from lstflow.slurm.slurm_argv import (
     CommandResult,
@@ -33,6 +34,8 @@ from lstflow.slurm.slurm_argv import (
     sacct_status_argv,
     sacct_usage_argv,
     sbatch_argv,
+    squeue_forgot_all,
+    squeue_status_argv,
 )
 
 DEFAULT_CONN_ID = "lstflow_local_slurm"
@@ -166,6 +169,18 @@ class SlurmHook(BaseHook):
             return {}
         rows = parse_sacct(self.check(sacct_status_argv(job_ids)).stdout)
         return {row.element: row for row in rows}
+
+    def job_elements(self, job_ids: Sequence[str]) -> dict[ElementId, ElementStatus]:
+        """Every element of ``job_ids`` with its state: the controller's view (squeue, pending
+        arrays expanded) for the jobs it holds, accounting (sacct) for the others."""
+        if not job_ids:
+            return {}
+        live = self.run(squeue_status_argv(job_ids))
+        if live.exit_status != 0 and not squeue_forgot_all(live):
+            raise SlurmCommandError(live)
+        rows = {s.element: s for s in parse_squeue(live.stdout)} if live.exit_status == 0 else {}
+        forgotten = sorted(set(job_ids) - {element.job_id for element in rows})
+        return {**self.element_states(forgotten), **rows}
 
     def element_usage(self, job_ids: Sequence[str]) -> dict[ElementId, ElementStatus]:
         """``element_states`` plus Elapsed and the largest MaxRSS of each element's steps."""

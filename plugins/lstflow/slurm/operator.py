@@ -39,12 +39,12 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from lstflow.slurm.array_plan import ArrayPlan, Element, RunIdentity, Submission, plan_key
 from lstflow.slurm.cluster_files import ClusterFiles
-from lstflow.slurm.elements import ElementId, ElementStatus
+from lstflow.slurm.elements import ElementStatus
 from lstflow.slurm.hook import DEFAULT_CONN_ID, SlurmHook
 from lstflow.slurm.policy import PollSettings, RetryPolicy
 from lstflow.slurm.reports import FAILURE_XCOM_KEY, FailedElement, SlurmReport
-from lstflow.slurm.states import SlurmState, parse_state
-from lstflow.slurm.trigger import SlurmArrayTrigger
+from lstflow.slurm.states import SlurmState
+from lstflow.slurm.trigger import SlurmArrayTrigger, element_statuses
 from lstflow.workitems import ArraySpec
 
 #: Task-state-store key of the spec a task planned (the plan lives under ``plan_key(spec)``).
@@ -352,7 +352,7 @@ def _event_statuses(
     if not isinstance(event, dict) or event.get("status") != "done":
         message = event.get("message", event) if isinstance(event, dict) else event
         raise AirflowException(f"{spec.name}: {message}")
-    return [_status_from_row(row) for row in event["elements"]]
+    return element_statuses(event["elements"])
 
 
 def _identity(context: Any) -> RunIdentity:
@@ -364,18 +364,6 @@ def _identity(context: Any) -> RunIdentity:
         task_id=ti.task_id,
         map_index=-1 if map_index is None else int(map_index),
         try_number=int(getattr(ti, "try_number", 1) or 1),
-    )
-
-
-def _status_from_row(row: dict[str, Any]) -> ElementStatus:
-    state, _ = parse_state(str(row["state"]))
-    return ElementStatus(
-        element=ElementId.parse(str(row["element"])),
-        state=state,
-        exit_code=row.get("exit_code"),
-        signal=row.get("signal"),
-        cancelled_by=row.get("cancelled_by"),
-        from_accounting=bool(row.get("from_accounting")),
     )
 
 

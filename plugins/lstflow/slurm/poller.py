@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 class StatusWatch:
     """What one trigger waits for: a set of array elements and their latest states."""
 
-    def __init__(self, jobs: dict[str, list[int]], settings: PollSettings) -> None:
+    def __init__(self, jobs: dict[str, list[int | None]], settings: PollSettings) -> None:
         self.settings = settings
         self.expected = {
             ElementId(job, index) for job, indices in jobs.items() for index in indices
@@ -120,7 +120,7 @@ class SlurmStatusPoller:
             poller = cls._registry[key] = cls(ssh_conn_id)
         return poller
 
-    def watch(self, jobs: dict[str, list[int]], settings: PollSettings) -> StatusWatch:
+    def watch(self, jobs: dict[str, list[int | None]], settings: PollSettings) -> StatusWatch:
         watch = StatusWatch(jobs, settings)
         self.watches.add(watch)
         self._wakeup.set()  # a new watch is answered in the next cycle, not after a backoff

@@ -1,9 +1,11 @@
 """``SlurmArrayTrigger``: waits in the triggerer until every watched array element is final.
 
 It never queries Slurm itself: it registers with the shared ``SlurmStatusPoller`` of its
-connection (one batched query per cycle for all triggers). Everything it needs to resume after
-a triggerer restart is in its serialized kwargs; the jobs keep running meanwhile. ``on_kill``
-(user marked the task failed/success or cleared it) cancels the jobs.
+connection (one batched query per cycle for all triggers, ``SlurmArrayOperator``'s and
+``SlurmJobSensor``'s alike). Everything it needs to resume after a triggerer restart is in its
+serialized kwargs; the jobs keep running meanwhile. ``on_kill`` (user marked the task
+failed/success or cleared it) cancels the jobs lstflow submitted (``cancel_on_kill``), never
+the jobs a sensor only watches. With ``fail_fast`` it fires as soon as one element failed.
 
 When every element completed and the operator gave a ``success_report`` (nothing is left for a
 worker to do), the trigger ends the task itself with ``TaskSuccessEvent``: no worker resumes it,
@@ -20,9 +22,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
+from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.policy import PollSettings
 from lstflow.slurm.poller import SlurmStatusPoller, StatusWatch
-from lstflow.slurm.states import SlurmState
+from lstflow.slurm.states import SlurmState, parse_state
 
 # Shortest time between deferring and resuming the task on a worker (one default scheduler
 # heartbeat): apache/airflow#72716, a stale executor "success" of the deferring worker fails a
@@ -34,28 +37,37 @@ class SlurmArrayTrigger(BaseTrigger):
     def __init__(
         self,
         ssh_conn_id: str,
-        jobs: dict[str, list[int]],
+        jobs: dict[str, list[int | None]],
         label: str,
         total: int,
         done_before: int = 0,
         log_pattern: str = "",
         poll: PollSettings | dict[str, Any] | None = None,
         success_report: dict[str, Any] | None = None,
+        fail_fast: bool = False,
+        cancel_on_kill: bool = True,
     ) -> None:
         """
-        :param jobs: ``{array job id: [array indices]}`` to wait for.
+        :param jobs: ``{job id: [array indices]}`` to wait for (``[None]`` for a plain job).
         :param poll: the operator's ``PollSettings`` (its JSON form after a triggerer restart).
         :param success_report: the ``SlurmReport`` JSON to end the task with if all complete.
+        :param fail_fast: fire as soon as any element failed, not when all are final.
+        :param cancel_on_kill: ``scancel`` the jobs when the user stops the task.
         """
         super().__init__()
         self.ssh_conn_id = ssh_conn_id
-        self.jobs = {str(job): [int(i) for i in indices] for job, indices in jobs.items()}
+        self.jobs = {
+            str(job): [None if i is None else int(i) for i in indices]
+            for job, indices in jobs.items()
+        }
         self.label = label
         self.total = total
         self.done_before = done_before
         self.log_pattern = log_pattern
         self.settings = poll_settings(poll)
         self.success_report = success_report
+        self.fail_fast = fail_fast
+        self.cancel_on_kill = cancel_on_kill
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -69,6 +81,8 @@ class SlurmArrayTrigger(BaseTrigger):
                 "log_pattern": self.log_pattern,
                 "poll": self.settings.to_json(),
                 "success_report": self.success_report,
+                "fail_fast": self.fail_fast,
+                "cancel_on_kill": self.cancel_on_kill,
             },
         )
 
@@ -94,7 +108,7 @@ class SlurmArrayTrigger(BaseTrigger):
                 if line != last_line:
                     self.log.info("%s", line)
                     last_line = line
-                if watch.finished(time.monotonic()):
+                if watch.finished(time.monotonic()) or (self.fail_fast and _any_failed(watch)):
                     yield await self._final_event(watch, deferred_at)
                     return
         finally:
@@ -128,6 +142,9 @@ class SlurmArrayTrigger(BaseTrigger):
 
     async def on_kill(self) -> None:
         """The user stopped the task: its Slurm jobs must not keep running unattended."""
+        if not self.cancel_on_kill:
+            self.log.info("%s: not cancelling jobs lstflow did not submit", self.label)
+            return
         poller = SlurmStatusPoller.for_connection(self.ssh_conn_id)
         await poller.cancel(sorted(self.jobs))
         self.log.info("%s: cancelled Slurm jobs %s", self.label, ", ".join(sorted(self.jobs)))
@@ -138,6 +155,30 @@ def poll_settings(poll: PollSettings | dict[str, Any] | None) -> PollSettings:
     at most one poll interval, so short test intervals stay short."""
     settings = poll if isinstance(poll, PollSettings) else PollSettings(**(poll or {}))
     return replace(settings, retry_delay=min(settings.poll_interval, settings.retry_delay))
+
+
+def _any_failed(watch: StatusWatch) -> bool:
+    return any(
+        status.failed for element, status in watch.latest.items() if element in watch.expected
+    )
+
+
+def element_statuses(rows: list[dict[str, Any]]) -> list[ElementStatus]:
+    """The element statuses of a ``done`` event (what ``_element_rows`` sent)."""
+    statuses = []
+    for row in rows:
+        state, _ = parse_state(str(row["state"]))
+        statuses.append(
+            ElementStatus(
+                element=ElementId.parse(str(row["element"])),
+                state=state,
+                exit_code=row.get("exit_code"),
+                signal=row.get("signal"),
+                cancelled_by=row.get("cancelled_by"),
+                from_accounting=bool(row.get("from_accounting")),
+            )
+        )
+    return statuses
 
 
 def _all_completed(watch: StatusWatch) -> bool:
