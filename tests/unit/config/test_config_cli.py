@@ -71,3 +71,20 @@ def test_productions_list(samples_dir: Path, capsys: pytest.CaptureFixture[str])
     assert lines[0].split() == ["PROD_ID", "STAGES", "(entries)", "ENVIRONMENT", "README"]
     assert lines[2].split()[0] == "20240430_v0.10.4_src9_dec3476_tuned"
     assert lines[2].endswith("lstchain-v0.10.7  New Product Configuration for src9")
+
+
+def test_productions_list_without_the_site_variables_lists_the_library(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh shell has no ${LSTFLOW_DATA_ROOT}: the demo library is still listed, paths as
+    written, with a note saying where a run takes the values from."""
+    monkeypatch.delenv("LSTFLOW_DATA_ROOT", raising=False)
+    monkeypatch.delenv("LSTFLOW_ANALYSIS_ENV", raising=False)
+    library = Path(__file__).resolve().parents[3] / "include" / "production_configs"
+    assert main(["productions", "list", str(library)]) == 0
+    captured = capsys.readouterr()
+    prod_ids = [line.split()[0] for line in captured.out.splitlines()[1:]]
+    assert prod_ids == ["lstflow_demo_analysis", "lstflow_demo_dl1", "lstflow_demo_dl1ab"]
+    assert "${LSTFLOW_ANALYSIS_ENV}/bin/activate" in captured.out
+    assert "note: ${LSTFLOW_DATA_ROOT} is not set here" in captured.err
+    assert "[lstflow] config_variables in airflow.cfg" in captured.err
