@@ -62,14 +62,28 @@ _VERSION_DOCS = {
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
 
 
+NIGHT_PARAM = "night"
+
+
 def nightly_params() -> dict[str, Param]:
-    """``simulate`` plus one optional override per analysis-version key (empty = config)."""
+    """``night`` (a date picker), ``simulate`` and one optional override per analysis-version
+    key (empty = config)."""
     params = {
+        NIGHT_PARAM: Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Night",
+            description="The observation night to process (the evening's date, YYYY-MM-DD). "
+            "Empty: the night of the run's logical date. Triggering from the UI while the DAG "
+            "is paused: untick 'Unpause on trigger' unless this is the onsite machine, or the "
+            "scheduler starts processing every following night.",
+        ),
         "simulate": Param(
             False,
             type="boolean",
             description="Jobs print the command lines they would run and create no outputs.",
-        )
+        ),
     }
     for key in VERSION_KEYS:
         kind = "boolean" if key == "store_image_dl1ab" else "string"
