@@ -2,8 +2,9 @@
 
 The api-server does not share the cluster's filesystem in general, so files come through the
 Slurm layer's ``ClusterFiles``. Only paths derived from the production config or
-from the run records are ever read: a URL names a plot, never a path. Reads are cached for a
-minute, so reloading a page does not open SSH sessions again.
+from the run records are ever read: a URL names a plot, never a path. Files read are cached for
+a minute, so reloading a page does not open SSH sessions again; a missing file is not cached, so
+a plot written a moment ago shows at the next refresh.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ class _TimedCache:
         if hit is not None and now - hit[0] < self.seconds:
             return hit[1]
         value = load()
-        with self.lock:
-            self.values[key] = (now, value)
+        if value is not None:
+            with self.lock:
+                self.values[key] = (now, value)
         return value
 
 

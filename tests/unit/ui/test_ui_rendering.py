@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -10,8 +11,9 @@ from lstflow.onsite.status import ROW_KEYS, RunProgress, status_json
 from lstflow.ui.airflow_db import RunInfo
 from lstflow.ui.histograms import bin_counts, svg_histogram
 from lstflow.ui.production_rows import ProductionRow
-from lstflow.ui.progress import StageProgress
-from lstflow.ui.render import human_bytes, render
+from lstflow.ui.progress import StageProgress, stage_progress
+from lstflow.ui.render import human_bytes, readable_run_id, readme_title, render
+from lstflow.ui.run_files import PlotSource
 from lstflow.ui.views import histograms
 
 pytestmark = pytest.mark.unit
@@ -157,3 +159,107 @@ def test_productions_page_lists_rows_and_config_errors() -> None:
     assert 'href="/lstflow/productions/prod%3C1%3E"' in html
     assert "r0_to_dl1 (2), merge_dl1 (1)" in html
     assert "failed" in html and "/cfg/bad.yml: stages: unknown key" in html
+
+
+def production_html(run: RunInfo, stages: list[StageProgress], plots: list[Any]) -> str:
+    return render(
+        "production.html",
+        base="/lstflow",
+        airflow_base="",
+        row=ROW,
+        run=run,
+        runs=[run],
+        stages=stages,
+        plots=plots,
+        histograms=[],
+        provenance=None,
+        provenance_path="",
+        provenance_note="not run yet",
+    )
+
+
+def test_a_dry_run_is_marked_and_its_stages_say_what_was_planned() -> None:
+    run = RunInfo(
+        "mc_prod_1_",
+        "manual__2026-12-06T04:25:14.123456+00:00",
+        "success",
+        None,
+        None,
+        {"dry_run": True},
+    )
+    stage = stage_progress(
+        "merge_dl1", "success", {"return_value": {"dry_run": True, "elements": 22}}, []
+    )
+    html = production_html(run, [stage], [])
+    assert '<span class="dry-run" id="dry-run">dry run: nothing was submitted</span>' in html
+    assert "dry run: 22 element(s) planned, none submitted" in html
+    assert 'data-percent-done="0.0"' in html
+    # readable run ids: no microseconds, no timezone
+    assert ">manual 2026-12-06 04:25:14</a>" in html
+
+
+def test_a_running_stage_says_how_many_are_done_not_a_bare_percentage() -> None:
+    running = StageProgress("r0_to_dl1", "deferred", total=5, done=0, in_slurm=5, job_ids=("9",))
+    html = production_html(RUN, [running], [])
+    assert "0/5 done, 5 queued or running in Slurm" in html
+    assert 'class="done" style="width: 0.0%"' in html
+    assert "0.0%</span>" not in html
+
+
+def test_a_skip_run_whose_outputs_all_existed_says_so() -> None:
+    report = {"name": "merge_dl1", "total": 2, "completed": 2, "job_ids": []}
+    progress = stage_progress("merge_dl1", "success", {"return_value": report}, [])
+    assert progress.summary == "2/2 done: every output already existed, nothing submitted"
+
+
+def test_a_missing_plot_has_a_placeholder() -> None:
+    plot = PlotSource("sensitivity-0", "Sensitivity", "/irf/sensitivity.png")
+    html = production_html(RUN, [], [plot])
+    assert 'onerror="this.hidden = true; this.nextElementSibling.hidden = false;"' in html
+    assert 'data-missing-plot="sensitivity-0">not written yet' in html
+
+
+def test_productions_list_is_searchable_sortable_with_readme_titles() -> None:
+    latest = {
+        "mc_prod_1_": RunInfo(
+            "mc_prod_1_",
+            "manual__2026-01-02T03:04:05.5+00:00",
+            "success",
+            None,
+            None,
+            {"dry_run": True},
+        )
+    }
+    html = render(
+        "productions.html",
+        base="/lstflow",
+        airflow_base="",
+        library_root="/lib",
+        rows=[ROW],
+        latest=latest,
+        errors=[],
+    )
+    assert 'input class="search" type="search" data-for="productions"' in html
+    assert '<table id="productions" data-searchable>' in html
+    assert html.count('<th class="sortable">') == 5
+    assert "<summary>Prod 1</summary>" in html
+    assert '<span class="dry-run">dry run</span>' in html
+    assert "manual 2026-01-02 03:04:05" in html
+
+
+def test_run_labels_and_readme_titles() -> None:
+    assert (
+        readable_run_id("scheduled__2020-01-17T07:00:00+00:00") == "scheduled 2020-01-17 07:00:00"
+    )
+    assert readable_run_id("my own id") == "my own id"
+    assert readme_title("\n## Crab, dec 2276\nmore") == "Crab, dec 2276"
+
+
+def test_a_missing_file_is_not_cached_so_a_new_plot_shows_at_the_next_refresh() -> None:
+    from lstflow.ui.run_files import _TimedCache
+
+    cache = _TimedCache(60.0)
+    reads: list[bytes | None] = [None, b"png", b"newer"]
+    assert cache.get("/p.png", lambda: reads.pop(0)) is None
+    assert cache.get("/p.png", lambda: reads.pop(0)) == b"png"
+    assert cache.get("/p.png", lambda: reads.pop(0)) == b"png"  # a found file stays cached
