@@ -30,12 +30,15 @@ cluster-up: setup postgres-up
 cluster-down:
 	$(DEV) cluster down
 
+# This checkout's DAG files, production library and (demo) log root; a deployment passes its own.
 # The demo configs' ${LSTFLOW_DATA_ROOT} and ${LSTFLOW_ANALYSIS_ENV} go into airflow.cfg, so every
 # Airflow process (make airflow, make demo) expands them alike.
 airflow-init: setup postgres-up
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$$(bash include/postgres/url.sh $(AIRFLOW_DB))" \
-	$(BIN)/lstflow init --poll-interval 5 \
-		--config-variable LSTFLOW_DATA_ROOT=$(ROOT)/.lstflow/data \
+	$(BIN)/lstflow init --poll-interval 5 --dags-folder $(ROOT)/dags \
+		--production-configs $(ROOT)/include/production_configs \
+		--log-root $${LSTFLOW_DATA_ROOT:-$(ROOT)/.lstflow/data}/prod_logs \
+		--config-variable LSTFLOW_DATA_ROOT=$${LSTFLOW_DATA_ROOT:-$(ROOT)/.lstflow/data} \
 		--config-variable LSTFLOW_ANALYSIS_ENV=$(VENV)
 
 demo: airflow-init cluster-up

@@ -1,4 +1,4 @@
-"""Airflow DAG factory: one DAG per production config under include/production_configs.
+"""Airflow DAG factory: one DAG per production config under [lstflow] production_configs.
 
 The DAG id of a production is ``mc_<prod_id>`` (see lstflow.productions.naming).
 """

@@ -56,6 +56,8 @@ AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
             "LSTFLOW_DATA_ROOT": str(DEMO_DATA_ROOT),
             "LSTFLOW_ANALYSIS_ENV": sys.prefix,
         },
+        dags_folder=CHECKOUT / "dags",
+        production_configs=CHECKOUT / "include" / "production_configs",
     )
 )
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)

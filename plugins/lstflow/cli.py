@@ -12,6 +12,7 @@ from collections.abc import Sequence
 # imported only here so ``lstflow --help`` stays cheap and each command owns its own imports.
 COMMAND_MODULES: tuple[str, ...] = (
     "lstflow.commands.init",
+    "lstflow.commands.dags",
     "lstflow.commands.validate",
     "lstflow.commands.productions",
     "lstflow.commands.generate_config",

@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,8 @@ class ClusterWorkspace:
     root: Path
     user: str
     slurm_conf: str
+    #: Tool name -> sh body replacing its ``exit 0`` stub (e.g. a training that sleeps).
+    payloads: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(cls, name: str) -> ClusterWorkspace:
@@ -69,7 +71,8 @@ class ClusterWorkspace:
         return self.root / "stubs"
 
     def make_trivial_env(self) -> Path:
-        """A ``source_file`` whose tools all succeed at once, and a no-op ``conda``.
+        """A ``source_file`` whose tools all succeed at once (but those in ``payloads``, which
+        run their body), and a no-op ``conda``.
 
         ``source`` and ``conda`` are stubbed too: sbatch --wrap runs /bin/sh, which is dash on
         Debian and has no ``source`` builtin; lstmcpipe's jobs find the stubs on the PATH sbatch
@@ -77,7 +80,12 @@ class ClusterWorkspace:
         """
         bin_dirs = (Path(sys.prefix) / "bin", ensure_venv())
         names = stub_names(bin_dirs, STUB_TOOL_PATTERNS) | {"source", "conda"}
-        return write_stub_env(self.root, names)
+        env_file = write_stub_env(self.root, names)
+        for name, body in self.payloads.items():
+            stub = self.stubs / name
+            stub.write_text("#!/bin/sh\n" + body)
+            stub.chmod(0o755)
+        return env_file
 
     def production(self, template: Template, prod_id: str, extra_options: dict[str, str]) -> Path:
         """A copy of ``template`` on this workspace's DL0 tree, resources fitted to the node,

@@ -23,7 +23,6 @@ def lstflow_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(part for part in python_path if part),
-        "LSTFLOW_PROJECT_ROOT": str(CHECKOUT),
         **(extra or {}),
     }
 

@@ -43,13 +43,19 @@ POLL_INTERVAL = 2.0
 RUN_TIMEOUT_S = 900
 
 
-def run_lstflow(workspace: ClusterWorkspace) -> dict[str, Any]:
+def run_lstflow(
+    workspace: ClusterWorkspace,
+    template: Template = MINI,
+    prod_id: str = "bench_mini_lstflow",
+    home_name: str = "airflow-orchestration",
+) -> dict[str, Any]:
+    """``template`` as ``prod_id`` through a fresh Airflow stack in ``BENCH_DIR/home_name``;
+    wall times from the trigger (``started_epoch``: the trigger, as seconds since the epoch)."""
     from lstflow.productions.naming import dag_id_for
 
-    prod_id = "bench_mini_lstflow"
-    config = workspace.production(MINI, prod_id, {})
+    config = workspace.production(template, prod_id, {})
     workspace.give_to_user()
-    home = BENCH_DIR / "airflow-orchestration"
+    home = BENCH_DIR / home_name
     shutil.rmtree(home, ignore_errors=True)
     settings = {
         "AIRFLOW__LSTFLOW__PRODUCTION_CONFIGS": str(config.parent),
@@ -66,6 +72,7 @@ def run_lstflow(workspace: ClusterWorkspace) -> dict[str, Any]:
         stack.wait_for_dag(dag_id)
         before = workspace.rpc_counts()
         started = datetime.now()
+        started_epoch = time.time()
         stack.trigger(dag_id, "bench")
         states = stack.wait_for_tasks(
             dag_id, "bench", all_in(FINISHED_TI_STATES), "every stage to end", RUN_TIMEOUT_S
@@ -94,13 +101,17 @@ def run_lstflow(workspace: ClusterWorkspace) -> dict[str, Any]:
         # Not all "success" is a finding in itself (e.g. the executor race in the report).
         "task_states": {task: state for (task, _), state in sorted(states.items())},
         "task_timeline": timeline,
+        "started_epoch": started_epoch,
     }
 
 
-def run_lstmcpipe(workspace: ClusterWorkspace) -> dict[str, Any]:
-    config = workspace.production(MINI, "bench_mini_lstmcpipe", {})
+def run_lstmcpipe(
+    workspace: ClusterWorkspace, template: Template = MINI, prod_id: str = "bench_mini_lstmcpipe"
+) -> dict[str, Any]:
+    config = workspace.production(template, prod_id, {})
     before = workspace.rpc_counts()
     started = datetime.now()
+    started_epoch = time.time()
     submitted = submit_with_lstmcpipe(workspace, config)
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
@@ -118,6 +129,7 @@ def run_lstmcpipe(workspace: ClusterWorkspace) -> dict[str, Any]:
     return _summary(staged, LSTMCPIPE_STAGES, started, rpcs) | {
         "states": sorted({row["state"] for row in jobs}),
         "jobs_including_checks": len(jobs),
+        "started_epoch": started_epoch,
     }
 
 

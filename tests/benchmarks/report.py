@@ -147,4 +147,54 @@ def render(results: dict[str, Any]) -> str:
             "all RPCs/min (sdiag, shared)",
         ]
         lines += [*_table(header, rows), "   lstmcpipe never polls: users run squeue by hand", ""]
+    if "lineage" in results:
+        lines += _lineage(results["lineage"])
+    if "cli" in results:
+        cli = results["cli"]
+        lines.append("6. lstflow command line, CPU s (process and children)")
+        rows = [
+            ["lstflow --help", f"{cli['help_cpu_s']:.2f}", "<= 0.3"],
+            [
+                f"lstflow validate, {cli['entries']} entries, YAML edited (pre-commit)",
+                f"{cli['validate_yaml_edited_cpu_s']:.2f}",
+                "<= 1.5",
+            ],
+            ["  same, unchanged", f"{cli['validate_unchanged_cpu_s']:.2f}", ""],
+            ["  same, cold (lstchain imported)", f"{cli['validate_cold_cpu_s']:.2f}", ""],
+        ]
+        lines += [*_table(["command", "CPU s", "target"], rows), ""]
     return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return "missing" if value is None else f"{value:.0f}"
+
+
+def _lineage(lin: dict[str, Any]) -> list[str]:
+    decs = lin["decs"]
+    training = ", ".join(f"{dec} {lin['train_seconds'][dec]} s" for dec in lin["train_seconds"])
+    lines = [f"5. Three declinations, trainings of different lengths ({training})"]
+    rows = [
+        [
+            tool,
+            *(_seconds(lin[tool]["irfs_s"][decs[key]]) for key in ("A", "B", "C")),
+            _seconds(lin[tool]["total_s"]),
+        ]
+        for tool in ("lstflow", "lstmcpipe")
+    ]
+    header = [
+        "tool",
+        f"dec A ({decs['A']}) IRFs s",
+        f"dec B ({decs['B']}) IRFs s",
+        f"dec C ({decs['C']}) IRFs s",
+        "whole production s",
+    ]
+    lines += _table(header, rows)
+    ratios = {name: lin[name] for name in ("dec_a_ratio", "total_ratio")}
+    shown = {name: "n/a" if value is None else f"{value:.2f}" for name, value in ratios.items()}
+    lines.append(
+        f"   dec A ratio lstflow / lstmcpipe: {shown['dec_a_ratio']} (target <= 0.5); "
+        f"whole production: {shown['total_ratio']} (target <= 1.05)"
+    )
+    lines.append(f"   lstflow task states: {lin['lstflow']['task_states']}")
+    return [*lines, ""]

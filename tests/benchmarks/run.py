@@ -1,6 +1,7 @@
 """``make bench``: every benchmark, one table on stdout, all numbers in results.json.
 
-Run: ``python tests/benchmarks/run.py [--only parse submission orchestration controller]``.
+Run: ``python tests/benchmarks/run.py [--only PART ...]`` (parse submission orchestration
+controller lineage cli).
 Nothing here asserts a timing: targets are reported beside the numbers.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: benchmarks, support
 
-from benchmarks import controller, orchestration, parse, report, submission
+from benchmarks import cli, controller, lineage, orchestration, parse, report, submission
 from benchmarks.common import BENCH_DIR
 
 BENCHMARKS: dict[str, Callable[[], Any]] = {
@@ -26,6 +27,8 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "submission": submission.run,
     "orchestration": orchestration.run,
     "controller": controller.run,
+    "lineage": lineage.run,
+    "cli": cli.run,
 }
 
 

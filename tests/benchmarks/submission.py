@@ -70,7 +70,9 @@ def submit_with_lstflow(config: Path, dag_id: str, submitted: list[str]) -> dict
     params = {"stages": list(stages), "dry_run": False, "overwrite": "refuse"}
     per_stage: dict[str, dict[str, Any]] = {}
     for stage in stages:
-        operator = ProductionStageOperator(task_id=stage, config_path=str(config), stage=stage)
+        operator = ProductionStageOperator(
+            task_id=stage, config_paths={config.name: str(config)}, stage=stage
+        )
         context = {
             "ti": TaskIdentity(dag_id, "bench", stage),
             "run_id": "bench",

@@ -128,6 +128,25 @@ def test_production_page_after_the_demo_shows_full_progress_plots_and_provenance
     screenshot(logged_in, "production_detail")
 
 
+def test_demo_dl1_page_shows_each_lineage_done(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    """The DL1 demo has two chains (gamma, proton): one lineage row each, every stage done,
+    counted from the specs and plans its stage tasks stored."""
+    logged_in.get(f"{api_server.url}{URL_PREFIX}/productions/lstflow_demo_dl1")
+    rows = logged_in.find_elements(By.CSS_SELECTOR, "#lineages tr.lineage")
+    assert [row.get_attribute("data-lineage") for row in rows] == [
+        "dl1_gamma_merged",
+        "dl1_proton_merged",
+    ]
+    for row in rows:
+        cells = row.find_elements(By.CSS_SELECTOR, "td[data-stage]")
+        assert {c.get_attribute("data-stage"): c.text for c in cells} == {
+            "r0_to_dl1": "1/1",
+            "merge_dl1": "1/1",
+        }
+
+
 def _click_link(driver: webdriver.Chrome, text: str) -> None:
     """Click the link showing ``text`` once Airflow's React UI has rendered it; a link it
     re-renders between finding and clicking is stale, and the wait simply looks again."""

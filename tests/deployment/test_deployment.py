@@ -38,8 +38,8 @@ import pytest
 from support import postgres
 from support.airflow_stack import FINISHED_TI_STATES, AirflowStack, all_in, free_port
 
-from lstflow import demo, localcluster, testdata
 from lstflow.productions.naming import dag_id_for
+from lstflow_dev import demo, localcluster, testdata
 
 pytestmark = pytest.mark.deployment
 

@@ -177,7 +177,6 @@ def deployment() -> Iterator[Deployment]:
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.create_database(database),
-        "LSTFLOW_PROJECT_ROOT": str(CHECKOUT),
         "PYTHONPATH": str(CHECKOUT / "plugins"),
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

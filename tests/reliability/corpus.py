@@ -6,7 +6,8 @@ production samples plus one of ours) into one library, as a reviewer's pull requ
 
 Cases, by category: missing keys, wrong types, typos, legacy (pre-2022) formats, a mapping
 instead of a list, YAML-level attacks (alias bombs, non-UTF-8, huge files, several documents,
-Python tags, duplicate keys), duplicate prod_ids, semantic mistakes (unknown stages, unset
+Python tags, duplicate keys), configs sharing a prod_id that disagree on their environment,
+semantic mistakes (unknown stages, unset
 ``${VAR}``, a broken lstchain JSON) and shell metacharacters in the prod_id. ``key`` is what
 the error must name: a YAML path or key name, or ``""`` when the problem is the whole file.
 """
@@ -457,14 +458,20 @@ def write_production(directory: Path, content: bytes, json_text: str = "{}\n") -
 
 
 def build_library(root: Path) -> Library:
-    """Write the corpus, two productions sharing a prod_id, and the good productions."""
+    """Write the corpus, two disagreeing configs sharing a prod_id, and the good productions."""
     library = Library(root)
     for case in bad_configs():
         path = write_production(root / "bad" / case.name, case.content, case.json_text)
         library.bad[path] = case
+    # Configs sharing a prod_id are parts of one production; these two disagree on the
+    # analysis environment, which the parts of one production must share.
     for copy_number in (1, 2):
-        twin = BadConfig(f"duplicate-prod-id-{copy_number}", "duplicate prod_id", b"", "prod_id")
-        content = dump(base_config("shared_prod_id"))
+        twin = BadConfig(
+            f"duplicate-prod-id-{copy_number}", "prod_id parts disagree", b"", "source_environment"
+        )
+        config = base_config("shared_prod_id")
+        config["source_environment"]["conda_env"] = f"lstchain-v0.{copy_number}"
+        content = dump(config)
         path = write_production(root / "bad" / twin.name, content)
         library.bad[path] = BadConfig(twin.name, twin.category, content, "'shared_prod_id'")
     shutil.copytree(production_samples_dir(), root / "good" / "samples")

@@ -121,7 +121,6 @@ class AirflowStack:
             **os.environ,
             **FAST_SETTINGS,
             "AIRFLOW_HOME": str(home),
-            "LSTFLOW_PROJECT_ROOT": str(CHECKOUT),
             "PYTHONPATH": os.pathsep.join(part for part in python_path if part),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.create_database(database),

@@ -192,3 +192,17 @@ def test_the_format_check_sees_what_it_forbids(tmp_path: Path) -> None:
         "    return report['completed'], plan.get('chunk_scripts'), ArrayPlan.from_json(plan)\n"
     )
     assert len(slurm_format_readings(sample)) == 5
+
+
+def test_no_product_module_locates_files_from_its_own_path() -> None:
+    """Package data is read with importlib.resources (``lstflow.package_data``); a path computed
+    from ``__file__`` would point into a checkout that an installed lstflow does not have."""
+    found = [
+        str(path.relative_to(PACKAGE))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if any(
+            isinstance(node, ast.Name) and node.id == "__file__"
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        )
+    ]
+    assert found == []

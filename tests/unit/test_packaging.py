@@ -13,13 +13,23 @@ import pytest
 pytestmark = pytest.mark.unit
 
 BIN = Path(sys.executable).parent
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def rendered_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     home = tmp_path_factory.mktemp("airflow-home")
+    dags = str(CHECKOUT / "dags")
     subprocess.run(
-        [str(BIN / "lstflow"), "init", "--airflow-home", str(home), "--no-db"],
+        [
+            str(BIN / "lstflow"),
+            "init",
+            "--no-db",
+            "--airflow-home",
+            str(home),
+            "--dags-folder",
+            dags,
+        ],
         check=True,
         capture_output=True,
     )
@@ -38,11 +48,15 @@ def airflow_json(env: dict[str, str], *args: str) -> list[dict[str, str]]:
     return result
 
 
-def test_init_renders_the_checkout_folders(rendered_home: dict[str, str]) -> None:
-    cfg = (Path(rendered_home["AIRFLOW_HOME"]) / "airflow.cfg").read_text()
-    root = Path(__file__).resolve().parents[2]
-    assert f"dags_folder = {root}/dags" in cfg
-    assert f"plugins_folder = {root}/plugins" in cfg
+def test_init_renders_the_given_dags_folder_and_airflow_home_defaults(
+    rendered_home: dict[str, str],
+) -> None:
+    home = rendered_home["AIRFLOW_HOME"]
+    cfg = (Path(home) / "airflow.cfg").read_text()
+    assert f"dags_folder = {CHECKOUT}/dags" in cfg
+    assert f"production_configs = {home}/production_configs" in cfg
+    assert f"log_root = {home}/prod_logs" in cfg
+    assert "plugins_folder" not in cfg  # the plugin comes from its entry point
     assert "load_examples = False" in cfg
     assert "dags_are_paused_at_creation = False" in cfg
 

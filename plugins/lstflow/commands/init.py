@@ -1,7 +1,8 @@
-"""``lstflow init``: render ``airflow.cfg.template`` into ``$AIRFLOW_HOME/airflow.cfg``.
+"""``lstflow init``: render the packaged ``airflow.cfg.j2`` into ``$AIRFLOW_HOME/airflow.cfg``.
 
 Secrets already present in an existing ``airflow.cfg`` are kept, so re-running ``init`` after a
-template change does not log everybody out.
+template change does not log everybody out. Site folders default to ``$AIRFLOW_HOME``'s; a
+checkout passes its own (``make airflow-init``).
 """
 
 from __future__ import annotations
@@ -18,20 +19,36 @@ from pathlib import Path
 
 import jinja2
 
-from lstflow.project import default_airflow_home, project_root, state_dir
+from lstflow.package_data import template_loader
 
 ADMIN_USER = "admin"
+TEMPLATE = "airflow.cfg.j2"
+DEFAULT_CONN_ID = "lstflow_local_slurm"  # lstflow.slurm.hook's (not imported: no Airflow here)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "init", help="write $AIRFLOW_HOME/airflow.cfg for this checkout and migrate its database"
+        "init", help="write $AIRFLOW_HOME/airflow.cfg for lstflow and migrate its database"
     )
     parser.add_argument(
         "--airflow-home",
         type=Path,
         default=None,
-        help="Airflow home (default: $AIRFLOW_HOME, else .lstflow/airflow in this checkout)",
+        help="Airflow home (default: $AIRFLOW_HOME, else ~/airflow)",
+    )
+    parser.add_argument(
+        "--dags-folder", type=Path, default=None, help="DAG files (default: AIRFLOW_HOME/dags)"
+    )
+    parser.add_argument(
+        "--production-configs",
+        type=Path,
+        default=None,
+        help="the production library (default: AIRFLOW_HOME/production_configs)",
+    )
+    parser.add_argument(
+        "--ssh-conn-id",
+        default=DEFAULT_CONN_ID,
+        help=f"Airflow connection of the Slurm cluster ({DEFAULT_CONN_ID})",
     )
     parser.add_argument("--api-port", type=int, default=8080, help="api-server port (8080)")
     parser.add_argument("--executor", default="LocalExecutor", help="Airflow executor")
@@ -44,8 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--log-root",
         default=None,
-        help="production logs on the cluster (default: $LSTFLOW_DATA_ROOT/prod_logs, "
-        "else .lstflow/data/prod_logs in this checkout)",
+        help="production logs on the cluster's filesystem (default: AIRFLOW_HOME/prod_logs)",
     )
     parser.add_argument(
         "--poll-interval",
@@ -88,9 +104,9 @@ def existing_secrets(cfg_path: Path) -> dict[str, str]:
     return {key: value for key, value in found.items() if value}
 
 
-def default_log_root() -> str:
-    data_root = os.environ.get("LSTFLOW_DATA_ROOT") or str(state_dir() / "data")
-    return f"{data_root}/prod_logs"
+def default_airflow_home() -> Path:
+    """Airflow's own rule: ``$AIRFLOW_HOME``, else ``~/airflow``."""
+    return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
 
 
 def render_config(
@@ -102,17 +118,25 @@ def render_config(
     log_root: str | None = None,
     poll_interval: float = 60.0,
     config_variables: Mapping[str, str] | None = None,
+    dags_folder: Path | None = None,
+    production_configs: Path | None = None,
+    ssh_conn_id: str = DEFAULT_CONN_ID,
 ) -> str:
-    template_path = project_root() / "airflow.cfg.template"
-    template = jinja2.Template(template_path.read_text(), undefined=jinja2.StrictUndefined)
+    environment = jinja2.Environment(
+        loader=template_loader("lstflow.commands"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     kept = existing_secrets(airflow_home / "airflow.cfg")
-    return template.render(
-        project_root=project_root(),
+    return environment.get_template(TEMPLATE).render(
         airflow_home=airflow_home,
+        dags_folder=dags_folder or airflow_home / "dags",
+        production_configs=production_configs or airflow_home / "production_configs",
+        ssh_conn_id=ssh_conn_id,
         executor=executor,
         sql_alchemy_conn=sql_alchemy_conn or f"sqlite:///{airflow_home}/airflow.db",
         api_port=api_port,
-        log_root=log_root or default_log_root(),
+        log_root=log_root or f"{airflow_home}/prod_logs",
         poll_interval=poll_interval,
         max_poll_interval=max(poll_interval, 10 * poll_interval),
         config_variables=dict(config_variables or {}),
@@ -147,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
         log_root=args.log_root,
         poll_interval=args.poll_interval,
         config_variables=dict(args.config_variable),
+        dags_folder=args.dags_folder and args.dags_folder.resolve(),
+        production_configs=args.production_configs and args.production_configs.resolve(),
+        ssh_conn_id=args.ssh_conn_id,
     )
     tmp = cfg_path.with_suffix(".cfg.tmp")
     tmp.write_text(text)

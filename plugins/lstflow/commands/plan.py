@@ -1,4 +1,5 @@
-"""``lstflow plan CONFIG``: every stage, array and command line a production would run.
+"""``lstflow plan CONFIG``: every stage, array and command line a production would run, and its
+entries grouped by lineage (``--lineage``: the lineage alone, each entry with what it waits for).
 
 Nothing is submitted. A large production prints a summary per stage (job arrays, elements,
 resources); ``--full`` prints every element with its analysis tool command lines (a file batch's
@@ -8,7 +9,8 @@ Input directories are listed on this machine; on a machine that does not see the
 filesystem (a laptop, a pull-request check) ``--no-inputs`` plans without them: the elements of
 stages that batch the files of a directory are then unknown, never an error. ``--json`` prints
 the same plan machine-readably, with where each sbatch option's value came from (stage default,
-slurm_config, legacy slurm_options, extra_slurm_options).
+slurm_config, legacy slurm_options, extra_slurm_options), and the lineage. The lineage comes
+from the config's paths alone, so it is shown wherever the plan runs.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from typing import Any
 from lstflow.config import ConfigError, load_production
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.file_batches import InputDirectoryError
+from lstflow.stages.lineage import ProductionLineage, build_lineage
 from lstflow.stages.local_files import LocalFileLister
-from lstflow.stages.registry import plan_stage, stages_to_run
+from lstflow.stages.registry import IMPLICIT_STAGES, plan_stage, stages_to_run
 from lstflow.workitems import WorkItem, array_groups
 
 #: Up to this many elements in the chosen stages, the plan prints in full by default.
@@ -61,6 +64,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     view = parser.add_mutually_exclusive_group()
     view.add_argument(
         "--full", action="store_true", help="every element and its command lines, however many"
+    )
+    view.add_argument(
+        "--lineage",
+        action="store_true",
+        help="print only the lineage groups, each entry with the entries it waits for",
     )
     view.add_argument(
         "--json",
@@ -118,33 +126,81 @@ def print_stage(plan: StagePlan, max_array_size: int) -> None:
         print(f"   writes {path} ({len(content)} bytes)")
 
 
-def summary_row(planned: PlannedStage, max_array_size: int) -> tuple[str, ...]:
+def lineage_groups_of(lineage: ProductionLineage, stage: str) -> int:
+    """How many lineage groups have entries of ``stage`` (plot_rf_feat: train_pipe's)."""
+    owner = IMPLICIT_STAGES.get(stage, stage)
+    return sum(1 for group in lineage.groups if any(r.stage == owner for r in group.entries))
+
+
+def summary_row(
+    planned: PlannedStage, max_array_size: int, lineage: ProductionLineage
+) -> tuple[str, ...]:
+    groups = str(lineage_groups_of(lineage, planned.stage))
     if planned.plan is None:
-        return (planned.stage, "-", "-", "cannot be planned here (see below)")
+        return (planned.stage, "-", "-", groups, "cannot be planned here (see below)")
     plan = planned.plan
     if plan.unlisted_inputs:
-        return (plan.stage, "?", "?", f"inputs not listed: {len(plan.unlisted_inputs)} dirs")
+        unlisted = f"inputs not listed: {len(plan.unlisted_inputs)} dirs"
+        return (plan.stage, "?", "?", groups, unlisted)
     arrays = arrays_of(plan, max_array_size)
     resources = sorted({options_text(array[0]) for array in arrays})
-    return (plan.stage, str(len(arrays)), str(len(plan.items)), " | ".join(resources))
+    return (plan.stage, str(len(arrays)), str(len(plan.items)), groups, " | ".join(resources))
 
 
-def print_summary(stages: list[PlannedStage], max_array_size: int) -> None:
+def print_summary(
+    stages: list[PlannedStage], max_array_size: int, lineage: ProductionLineage
+) -> None:
     rows: list[tuple[str, ...]] = [
-        ("stage", "arrays", "elements", "resources (per distinct array)")
+        ("stage", "arrays", "elements", "lineage groups", "resources (per distinct array)")
     ]
-    rows += [summary_row(planned, max_array_size) for planned in stages]
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    rows += [summary_row(planned, max_array_size, lineage) for planned in stages]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
     for row in rows:
-        cells = [row[column].ljust(widths[column]) for column in range(3)]
-        print("  ".join([*cells, row[3]]).rstrip())
+        cells = [row[column].ljust(widths[column]) for column in range(4)]
+        print("  ".join([*cells, row[4]]).rstrip())
     for planned in stages:
         if planned.error:
             lines = planned.error.splitlines()
             more = [f"... and {len(lines) - SHOWN_ERRORS} more (--full lists them)"]
             shown = lines if len(lines) <= SHOWN_ERRORS else lines[:SHOWN_ERRORS] + more
             print(f"== {planned.stage}: cannot be planned here:", *shown, sep="\n")
-    print("(summary: --full prints every command line, --stage STAGE one stage, --json all)")
+
+
+def print_lineage(lineage: ProductionLineage, entries: bool) -> None:
+    """Per lineage group, its entries per stage; with ``entries``, each entry's upstream."""
+    external = sum(len(paths) for paths in lineage.external_inputs.values())
+    print(
+        f"== lineage: {len(lineage.groups)} group(s), {len(lineage.entries)} entries, "
+        f"{external} input(s) from outside the production"
+    )
+    for group in lineage.groups:
+        counts = ", ".join(f"{stage} {count}" for stage, count in group.counts().items())
+        print(f"   {group.name}: {counts}")
+        if not entries:
+            continue
+        for ref in group.entries:
+            waits = ", ".join(str(parent) for parent in lineage.upstream[ref]) or "-"
+            print(f"     {ref} <- {waits}")
+
+
+def lineage_document(lineage: ProductionLineage) -> dict[str, Any]:
+    return {
+        "groups": [
+            {
+                "name": group.name,
+                "models": list(group.models),
+                "entries": [
+                    {
+                        "entry": str(ref),
+                        "upstream": [str(parent) for parent in lineage.upstream[ref]],
+                        "external_inputs": list(lineage.external_inputs.get(ref, ())),
+                    }
+                    for ref in group.entries
+                ],
+            }
+            for group in lineage.groups
+        ]
+    }
 
 
 def array_resources(array: list[WorkItem]) -> list[dict[str, Any]]:
@@ -205,6 +261,11 @@ def run(args: argparse.Namespace) -> int:
         slurm_config=production.slurm_config,
         files=None if args.no_inputs else LocalFileLister(),
     )
+    lineage = build_lineage(production)
+    if args.lineage and not args.json:
+        print(f"production {production.prod_id} ({production.path})")
+        print_lineage(lineage, entries=True)
+        return 0
     stages: list[PlannedStage] = []
     for stage in all_stages:
         if args.stage and stage not in args.stage:
@@ -227,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
                 else {"stage": planned.stage, "error": planned.error}
                 for planned in stages
             ],
+            "lineage": lineage_document(lineage),
         }
         json.dump(document, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -234,7 +296,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"production {production.prod_id} ({production.path})")
     elements = sum(len(planned.plan.items) for planned in stages if planned.plan)
     if not args.full and elements > FULL_VIEW_LIMIT:
-        print_summary(stages, args.max_array_size)
+        print_summary(stages, args.max_array_size, lineage)
+        if not args.stage:
+            print_lineage(lineage, entries=False)
+        print("(summary: --full prints every command line, --stage STAGE one stage, --json all)")
         if status and not args.no_inputs:
             print(NO_INPUTS_HINT)
         return status
@@ -243,6 +308,8 @@ def run(args: argparse.Namespace) -> int:
             print_stage(planned.plan, args.max_array_size)
         else:
             print(f"== {planned.stage}: cannot be planned here:\n{planned.error}")
+    if not args.stage:
+        print_lineage(lineage, entries=False)
     if status and not args.no_inputs:
         print(NO_INPUTS_HINT)
     return status

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="check only the JSON syntax of the lstchain config, not with lstchain's reader",
     )
-    parser.add_argument("--cache-dir", type=Path, default=None, help="parse cache directory")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default_cache_dir(),
+        help="parse cache and lstchain verdicts (default: $XDG_CACHE_HOME/lstflow, else "
+        "~/.cache/lstflow): an unchanged lstchain JSON is not checked twice",
+    )
     parser.set_defaults(handler=run)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lstflow"
 
 
 def _file_report(
@@ -87,7 +98,7 @@ def collect(paths: list[Path], *, use_lstchain: bool, cache_dir: Path | None) ->
         reports.append(_file_report(config_path, error.issues, [], None, None))
     productions = group_parts(loaded.values(), common_root(loaded))
     json_files = sorted({c.lstchain_config for c in loaded.values() if c.lstchain_config})
-    lstchain_issues = check_with_lstchain(json_files) if use_lstchain else {}
+    lstchain_issues = check_with_lstchain(json_files, cache_dir) if use_lstchain else {}
     for config_path, config in loaded.items():
         warnings: list[ConfigIssue] = list(config.warnings)
         issues = (

@@ -6,13 +6,13 @@ file can call them at parse time without touching the metadata DB.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from airflow.configuration import conf
 
 from lstflow.onsite.settings import DEFAULT_SETTINGS_PATH
 from lstflow.product_base.options import SECTION
-from lstflow.project import project_root
 
 
 def onsite_config() -> Path:
@@ -26,9 +26,9 @@ def onsite_base() -> str | None:
 
 
 def job_python() -> str:
-    """The interpreter jobs run ``lstflow.jobs`` with (lstflow must be importable there)."""
-    default = project_root() / ".venv" / "bin" / "python"
-    return conf.get(SECTION, "job_python", fallback=str(default))
+    """The interpreter jobs run ``lstflow.jobs`` with, on the cluster (lstflow must be importable
+    there); the default, Airflow's own interpreter, suits a cluster that sees Airflow's venv."""
+    return conf.get(SECTION, "job_python", fallback=sys.executable)
 
 
 def slurm_poll_interval() -> float:

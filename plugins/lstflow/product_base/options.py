@@ -1,7 +1,8 @@
-"""lstflow's options in ``airflow.cfg`` (section ``[lstflow]``), with this checkout's defaults.
+"""lstflow's options in ``airflow.cfg`` (section ``[lstflow]``), with their defaults.
 
 Read from Airflow's configuration only (files and ``AIRFLOW__LSTFLOW__*`` variables), never from
-the metadata DB, so DAG files can call these at parse time.
+the metadata DB, so DAG files can call these at parse time. Defaults never name a checkout: site
+paths default to folders of ``$AIRFLOW_HOME`` (README: "[lstflow] options").
 """
 
 from __future__ import annotations
@@ -12,21 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow.configuration import conf
+from airflow.configuration import AIRFLOW_HOME, conf
 
-from lstflow.project import include_dir, state_dir
 from lstflow.slurm.policy import PollSettings
 
 SECTION = "lstflow"
 
 
 def production_configs_dir() -> Path:
-    default = include_dir() / "production_configs"
+    """The production library: every production config below it becomes a DAG."""
+    default = Path(AIRFLOW_HOME, "production_configs")
     return Path(conf.get(SECTION, "production_configs", fallback=str(default)))
 
 
 def parse_cache_dir() -> Path:
-    default = state_dir() / "parse-cache"
+    default = Path(AIRFLOW_HOME, "lstflow-cache")
     return Path(conf.get(SECTION, "parse_cache_dir", fallback=str(default)))
 
 
@@ -62,8 +63,9 @@ def ssh_conn_id() -> str:
 
 
 def log_root() -> str:
-    """Where production logs, manifests and run records go, on the cluster's filesystem."""
-    return conf.get(SECTION, "log_root", fallback=str(state_dir() / "data" / "prod_logs"))
+    """Where production logs, manifests and run records go, on the cluster's filesystem (the
+    default suits a cluster that mounts ``$AIRFLOW_HOME`` at the same path)."""
+    return conf.get(SECTION, "log_root", fallback=str(Path(AIRFLOW_HOME, "prod_logs")))
 
 
 def poll_interval() -> float:

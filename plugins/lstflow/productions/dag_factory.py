@@ -2,9 +2,10 @@
 
 The productions' DAGs are built from each config's header only (``lstflow.config.load_header``):
 a DAG needs the prod_id, the stages and the environment, never the entries, which each stage
-task reads and validates when it runs. So a config whose header is valid gets its DAG even when
-one of its entries is wrong; that entry error fails the stage with the usual message and is
-listed by the config-errors DAG, like every config that gives no DAG.
+task reads and validates when it runs. Configs sharing a prod_id are parts of one production
+and give one DAG (``lstflow.config.parts``). So a config whose header is valid gets its DAG
+even when one of its entries is wrong; that entry error fails the stage with the usual message
+and is listed by the config-errors DAG, like every config that gives no DAG.
 
 That placeholder DAG fully validates every config (within a time budget per parse, see
 ``build_invalid_configs_dag``) and fails its validation with all their messages (file, YAML
@@ -29,12 +30,14 @@ from lstflow.config import (
     load_headers,
     load_production,
 )
+from lstflow.config.parts import ProductionParts, group_parts
 from lstflow.product_base.options import config_environment, slurm_task_settings
 from lstflow.productions.dag_index import read_index, write_index
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.production_dag import build_production_dag
 
 INVALID_DAG_ID = "lstflow_invalid_production_configs"
+Production = ProductionParts[ProductionHeader]
 log = logging.getLogger(__name__)
 
 
@@ -61,25 +64,30 @@ class InvalidProductionConfigs(DAG):
 
 
 def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> dict[str, DAG]:
-    """The DAG of every config with a valid header; on a worker running one task, only its DAG."""
+    """One DAG per prod_id with valid headers; on a worker running one task, only its DAG."""
     only = get_parsing_context().dag_id
-    headers = _indexed_header(only, config_root, cache_dir) if only is not None else None
-    if headers is None:
-        loaded = load_headers(config_root, cache_dir=cache_dir, environ=config_environment())
-        headers = list(loaded[0].values())
-    owners = _dag_owners(headers)[0]
+    productions = _indexed_production(only, config_root, cache_dir) if only is not None else None
+    if productions is None:
+        productions = _productions(config_root, cache_dir)
+    owners = _dag_owners(productions)[0]
     if only is None and cache_dir is not None:
-        write_index(cache_dir, {dag_id: str(header.path) for dag_id, header in owners.items()})
+        index = {dag_id: [str(c.path) for c in parts.configs] for dag_id, parts in owners.items()}
+        write_index(cache_dir, index)
     settings = slurm_task_settings()
     dags: dict[str, DAG] = {}
-    for dag_id, header in sorted(owners.items()):
+    for dag_id, production in sorted(owners.items()):
         if only is not None and dag_id != only:
             continue
         try:
-            dags[dag_id] = build_production_dag(header, settings)
+            dags[dag_id] = build_production_dag(production, settings)
         except (OSError, ValueError):
-            log.exception("%s: cannot build the DAG %s", header.path, dag_id)
+            log.exception("%s: cannot build the DAG %s", production.default.path, dag_id)
     return dags
+
+
+def _productions(config_root: Path, cache_dir: Path | None) -> list[Production]:
+    headers = load_headers(config_root, cache_dir=cache_dir, environ=config_environment())[0]
+    return list(group_parts(headers.values(), config_root.absolute()).values())
 
 
 def build_invalid_configs_dag(
@@ -94,9 +102,11 @@ def build_invalid_configs_dag(
     if get_parsing_context().dag_id is not None:
         return {}
     headers, errors = load_headers(config_root, cache_dir=cache_dir, environ=config_environment())
-    owners, problems = _dag_owners(list(headers.values()))
+    productions = group_parts(headers.values(), config_root.absolute())
+    owners, problems = _dag_owners(list(productions.values()))
     problems = [str(error) for error in errors.values()] + problems
-    entry_problems, unchecked = _entry_problems(list(owners.values()), cache_dir, budget)
+    configs = [config for parts in owners.values() for config in parts.configs]
+    entry_problems, unchecked = _entry_problems(configs, cache_dir, budget)
     problems += entry_problems
     if unchecked:
         log.warning("%d config(s) not fully validated yet: the next parses carry on", unchecked)
@@ -120,33 +130,40 @@ def _entry_problems(
     return problems, 0
 
 
-def _indexed_header(
+def _indexed_production(
     dag_id: str, config_root: Path, cache_dir: Path | None
-) -> list[ProductionHeader] | None:
-    """The header of ``dag_id``'s config, found through the DAG index; ``None`` if not found."""
-    path = read_index(cache_dir).get(dag_id) if cache_dir is not None else None
-    if path is None or not Path(path).is_relative_to(config_root.absolute()):
+) -> list[Production] | None:
+    """The configs of ``dag_id``'s production, found through the DAG index; ``None`` if not
+    found (or the index is stale: a part missing, moved or no longer of that prod_id)."""
+    paths = read_index(cache_dir).get(dag_id) if cache_dir is not None else None
+    root = config_root.absolute()
+    if not paths or not all(Path(path).is_relative_to(root) for path in paths):
         return None
     try:
-        header = load_header(Path(path), cache_dir=cache_dir, environ=config_environment())
+        headers = [
+            load_header(Path(path), cache_dir=cache_dir, environ=config_environment())
+            for path in paths
+        ]
     except ConfigError:
         return None
-    return [header] if dag_id_for(header.prod_id) == dag_id else None
+    productions = list(group_parts(headers, root).values())
+    if len(productions) != 1 or dag_id_for(productions[0].prod_id) != dag_id:
+        return None
+    return productions
 
 
-def _dag_owners(
-    headers: list[ProductionHeader],
-) -> tuple[dict[str, ProductionHeader], list[str]]:
+def _dag_owners(productions: list[Production]) -> tuple[dict[str, Production], list[str]]:
     """Each DAG id's production, and a problem for each prod_id whose DAG id is already taken."""
-    owners: dict[str, ProductionHeader] = {}
+    owners: dict[str, Production] = {}
     problems: list[str] = []
-    for header in sorted(headers, key=lambda header: header.prod_id):
-        dag_id = dag_id_for(header.prod_id)
+    for production in sorted(productions, key=lambda production: production.prod_id):
+        dag_id = dag_id_for(production.prod_id)
         if dag_id in owners:
             problems.append(
-                f"{header.path}: prod_id: '{header.prod_id}' gives DAG id '{dag_id}', already "
-                f"used by prod_id '{owners[dag_id].prod_id}' (rename one of them)"
+                f"{production.default.path}: prod_id: '{production.prod_id}' gives DAG id "
+                f"'{dag_id}', already used by prod_id '{owners[dag_id].prod_id}' (rename one of "
+                "them)"
             )
         else:
-            owners[dag_id] = header
+            owners[dag_id] = production
     return owners, problems

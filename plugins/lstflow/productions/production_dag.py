@@ -1,6 +1,10 @@
-"""One Airflow DAG for one production config: one task per stage, in lstmcpipe's order.
+"""One Airflow DAG per production: one task per stage, in lstmcpipe's order.
 
-Only the config's header is used here (no entries, no globbing of data directories, no DB or
+A production is every config of one prod_id (``lstflow.config.parts``): its DAG has the union
+of their stages, and each run picks one config through the ``config`` trigger param (the default
+part unless the user chooses another); the stages that config does not run are skipped.
+
+Only the configs' headers are used here (no entries, no globbing of data directories, no DB or
 network access), so parsing a whole production library stays cheap: the work items are planned
 (and the entries read and validated) when each stage task runs.
 """
@@ -10,13 +14,14 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param
 
 from lstflow.config.model import ProductionHeader
+from lstflow.config.parts import ProductionParts
 from lstflow.product_base.assets import models_asset
 from lstflow.product_base.options import SlurmTaskSettings
 from lstflow.product_base.task_retries import TASK_RETRIES
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
 from lstflow.productions.run_provenance import ProductionProvenanceOperator
-from lstflow.productions.stage_operator import ProductionStageOperator
+from lstflow.productions.stage_operator import CONFIG_PARAM, ProductionStageOperator
 from lstflow.stages.registry import effective_upstream, stages_to_run
 
 OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
@@ -34,13 +39,24 @@ STAGE_LABELS = {
 }
 
 
-def production_params(stages: tuple[str, ...]) -> dict[str, Param]:
-    """The trigger form: which stages, dry run, and what to do about existing outputs.
+def production_params(stages: tuple[str, ...], configs: tuple[str, ...]) -> dict[str, Param]:
+    """The trigger form: which config and stages, dry run, and what to do about existing outputs.
 
-    ``stages`` is a multi-select of this production's own stages (Airflow's form turns an array
-    with ``examples`` into a pick list; ``enum`` items keep the API from accepting others).
+    ``configs``: the labels of the production's configs, the default first. ``stages`` is a
+    multi-select of this production's own stages (Airflow's form turns an array with
+    ``examples`` into a pick list; ``enum`` items keep the API from accepting others).
     """
     return {
+        CONFIG_PARAM: Param(
+            configs[0],
+            type="string",
+            enum=list(configs),
+            description=(
+                "Which config of this production to run (configs sharing a prod_id are parts of "
+                "one production). Default: the one whose stages cover the others', else the "
+                "alphabetically first. Stages it does not run are skipped."
+            ),
+        ),
         "stages": Param(
             list(stages),
             type="array",
@@ -77,15 +93,28 @@ def production_tags(production: ProductionHeader, stages: tuple[str, ...]) -> li
     return [*stages, f"env:{environment}"[:100]]
 
 
-def production_doc(production: ProductionHeader) -> str:
-    if production.readme is not None:
-        return production.readme.read_text(errors="replace")
-    return f"Production `{production.prod_id}` from `{production.path}` (no README.md)."
+def production_doc(production: ProductionParts[ProductionHeader]) -> str:
+    """The default config's README, and the list of configs when there are several."""
+    default = production.default
+    if default.readme is not None:
+        doc = default.readme.read_text(errors="replace")
+    else:
+        doc = f"Production `{production.prod_id}` from `{default.path}` (no README.md)."
+    if len(production.configs) > 1:
+        parts = "\n".join(
+            f"- `{label}`: {', '.join(production.find(label).stages_to_run)}"
+            for label in production.labels
+        )
+        doc += f"\n\n## Configs of this production (trigger param `config`)\n\n{parts}\n"
+    return doc
 
 
-def build_production_dag(production: ProductionHeader, settings: SlurmTaskSettings) -> DAG:
+def build_production_dag(
+    production: ProductionParts[ProductionHeader], settings: SlurmTaskSettings
+) -> DAG:
     """``settings``: ``product_base.options.slurm_task_settings()``, read once per library."""
     stages = stages_to_run(production)
+    config_paths = {label: str(production.find(label).path) for label in production.labels}
     with DAG(
         dag_id=dag_id_for(production.prod_id),
         schedule=None,
@@ -93,7 +122,7 @@ def build_production_dag(production: ProductionHeader, settings: SlurmTaskSettin
         max_active_runs=1,
         is_paused_upon_creation=False,
         doc_md=production_doc(production),
-        tags=production_tags(production, stages),
+        tags=production_tags(production.default, stages),
         dag_display_name=production.prod_id,
         auto_register=False,
         default_args=TASK_RETRIES,
@@ -101,7 +130,7 @@ def build_production_dag(production: ProductionHeader, settings: SlurmTaskSettin
         tasks = {
             stage: ProductionStageOperator(
                 task_id=stage,
-                config_path=str(production.path),
+                config_paths=config_paths,
                 stage=stage,
                 **settings.operator_kwargs(),
                 # The models directory is an Asset: nights reading these models declare it.
@@ -116,12 +145,12 @@ def build_production_dag(production: ProductionHeader, settings: SlurmTaskSettin
         # teardown, so it never decides the run's state: a failed stage still fails the run.
         provenance = ProductionProvenanceOperator(
             task_id=PROVENANCE_TASK_ID,
-            config_path=str(production.path),
+            config_paths=config_paths,
             stages=stages,
             ssh_conn_id=settings.ssh_conn_id,
         )
         list(tasks.values()) >> provenance.as_teardown()
     # Set after the tasks: each operator would deep-copy the DAG's params into its own (the
     # largest part of building the DAG), and tasks read them from the DAG run anyway.
-    dag.params = production_params(stages)  # type: ignore[assignment]
+    dag.params = production_params(stages, production.labels)  # type: ignore[assignment]
     return dag

@@ -2,11 +2,12 @@
 
 The last task of every production DAG (a teardown: it runs once all stages are done, failed runs
 included, and never changes the run's state) writes
-``<log_root>/<prod_id>/runs/<run>/provenance.json``: the production and lstchain configs
-with their hashes, the software versions of the Airflow side (this process) and of the analysis
-environment (asked over SSH through the production's ``source_environment``), every Slurm job of
-the run with what each element used (sacct: Elapsed, MaxRSS, State), and the inputs and outputs
-with their sizes (through the Slurm layer's ``element_usage`` and ``ClusterFiles``). The UI
+``<log_root>/<prod_id>/runs/<run>/provenance.json``: which of the production's configs the run
+chose (``config``, its label), that config and the lstchain config with their hashes, the
+software versions of the Airflow side (this process) and of the analysis environment (asked over
+SSH through the production's ``source_environment``), every Slurm job of the run with what each
+element used (sacct: Elapsed, MaxRSS, State), and the inputs and outputs with their sizes
+(through the Slurm layer's ``element_usage`` and ``ClusterFiles``). The UI
 shows it and draws the runtime/memory histograms from it.
 """
 
@@ -134,24 +135,25 @@ def analysis_versions(hook: SlurmHook, production: ProductionConfig) -> dict[str
 class ProductionProvenanceOperator(BaseOperator):
     """Write a production run's ``provenance.json`` on the cluster and return its path."""
 
-    template_fields: Sequence[str] = ("ssh_conn_id", "config_path")
+    template_fields: Sequence[str] = ("ssh_conn_id",)
     ui_color = "#e8f4e8"
 
     def __init__(
         self,
         *,
-        config_path: str,
+        config_paths: Mapping[str, str],
         stages: Sequence[str],
         ssh_conn_id: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.config_path = config_path
+        self.config_paths = dict(config_paths)
         self.stages = tuple(stages)
         self.ssh_conn_id = ssh_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        production = load_for_run(self.config_path)
+        chosen = load_for_run(self.config_paths, context["params"])
+        production = chosen.production
         hook = SlurmHook(self.ssh_conn_id)
         ti = context["ti"]
         run_id = context["run_id"]
@@ -168,7 +170,8 @@ class ProductionProvenanceOperator(BaseOperator):
         usage = hook.element_usage(all_jobs)
         for info in stages.values():
             info["elements"] = usage_rows(usage, set(info["job_ids"]))
-        paths = config_paths(production, self.stages)
+        # the paths of the stages the chosen config runs (another part's stages are not its)
+        paths = config_paths(production, [s for s in self.stages if s in production.stages_to_run])
         files = ClusterFiles(hook)
         sizes = {
             path: asdict(size)
@@ -177,6 +180,7 @@ class ProductionProvenanceOperator(BaseOperator):
         document = {
             "format": FORMAT,
             "prod_id": production.prod_id,
+            "config": chosen.label,
             "dag_id": ti.dag_id,
             "run_id": run_id,
             "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

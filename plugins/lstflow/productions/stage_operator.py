@@ -12,7 +12,8 @@ import json
 import posixpath
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,10 @@ from lstflow.slurm.reports import SlurmReport
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.file_batches import InputDirectoryError
 from lstflow.stages.inputs import INPUT_ADVICE, input_problems
-from lstflow.stages.registry import plan_stage, stages_with_implicit
+from lstflow.stages.registry import plan_stage, stages_to_run, stages_with_implicit
 from lstflow.workitems import ArraySpec, WorkItem
 
+CONFIG_PARAM = "config"
 SHOWN_EXISTING = 10
 
 
@@ -45,32 +47,49 @@ def run_label(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
-def load_for_run(config_path: str) -> ProductionConfig:
-    """The whole config, entries validated; any problem fails the task without a retry.
+@dataclass(frozen=True)
+class RunConfig:
+    """The config a run chose among its production's parts (the ``config`` trigger param)."""
 
-    The DAG was built from the config's header only, so an invalid entry is found here: the
+    label: str
+    production: ProductionConfig
+
+
+def load_for_run(config_paths: Mapping[str, str], params: Mapping[str, Any]) -> RunConfig:
+    """The whole config the run chose, entries validated; any problem fails the task without a
+    retry. ``config_paths`` maps each part's label to its file, the default part first.
+
+    The DAG was built from the configs' headers only, so an invalid entry is found here: the
     task fails with the same ``<file>: <yaml key>: <problem> (<fix>)`` lines as
     ``lstflow validate``.
     """
+    label = params.get(CONFIG_PARAM) or next(iter(config_paths))
+    if label not in config_paths:
+        raise AirflowFailException(
+            f"config '{label}' is not a config of this production (choices: "
+            f"{', '.join(config_paths)})"
+        )
     try:
-        return load_production(
-            Path(config_path), cache_dir=parse_cache_dir(), environ=config_environment()
+        production = load_production(
+            Path(config_paths[label]), cache_dir=parse_cache_dir(), environ=config_environment()
         )
     except ConfigError as error:
         raise AirflowFailException(f"invalid production config:\n{error}") from None
+    return RunConfig(label, production)
 
 
 class ProductionStageOperator(SlurmArrayOperator):
     """One stage of an MC production, planned from its config when the task runs."""
 
-    template_fields: Sequence[str] = ("ssh_conn_id", "config_path")
+    template_fields: Sequence[str] = ("ssh_conn_id",)
 
-    def __init__(self, *, config_path: str, stage: str, **kwargs: Any) -> None:
+    def __init__(self, *, config_paths: Mapping[str, str], stage: str, **kwargs: Any) -> None:
+        """``config_paths``: each config of the production by its label, the default first."""
         if "ssh_conn_id" not in kwargs or "poll" not in kwargs:
             kwargs = {**slurm_task_settings().operator_kwargs(), **kwargs}
         kwargs.setdefault("trigger_rule", "none_failed")
         super().__init__(**kwargs)
-        self.config_path = config_path
+        self.config_paths = dict(config_paths)
         self.stage = stage
         self._records = ""
         self._complete_elements = 0
@@ -89,14 +108,22 @@ class ProductionStageOperator(SlurmArrayOperator):
     def spec_ready(self, context: Any, spec: ArraySpec) -> None:
         self._records = _records_dir(spec, run_label(context["run_id"]))
 
-    def _skip_unless_chosen(self, context: Any) -> None:
-        if self.stage not in stages_with_implicit(context["params"]["stages"]):
+    def _chosen_config(self, context: Any) -> RunConfig:
+        """The run's config of this production; skips the stage when the run does not run it."""
+        params = context["params"]
+        if self.stage not in stages_with_implicit(params["stages"]):
             raise AirflowSkipException(f"{self.stage} is not among this run's stages")
+        chosen = load_for_run(self.config_paths, params)
+        if self.stage not in stages_to_run(chosen.production):
+            raise AirflowSkipException(
+                f"{self.stage} is not among the stages of config {chosen.label} "
+                f"({', '.join(chosen.production.stages_to_run)})"
+            )
+        return chosen
 
     def _dry_run(self, context: Any) -> dict[str, Any]:
         """Plan, check inputs and outputs, log every command: write and submit nothing."""
-        self._skip_unless_chosen(context)
-        production = load_for_run(self.config_path)
+        production = self._chosen_config(context).production
         files = self.cluster_files()
         plan = self._plan(production, files, run_label(context["run_id"]), publish=False)
         problems = input_problems(plan.inputs, files.kinds(p.path for p in plan.inputs))
@@ -109,8 +136,8 @@ class ProductionStageOperator(SlurmArrayOperator):
     def build_array_spec(self, context: Any) -> ArraySpec:
         label = run_label(context["run_id"])
         params = context["params"]
-        self._skip_unless_chosen(context)
-        production = load_for_run(self.config_path)
+        chosen = self._chosen_config(context)
+        production = chosen.production
         files = self.cluster_files()
         plan = self._plan(production, files, label)
         problems = input_problems(plan.inputs, files.kinds(p.path for p in plan.inputs))
@@ -131,7 +158,7 @@ class ProductionStageOperator(SlurmArrayOperator):
             files.write(path, content)
         # lstchain tools do not create their output's directory: make them as the job user.
         files.make_dirs(sorted({posixpath.dirname(p) for item in items for p in item.outputs}))
-        self._write_run_record(files, spec, _records_dir(spec, label))
+        self._write_run_record(files, spec, _records_dir(spec, label), chosen)
         return spec
 
     def _plan(
@@ -205,10 +232,13 @@ class ProductionStageOperator(SlurmArrayOperator):
         self.log.info("%s: renamed %d existing output(s) aside", self.stage, len(existing))
         return tuple(items)
 
-    def _write_run_record(self, files: ClusterFiles, spec: ArraySpec, records: str) -> None:
+    def _write_run_record(
+        self, files: ClusterFiles, spec: ArraySpec, records: str, chosen: RunConfig
+    ) -> None:
         record = {
             "stage": self.stage,
-            "config": self.config_path,
+            "config": chosen.label,
+            "config_path": str(chosen.production.path),
             "log_dir": spec.log_dir,
             "elements": [
                 {"key": item.key, "command": shlex.join(item.argv), "outputs": item.outputs}

@@ -21,6 +21,8 @@ from lstflow.workitems import ArraySpec, Resources, WorkItem, array_groups
 
 #: Task-state-store keys of stored plans: this prefix plus the spec's fingerprint.
 PLAN_KEY_PREFIX = "lstflow.slurm.plan."
+#: Task-state-store key of the spec a task planned (the plan lives under ``plan_key(spec)``).
+SPEC_KEY = "lstflow.slurm.spec"
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,11 @@ def compact_indices(indices: Sequence[int]) -> str:
 def plan_key(spec: ArraySpec) -> str:
     """Where the plan of ``spec`` lives in its task's state store."""
     return PLAN_KEY_PREFIX + spec.fingerprint()
+
+
+def read_spec(value: dict[str, Any] | str) -> ArraySpec:
+    """A stored spec (the state-store value under ``SPEC_KEY``) as an ``ArraySpec``."""
+    return ArraySpec.from_json(json.loads(value) if isinstance(value, str) else value)
 
 
 def read_plan(value: dict[str, Any] | str) -> ArrayPlan:

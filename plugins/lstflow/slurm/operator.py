@@ -37,7 +37,14 @@ from typing import Any
 from airflow.sdk import BaseOperator, TaskInstanceState
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from lstflow.slurm.array_plan import ArrayPlan, Element, RunIdentity, Submission, plan_key
+from lstflow.slurm.array_plan import (
+    SPEC_KEY,
+    ArrayPlan,
+    Element,
+    RunIdentity,
+    Submission,
+    plan_key,
+)
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.elements import ElementStatus
 from lstflow.slurm.hook import DEFAULT_CONN_ID, SlurmHook
@@ -47,8 +54,6 @@ from lstflow.slurm.states import SlurmState
 from lstflow.slurm.trigger import SlurmArrayTrigger, element_statuses
 from lstflow.workitems import ArraySpec
 
-#: Task-state-store key of the spec a task planned (the plan lives under ``plan_key(spec)``).
-SPEC_KEY = "lstflow.slurm.spec"
 #: The payload of the trigger's ``TaskSuccessEvent``, which ``dag.test()`` resumes the task with.
 ENDED_BY_TRIGGER = TaskInstanceState.SUCCESS.value
 

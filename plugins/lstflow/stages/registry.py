@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from lstflow.config.model import STAGE_ORDER, ProductionConfig, ProductionHeader
+from lstflow.config.parts import ProductionParts
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.dl1_to_dl2 import DL1_TO_DL2
 from lstflow.stages.dl1ab import DL1AB
@@ -92,8 +93,9 @@ def stages_with_implicit(stages: Iterable[str]) -> tuple[str, ...]:
     return tuple(stage for stage in EXECUTION_ORDER if stage in chosen)
 
 
-def stages_to_run(production: ProductionHeader) -> tuple[str, ...]:
-    """The production's stages in execution order, with the implicit plot_rf_feat."""
+def stages_to_run(production: ProductionHeader | ProductionParts[Any]) -> tuple[str, ...]:
+    """The production's stages in execution order, with the implicit plot_rf_feat (for the
+    parts of a production: the union of theirs)."""
     return stages_with_implicit(production.stages_to_run)
 
 

@@ -16,9 +16,10 @@ from airflow.models.task_state_store import TaskStateStoreModel
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from lstflow.slurm.array_plan import PLAN_KEY_PREFIX, ArrayPlan, read_plan
+from lstflow.slurm.array_plan import PLAN_KEY_PREFIX, SPEC_KEY, ArrayPlan, read_plan, read_spec
+from lstflow.workitems import ArraySpec
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,15 @@ class RunInfo:
 
 @dataclass
 class TaskRecord:
-    """One task of a run: its state, its XComs by key and its stored Slurm plans."""
+    """One task of a run: its state, its XComs by key, its stored Slurm plans and the spec
+    (work items, with their keys) they run."""
 
     task_id: str
     state: str | None
     try_number: int
     xcoms: dict[str, Any] = field(default_factory=dict)
     plans: list[ArrayPlan] = field(default_factory=list)
+    spec: ArraySpec | None = None
 
 
 def _run_info(run: DagRun) -> RunInfo:
@@ -111,18 +114,25 @@ def run_tasks(dag_id: str, run_id: str) -> dict[str, TaskRecord]:
         for task_id, key, value in xcoms:
             if task_id in records:
                 records[task_id].xcoms[key] = XComModel.deserialize_value(_Row(value))
-        plans = session.execute(
-            select(TaskStateStoreModel.task_id, TaskStateStoreModel.value)
+        stored = session.execute(
+            select(TaskStateStoreModel.task_id, TaskStateStoreModel.key, TaskStateStoreModel.value)
             .where(
                 TaskStateStoreModel.dag_id == dag_id,
                 TaskStateStoreModel.run_id == run_id,
                 TaskStateStoreModel.map_index == -1,
-                TaskStateStoreModel.key.startswith(PLAN_KEY_PREFIX),
+                or_(
+                    TaskStateStoreModel.key.startswith(PLAN_KEY_PREFIX),
+                    TaskStateStoreModel.key == SPEC_KEY,
+                ),
             )
             .order_by(TaskStateStoreModel.updated_at)
         )
-        for task_id, value in plans:
-            if task_id in records:
+        for task_id, key, value in stored:
+            if task_id not in records:
+                continue
+            if key == SPEC_KEY:
+                records[task_id].spec = read_spec(value)
+            else:
                 records[task_id].plans.append(read_plan(value))
         return records
 

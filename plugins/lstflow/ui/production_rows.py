@@ -1,4 +1,5 @@
-"""The production library as the Productions page shows it: one row per config.
+"""The production library as the Productions page shows it: one row per production (the
+configs sharing a prod_id are its parts, the default first).
 
 Configs are read through ``lstflow.config.load_library`` with the DAG factory's parse cache and
 settings, so the page lists exactly what the dag-processor builds DAGs from.
@@ -23,6 +24,9 @@ from lstflow.stages.registry import stages_to_run
 
 @dataclass(frozen=True)
 class ProductionRow:
+    """``config_path``, ``entry_counts`` and ``readme`` are the default config's; ``stages`` the
+    union of every part's; ``configs`` the labels of the parts, the default first."""
+
     prod_id: str
     dag_id: str
     config_path: str
@@ -30,6 +34,7 @@ class ProductionRow:
     entry_counts: dict[str, int]
     environment: str
     readme: str
+    configs: tuple[str, ...] = ()
 
 
 def read_library() -> Library:
@@ -38,16 +43,18 @@ def read_library() -> Library:
     )
 
 
-def production_row(production: ProductionConfig) -> ProductionRow:
-    readme = production.readme.read_text(errors="replace") if production.readme else ""
+def production_row(production: ProductionParts[ProductionConfig]) -> ProductionRow:
+    default = production.default
+    readme = default.readme.read_text(errors="replace") if default.readme else ""
     return ProductionRow(
         prod_id=production.prod_id,
         dag_id=dag_id_for(production.prod_id),
-        config_path=str(production.path),
+        config_path=str(default.path),
         stages=stages_to_run(production),
-        entry_counts=production.entry_counts(),
-        environment=production.source_environment.label,
+        entry_counts=default.entry_counts(),
+        environment=default.source_environment.label,
         readme=readme,
+        configs=production.labels,
     )
 
 

@@ -5,18 +5,22 @@ Routes (``app.py``) stay thin: they call these and render a template.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Any
 
 from markupsafe import Markup
 
 from lstflow.config.model import ProductionConfig
+from lstflow.config.parts import ProductionParts
 from lstflow.onsite.status import ROW_KEYS
 from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
 from lstflow.productions.run_provenance import provenance_path
+from lstflow.stages.lineage import build_lineage
 from lstflow.stages.registry import stages_to_run
 from lstflow.ui import airflow_db, live, run_files
 from lstflow.ui.histograms import svg_histogram
+from lstflow.ui.lineage_progress import LineageRow, StageRecord, lineage_rows
 from lstflow.ui.nights import NIGHTLY_DAG_ID, STATUS_TASK_ID, night_statuses
 from lstflow.ui.production_rows import production_row, read_library
 from lstflow.ui.progress import StageProgress, stage_progress, watched_jobs
@@ -30,7 +34,7 @@ class NotFound(LookupError):
 
 def productions_page() -> dict[str, Any]:
     library = read_library()
-    rows = [production_row(p.default) for _, p in sorted(library.productions.items())]
+    rows = [production_row(p) for _, p in sorted(library.productions.items())]
     return {
         "library_root": str(library.root),
         "rows": rows,
@@ -39,23 +43,53 @@ def productions_page() -> dict[str, Any]:
     }
 
 
-def find_production(prod_id: str) -> ProductionConfig:
+def find_production(prod_id: str) -> ProductionParts[ProductionConfig]:
     production = read_library().productions.get(prod_id)
     if production is None:
         raise NotFound(f"no production with prod_id {prod_id!r} in the library")
-    return production.default
+    return production
 
 
-def stage_table(
-    production: ProductionConfig, tasks: dict[str, airflow_db.TaskRecord]
-) -> list[StageProgress]:
-    """Each stage's progress; stages still waiting on Slurm get live states (one sacct)."""
+def production_plots(production: ProductionParts[ProductionConfig]) -> list[run_files.PlotSource]:
+    """The plots of every config of the production (the default's first), each path once;
+    names stay unique (``rf-importance-<n>``, ...) because a URL names a plot, never a path."""
+    by_path: dict[str, run_files.PlotSource] = {}
+    for label in production.labels:
+        for plot in run_files.plot_sources(production.find(label)):
+            by_path.setdefault(plot.path, plot)
+    counts: Counter[str] = Counter()
+    plots = []
+    for plot in by_path.values():
+        kind = plot.name.rsplit("-", 1)[0]
+        plots.append(replace(plot, name=f"{kind}-{counts[kind]}"))
+        counts[kind] += 1
+    return plots
+
+
+def run_config(production: ProductionParts[ProductionConfig], run: airflow_db.RunInfo) -> str:
+    """The label of the config ``run`` ran: its ``config`` param, else the default."""
+    chosen = run.conf.get("config")
+    return chosen if isinstance(chosen, str) and chosen else production.labels[0]
+
+
+def live_states(
+    production: ProductionParts[ProductionConfig], tasks: dict[str, airflow_db.TaskRecord]
+) -> dict[str, str]:
+    """Element states of the stages still waiting on Slurm (one sacct for all of them)."""
     waiting = [
         tasks[stage]
         for stage in stages_to_run(production)
         if stage in tasks and tasks[stage].state in LIVE_TASK_STATES and tasks[stage].plans
     ]
-    states = live.element_states(sorted({j for r in waiting for j in watched_jobs(r.plans[-1])}))
+    return live.element_states(sorted({j for r in waiting for j in watched_jobs(r.plans[-1])}))
+
+
+def stage_table(
+    production: ProductionParts[ProductionConfig],
+    tasks: dict[str, airflow_db.TaskRecord],
+    states: dict[str, str],
+) -> list[StageProgress]:
+    """Each stage's progress; stages still waiting on Slurm get ``states`` (``live_states``)."""
     table = []
     for stage in stages_to_run(production):
         record = tasks.get(stage)
@@ -64,6 +98,22 @@ def stage_table(
         else:
             table.append(stage_progress(stage, record.state, record.xcoms, record.plans, states))
     return table
+
+
+def lineage_table(
+    production: ProductionConfig,
+    tasks: dict[str, airflow_db.TaskRecord],
+    states: dict[str, str],
+) -> list[LineageRow]:
+    """Per lineage group (e.g. declination), each stage's elements; empty for one group."""
+    lineage = build_lineage(production)
+    if len(lineage.groups) < 2:
+        return []
+    records = {
+        stage: StageRecord(record.spec, record.plans, record.xcoms)
+        for stage, record in tasks.items()
+    }
+    return lineage_rows(lineage, stages_to_run(production), records, states)
 
 
 def histograms(provenance: dict[str, Any]) -> list[tuple[str, Markup, Markup]]:
@@ -115,7 +165,9 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
         "run": run,
         "runs": runs,
         "stages": [],
-        "plots": run_files.plot_sources(production),
+        "run_config": "",
+        "lineages": [],
+        "plots": production_plots(production),
         "histograms": [],
         "provenance": None,
         "provenance_path": "",
@@ -124,7 +176,10 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
     if run is None:
         return page
     tasks = airflow_db.run_tasks(row.dag_id, run.run_id)
-    page["stages"] = stage_table(production, tasks)
+    page["run_config"] = run_config(production, run)
+    states = live_states(production, tasks)
+    page["stages"] = stage_table(production, tasks, states)
+    page["lineages"] = lineage_table(production.find(page["run_config"]), tasks, states)
     provenance_task = tasks.get(PROVENANCE_TASK_ID)
     view = provenance_of(prod_id, run.run_id, provenance_task.state if provenance_task else None)
     page.update(
@@ -138,7 +193,7 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
 
 def plot_bytes(prod_id: str, name: str) -> bytes:
     production = find_production(prod_id)
-    for plot in run_files.plot_sources(production):
+    for plot in production_plots(production):
         if plot.name == name:
             data = run_files.read_file(plot.path)
             if data is None:

@@ -98,7 +98,7 @@ def test_entries_are_validated_within_the_time_budget(library: Path) -> None:
 def test_a_bad_entry_fails_the_stage_task_with_the_message(library: Path) -> None:
     config = library / "broken" / "lstmcpipe_config_typo.yaml"
     with pytest.raises(AirflowFailException) as failed:
-        load_for_run(str(config))
+        load_for_run({"typo": str(config)}, {"config": "typo"})
     assert f"{config}: stages.merge_dl1[0]: unknown key 'ouput' (did you mean 'output'?)" in str(
         failed.value
     )
@@ -156,6 +156,9 @@ def test_dag_shape_params_tags_doc_and_schedule(library: Path) -> None:
     assert picker["examples"] == stages and picker["items"]["enum"] == stages
     assert picker["values_display"]["merge_dl1"] == (
         "merge_dl1: merge DL1 files (lstchain_merge_hdf5_files)"
+    )
+    assert dag.params["config"] == (
+        "20240122_v0.10.4_prod5_trans_80/lstmcpipe_config_2024-01-22_PathConfigProd5Trans80.yaml"
     )
     assert dag.params["dry_run"] is False
     assert dag.params["overwrite"] == "refuse"

@@ -8,13 +8,12 @@ import pytest
 
 from lstflow.config import load_production
 from lstflow.productions.run_provenance import config_paths, usage_rows
-from lstflow.project import include_dir
 from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.states import SlurmState
 
 pytestmark = pytest.mark.unit
 
-DEMO = include_dir() / "production_configs" / "demo"
+DEMO = Path(__file__).resolve().parents[3] / "include" / "production_configs" / "demo"
 
 
 def test_usage_rows_keep_the_elements_of_the_stage_jobs_only() -> None:

@@ -6,13 +6,13 @@ The real thing (an array submitted by hand over SSH, a real triggerer) is in the
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from support.recording_hook import RecordingHook, TaskInstance, done_event
 
-from lstflow.project import include_dir
 from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.reports import SlurmReport
 from lstflow.slurm.sensor import SlurmJobFailed, SlurmJobSensor
@@ -20,7 +20,12 @@ from lstflow.slurm.states import SlurmState
 
 pytestmark = pytest.mark.unit
 
-EXAMPLE = include_dir() / "example_dags" / "lstflow_example_slurm_sensor.py"
+EXAMPLE = (
+    Path(__file__).resolve().parents[3]
+    / "include"
+    / "example_dags"
+    / "lstflow_example_slurm_sensor.py"
+)
 
 
 def _hook(*elements: ElementId) -> RecordingHook:

@@ -126,24 +126,19 @@ def test_plan_of_a_large_production_is_a_summary_per_stage(
     """64 elements (40 DL0 directories not visible here, --no-inputs): a table, no commands."""
     assert main(["plan", "--no-inputs", str(sample_config())]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split() == [
-        "stage",
-        "arrays",
-        "elements",
-        "resources",
-        "(per",
-        "distinct",
-        "array)",
-    ]
-    rows = {line.split()[0]: line.split()[1:3] for line in lines[2:8]}
+    assert lines[1].split()[:5] == ["stage", "arrays", "elements", "lineage", "groups"]
+    rows = {line.split()[0]: line.split()[1:4] for line in lines[2:8]}
     assert rows == {
-        "r0_to_dl1": ["?", "?"],
-        "train_test_split": ["1", "20"],
-        "merge_dl1": ["2", "22"],
-        "train_pipe": ["1", "1"],
-        "plot_rf_feat": ["1", "1"],
-        "dl1_to_dl2": ["1", "20"],
+        "r0_to_dl1": ["?", "?", "1"],
+        "train_test_split": ["1", "20", "1"],
+        "merge_dl1": ["2", "22", "1"],
+        "train_pipe": ["1", "1", "1"],
+        "plot_rf_feat": ["1", "1", "1"],
+        "dl1_to_dl2": ["1", "20", "1"],
     }
+    assert (
+        lines[8] == "== lineage: 1 group(s), 104 entries, 40 input(s) from outside the production"
+    )
     assert "inputs not listed: 40 dirs" in lines[2]
     assert not any("lstchain_" in line for line in lines)
     assert "--full" in lines[-1]

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from support.library_cases import LEGACY_2022, write_shared_prod_id_library
 
 from lstflow.config import ConfigError, load_production
 from lstflow.config.model import ProductionConfig
@@ -17,41 +18,20 @@ from lstflow.stages.registry import plan_stage
 
 pytestmark = pytest.mark.unit
 
-TRAINING = """\
-workflow_kind: lstchain
-prod_id: training_resources
-source_environment: {{source_file: /env/bin/activate}}
-slurm_config:
-  user_account: aswg
-{plot_setting}stages_to_run: [merge_dl1, train_pipe, dl1_to_dl2]
-stages:
-  merge_dl1:
-  - input: /dl1/gamma
-    output: /dl1/gamma.h5
-    slurm_options: -p long
-  train_pipe:
-  - input: {{gamma: /dl1/gamma.h5, proton: /dl1/proton.h5}}
-    output: /models/dec_2276
-    slurm_options: -p xxl --mem=100G --cpus-per-task=16
-    extra_slurm_options:
-      partition: xxl
-      mem: 160G
-      cpus-per-task: 16
-      time: 03-00:00:00
-      nice: 10
-  dl1_to_dl2:
-  - input: /dl1/test.h5
-    path_model: /models/dec_2276
-    output: /dl2
-    slurm_options: --mem=50GB
-"""
-
 
 def production(tmp_path: Path, plot_setting: str = "") -> ProductionConfig:
+    """The full config of the test library: a training entry with xxl/160G options."""
+    full = write_shared_prod_id_library(tmp_path, "/data", account="aswg").full
+    text = full.read_text()
+    full.write_text(text.replace("  user_account: aswg\n", f"  user_account: aswg\n{plot_setting}"))
+    return load_production(full)
+
+
+def legacy(tmp_path: Path) -> ProductionConfig:
+    """A 2022 config: short sbatch options in the deprecated per-entry slurm_options."""
     (tmp_path / "lstchain_config.json").write_text("{}")
-    path = tmp_path / "lstmcpipe_config.yaml"
-    path.write_text(TRAINING.format(plot_setting=plot_setting))
-    return load_production(path)
+    (tmp_path / "lstmcpipe_config.yaml").write_text(LEGACY_2022)
+    return load_production(tmp_path / "lstmcpipe_config.yaml")
 
 
 def planned(
@@ -117,17 +97,29 @@ def test_sources_in_precedence_order(tmp_path: Path) -> None:
         "account": "slurm_config",
         "nice": "extra_slurm_options",
     }
-    ((merge, merge_sources),) = planned(config, "merge_dl1")
+    merge, merge_sources = planned(config, "merge_dl1")[0]
     assert merge == {"partition": "long", "account": "aswg"}
     assert merge_sources == {"partition": "slurm_options (legacy)", "account": "slurm_config"}
+    ((dl2, dl2_sources),) = planned(config, "dl1_to_dl2")
+    assert dl2["mem"] == "60GB" and dl2_sources["mem"] == "extra_slurm_options"
+
+
+def test_legacy_short_options_and_the_memory_lstmcpipe_ignored(tmp_path: Path) -> None:
+    config = legacy(tmp_path)
+    ((train, train_sources),) = planned(config, "train_pipe")
+    assert train == {"partition": "xxl", "mem": "100G", "cpus-per-task": "16", "account": "dpps"}
+    assert set(train_sources.values()) == {"slurm_options (legacy)", "slurm_config"}
+    assert [options["partition"] for options, _ in planned(config, "merge_dl1")] == ["long"] * 2
     # lstmcpipe 0.11.5 ignores the legacy mem of dl1_to_dl2: lstflow honours it
     ((dl2, dl2_sources),) = planned(config, "dl1_to_dl2")
-    assert dl2 == {"partition": "short", "mem": "50GB", "account": "aswg"}
+    assert dl2 == {"partition": "short", "mem": "50GB", "account": "dpps"}
     assert dl2_sources == {
         "partition": "stage default",
         "mem": "slurm_options (legacy)",
         "account": "slurm_config",
     }
+    ((plot, _),) = planned(config, "plot_rf_feat")
+    assert plot == {"partition": "short", "mem": "16GB", "account": "dpps"}
 
 
 def test_plot_rf_feat_setting_is_checked_like_extra_options(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from airflow.api_fastapi.app import RESERVED_URL_PREFIXES
@@ -11,9 +12,10 @@ from airflow.dag_processing.dagbag import DagBag
 
 from lstflow.product_base.assets import models_asset, models_uri
 from lstflow.productions.naming import dag_id_for
-from lstflow.project import project_root
 from lstflow.ui.app import create_app
 from lstflow.ui.plugin import URL_PREFIX, LstflowPlugin
+
+CHECKOUT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.unit
 
@@ -61,7 +63,7 @@ def test_train_pipe_produces_the_models_asset_and_provenance_is_a_last_teardown(
 ) -> None:
     monkeypatch.setenv("LSTFLOW_DATA_ROOT", "/data")
     monkeypatch.setenv("LSTFLOW_ANALYSIS_ENV", "/env")
-    dagbag = DagBag(str(project_root() / "dags" / "lstflow_productions.py"))
+    dagbag = DagBag(str(CHECKOUT / "dags" / "lstflow_productions.py"))
     dag = dagbag.dags[dag_id_for("lstflow_demo_analysis")]
     assert dag.get_task("train_pipe").outlets == [models_asset("lstflow_demo_analysis")]
     assert all(not t.outlets for t in dag.tasks if t.task_id != "train_pipe")

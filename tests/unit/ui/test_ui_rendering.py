@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from support.library_cases import SHARED_PROD_ID, write_shared_prod_id_library
 
+from lstflow.config import load_library
 from lstflow.onsite.status import ROW_KEYS, RunProgress, status_json
 from lstflow.ui.airflow_db import RunInfo
 from lstflow.ui.histograms import bin_counts, svg_histogram
@@ -14,7 +18,7 @@ from lstflow.ui.production_rows import ProductionRow
 from lstflow.ui.progress import StageProgress, stage_progress
 from lstflow.ui.render import human_bytes, readable_run_id, readme_title, render
 from lstflow.ui.run_files import PlotSource
-from lstflow.ui.views import histograms
+from lstflow.ui.views import histograms, production_plots, run_config
 
 pytestmark = pytest.mark.unit
 
@@ -100,13 +104,17 @@ def test_production_page_shows_bars_failures_plots_and_provenance() -> None:
         run=RUN,
         runs=[RUN],
         stages=stages,
+        lineages=[],
         plots=[],
         histograms=[],
         provenance=provenance,
         provenance_path="/logs/prod/runs/manual__1/provenance.json",
         provenance_note="",
+        run_config="prod/lstmcpipe_config<fix>.yaml",
     )
     assert 'data-stage="r0_to_dl1" data-percent-done="50.0"' in html
+    assert '<code id="run-config">prod/lstmcpipe_config&lt;fix&gt;.yaml</code>' in html
+    assert "configs-of-production" not in html  # a single config
     assert 'class="done" style="width: 50.0%"' in html
     assert "MemoryError" in html and "&#39;&lt;x&gt;&#39;" in html
     assert "prod&lt;1&gt;" in html and "prod<1>" not in html
@@ -158,7 +166,57 @@ def test_productions_page_lists_rows_and_config_errors() -> None:
     )
     assert 'href="/lstflow/productions/prod%3C1%3E"' in html
     assert "r0_to_dl1 (2), merge_dl1 (1)" in html
+    assert "configs)" not in html
     assert "failed" in html and "/cfg/bad.yml: stages: unknown key" in html
+    parts = replace(ROW, configs=("a/full.yaml", "b/merge_restart.yml"))
+    html = render(
+        "productions.html",
+        base="/lstflow",
+        airflow_base="",
+        library_root="/cfg",
+        rows=[parts],
+        latest={},
+        errors=[],
+    )
+    assert "(2 configs)" in html
+
+
+def test_production_page_lists_the_configs_of_a_production_and_the_runs_choice() -> None:
+    parts = replace(ROW, configs=("a/full.yaml", "b/merge_restart.yml"))
+    html = render(
+        "production.html",
+        base="/lstflow",
+        airflow_base="",
+        row=parts,
+        run=RUN,
+        runs=[RUN],
+        stages=[],
+        lineages=[],
+        plots=[],
+        histograms=[],
+        provenance=None,
+        provenance_path="",
+        provenance_note="",
+        run_config="b/merge_restart.yml",
+    )
+    listed = re.search(r'<p id="configs-of-production">(.*?)</p>', html, re.S)
+    assert listed is not None
+    assert re.sub(r"\s+", " ", re.sub("<[^>]+>", "", listed.group(1))).endswith(
+        "a/full.yaml (default), b/merge_restart.yml"
+    )
+    assert '<code id="run-config">b/merge_restart.yml</code>' in html
+
+
+def test_run_config_and_plots_of_every_part(tmp_path: Path) -> None:
+    files = write_shared_prod_id_library(tmp_path, "/data")
+    production = load_library(tmp_path).productions[SHARED_PROD_ID]
+    run = RunInfo("mc_x", "manual__1", "success", None, None)
+    assert run_config(production, run) == files.label(files.full)
+    chosen = replace(run, conf={"config": files.label(files.partial)})
+    assert run_config(production, chosen) == files.label(files.partial)
+    assert [(plot.name, plot.path) for plot in production_plots(production)] == [
+        ("rf-importance-0", "/data/models/dec_2276/features_importance.png")
+    ]
 
 
 def production_html(run: RunInfo, stages: list[StageProgress], plots: list[Any]) -> str:
@@ -170,11 +228,13 @@ def production_html(run: RunInfo, stages: list[StageProgress], plots: list[Any])
         run=run,
         runs=[run],
         stages=stages,
+        lineages=[],
         plots=plots,
         histograms=[],
         provenance=None,
         provenance_path="",
         provenance_note="not run yet",
+        run_config="prod/lstmcpipe_config.yaml",
     )
 
 

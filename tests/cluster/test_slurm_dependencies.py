@@ -1,0 +1,138 @@
+"""What lineage-aware runs (docs/lineage.md) rely on Slurm for, checked on the real cluster over
+real SSH: ``aftercorr`` releases each element as soon as *its* upstream element succeeded,
+``--kill-on-invalid-dep=yes`` cancels dependants of a failed or cancelled upstream instead of
+leaving them pending, and without it they stay pending for ever (``DependencyNeverSatisfied``).
+
+The cluster is shared: nothing here asserts a duration, only states and their order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from lstflow.slurm.hook import SlurmHook
+
+pytestmark = pytest.mark.cluster
+
+FIRST_FAST = 'if [ "$SLURM_ARRAY_TASK_ID" = 0 ]; then exit 0; fi; sleep 120'
+
+
+def submit(hook: SlurmHook, remote_dir: str, wrap: str, *options: str) -> str:
+    argv = ["sbatch", "--parsable", "--job-name=lstflow.deptest", "--time=3", "--mem=50M"]
+    argv += [f"--output={remote_dir}/%A_%a.out", *options, f"--wrap={wrap}"]
+    return hook.check(argv).stdout.strip().split(";")[0]
+
+
+def queue(hook: SlurmHook, job_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """squeue's elements of ``job_ids``: ``{"12_0": (state, reason)}`` (finished ones drop out)."""
+    argv = ["squeue", "-h", "-r", "-j", ",".join(job_ids), "-o", "%i|%T|%r"]
+    rows = hook.run(argv).stdout.splitlines()
+    return {row.split("|")[0]: (row.split("|")[1], row.split("|")[2]) for row in rows if row}
+
+
+def final_states(hook: SlurmHook, job_ids: Sequence[str]) -> dict[str, str]:
+    argv = ["sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "--format=JobID,State"]
+    rows = hook.check(argv).stdout.splitlines()
+    return {row.split("|")[0]: row.split("|")[1].split()[0] for row in rows if row}
+
+
+def wait_until(what: str, condition: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def settled(hook: SlurmHook, expected: dict[str, str]) -> Callable[[], bool]:
+    """True once sacct reports every element in ``expected`` in its expected state."""
+
+    def check() -> bool:
+        states = final_states(hook, sorted({element.split("_")[0] for element in expected}))
+        return all(states.get(element) == state for element, state in expected.items())
+
+    return check
+
+
+def test_aftercorr_releases_each_element_after_its_own_upstream(remote_dir: str) -> None:
+    hook = SlurmHook()
+    upstream = submit(hook, remote_dir, FIRST_FAST, "--array=0-1")
+    downstream = submit(
+        hook,
+        remote_dir,
+        "exit 0",
+        "--array=0-1",
+        f"--dependency=aftercorr:{upstream}",
+        "--kill-on-invalid-dep=yes",
+    )
+    try:
+        wait_until(
+            f"{downstream}_0 run after {upstream}_0 alone",
+            lambda: final_states(hook, [downstream]).get(f"{downstream}_0") == "COMPLETED",
+        )
+        now = queue(hook, [upstream, downstream])
+        # Element 1 of the upstream still runs (sleep 120, or waits for a slot): its partner
+        # still waits for it.
+        assert now[f"{upstream}_1"][0] in ("RUNNING", "PENDING")
+        assert now[f"{downstream}_1"] == ("PENDING", "Dependency")
+        # Cancelling the upstream element cancels its dependant: nothing is left pending.
+        hook.check(["scancel", f"{upstream}_1"])
+        wait_until(
+            "the dependant of the cancelled element gone from the queue",
+            lambda: f"{downstream}_1" not in queue(hook, [downstream]),
+        )
+        wait_until(
+            "sacct's final states",
+            settled(
+                hook,
+                {
+                    f"{upstream}_0": "COMPLETED",
+                    f"{upstream}_1": "CANCELLED",
+                    f"{downstream}_0": "COMPLETED",
+                    f"{downstream}_1": "CANCELLED",
+                },
+            ),
+        )
+    finally:
+        hook.run(["scancel", upstream, downstream])
+
+
+def test_failed_upstream_cancels_dependants_only_with_kill_on_invalid_dep(
+    remote_dir: str,
+) -> None:
+    hook = SlurmHook()
+    failing = submit(hook, remote_dir, "exit 3")
+    stuck = submit(
+        hook,
+        remote_dir,
+        "exit 0",
+        f"--dependency=afterok:{failing}",
+        "--kill-on-invalid-dep=no",  # overrides the cluster's DependencyParameters
+    )
+    killed = submit(
+        hook,
+        remote_dir,
+        "exit 0",
+        f"--dependency=afterok:{failing}",
+        "--kill-on-invalid-dep=yes",
+    )
+    try:
+        wait_until(
+            "the dependant without kill-on-invalid-dep pending for ever",
+            lambda: (
+                queue(hook, [stuck]).get(stuck, ("", "")) == ("PENDING", "DependencyNeverSatisfied")
+            ),
+        )
+        wait_until(
+            "the dependant with kill-on-invalid-dep cancelled, never started",
+            settled(hook, {failing: "FAILED", killed: "CANCELLED"}),
+        )
+        # The stuck one is what lstflow's sweep must cancel: scancel clears it.
+        hook.check(["scancel", stuck])
+        wait_until("the stuck dependant gone", lambda: stuck not in queue(hook, [stuck]))
+    finally:
+        hook.run(["scancel", failing, stuck, killed])
