@@ -47,6 +47,7 @@ from lstflow.slurm.reports import pull_report
 
 DAG_ID = "lstflow_nightly"
 RUN_GROUP = "run"
+RUN_LABEL_TEMPLATE = "run {{ task.run_id }}"
 FIRST_NIGHT = dt.datetime(2019, 11, 1, tzinfo=dt.UTC)  # before any night worth reprocessing
 
 _VERSION_DOCS = {
@@ -176,6 +177,9 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
     step_kwargs: dict[str, Any] = {**settings.operator_kwargs(), **TASK_RETRIES}
 
     def step(name: str, **kwargs: Any) -> NightStepOperator:
+        if "run_id" in kwargs:
+            # The UI labels each mapped run group by its run number, not by map index 0, 1, ...
+            kwargs.setdefault("map_index_template", RUN_LABEL_TEMPLATE)
         return NightStepOperator(task_id=name, step=name, **step_kwargs, **kwargs)
 
     with DAG(

@@ -380,3 +380,10 @@ def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().out == text
     assert lstflow_main([*argv, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == document["runs"]
+
+
+def test_run_groups_are_labelled_by_run_number_not_map_index(dag: DAG) -> None:
+    per_run = [task for task in dag.tasks if task.task_id.startswith(f"{night_dag.RUN_GROUP}.")]
+    assert per_run
+    assert {task.map_index_template for task in per_run} == {"run {{ task.run_id }}"}
+    assert dag.get_task("drs4_baseline").map_index_template is None
