@@ -184,5 +184,5 @@ def test_the_demo_is_quiet_with_progress_and_a_full_log(demo_run: DemoRun) -> No
     assert "[####################]" in r0_done and "(success)" in r0_done
     assert " done" in r0_done
     log = demo_run.log_path.read_text(errors="replace")
-    assert len(log.splitlines()) > 10 * len(lines)
-    assert "dag_id" in log or "DagRun" in log
+    # the Airflow lines the terminal no longer shows, e.g. the Slurm trigger's
+    assert "waiting for jobs" in log and len(log.splitlines()) > len(lines)

@@ -22,7 +22,7 @@ from lstflow.ui import airflow_db, live, run_files
 from lstflow.ui.histograms import svg_histogram
 from lstflow.ui.lineage_progress import LineageRow, StageRecord, lineage_rows
 from lstflow.ui.nights import NIGHTLY_DAG_ID, STATUS_TASK_ID, night_statuses
-from lstflow.ui.production_rows import production_row, read_library
+from lstflow.ui.production_rows import invalid_entry_rows, production_row, read_library
 from lstflow.ui.progress import StageProgress, stage_progress, watched_jobs
 
 LIVE_TASK_STATES = frozenset({"running", "deferred"})
@@ -35,6 +35,7 @@ class NotFound(LookupError):
 def productions_page() -> dict[str, Any]:
     library = read_library()
     rows = [production_row(p) for _, p in sorted(library.productions.items())]
+    rows = sorted([*rows, *invalid_entry_rows(library)], key=lambda row: row.prod_id)
     return {
         "library_root": str(library.root),
         "rows": rows,

@@ -323,3 +323,40 @@ def test_a_missing_file_is_not_cached_so_a_new_plot_shows_at_the_next_refresh() 
     assert cache.get("/p.png", lambda: reads.pop(0)) is None
     assert cache.get("/p.png", lambda: reads.pop(0)) == b"png"
     assert cache.get("/p.png", lambda: reads.pop(0)) == b"png"  # a found file stays cached
+
+
+def test_a_production_with_an_invalid_entry_is_listed_with_its_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its header is valid, so it has a DAG: the Productions page lists it, not only the error."""
+    from lstflow.ui.production_rows import invalid_entry_rows, read_library
+
+    production = tmp_path / "library" / "broken"
+    production.mkdir(parents=True)
+    (production / "lstchain_config.json").write_text("{}\n")
+    (production / "README.md").write_text("# Broken one\n")
+    (production / "lstmcpipe_config.yaml").write_text(
+        "workflow_kind: lstchain\nprod_id: broken_entry\n"
+        "source_environment:\n  source_file: /env/bin/activate\n"
+        "stages_to_run: [merge_dl1]\n"
+        "stages:\n  merge_dl1:\n  - input: /dl1\n    ouput: /m.h5\n"
+    )
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__PRODUCTION_CONFIGS", str(tmp_path / "library"))
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__PARSE_CACHE_DIR", str(tmp_path / "cache"))
+    library = read_library()
+    assert not library.productions
+    [row] = invalid_entry_rows(library)
+    assert (row.prod_id, row.stages) == ("broken_entry", ("merge_dl1",))
+    assert "unknown key 'ouput'" in row.problem
+    html = render(
+        "productions.html",
+        base="/lstflow",
+        airflow_base="",
+        library_root="/lib",
+        rows=[row],
+        latest={},
+        errors=[row.problem],
+    )
+    assert 'data-prod-id="broken_entry"' in html
+    assert "invalid entries: its stages fail until the config is fixed" in html
+    assert 'href="/dags/mc_broken_entry" target="_top">broken_entry</a>' in html
