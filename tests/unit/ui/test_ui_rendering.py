@@ -71,6 +71,27 @@ def test_human_bytes() -> None:
     assert human_bytes(3 * 2**20) == "3.0 MiB"
 
 
+def production_html(
+    run: RunInfo, stages: list[StageProgress], plots: list[Any], **values: Any
+) -> str:
+    """The production page of ``ROW``; ``values`` override the other template values."""
+    defaults: dict[str, Any] = {
+        "base": "/lstflow",
+        "airflow_base": "",
+        "row": ROW,
+        "runs": [run],
+        "lineages": [],
+        "histograms": [],
+        "provenance": None,
+        "provenance_path": "",
+        "provenance_note": "not run yet",
+        "run_config": "prod/lstmcpipe_config.yaml",
+    }
+    return render(
+        "production.html", **{**defaults, **values, "run": run, "stages": stages, "plots": plots}
+    )
+
+
 def test_production_page_shows_bars_failures_plots_and_provenance() -> None:
     failure = {
         "element": "7_1",
@@ -96,17 +117,10 @@ def test_production_page_shows_bars_failures_plots_and_provenance() -> None:
         "inputs": [{"path": "/d/DL0", "kind": "dir", "size": 2048, "files": 2}],
         "outputs": [{"path": "/d/DL1", "kind": "missing", "size": None, "files": None}],
     }
-    html = render(
-        "production.html",
-        base="/lstflow",
-        airflow_base="",
-        row=ROW,
-        run=RUN,
-        runs=[RUN],
-        stages=stages,
-        lineages=[],
-        plots=[],
-        histograms=[],
+    html = production_html(
+        RUN,
+        stages,
+        [],
         provenance=provenance,
         provenance_path="/logs/prod/runs/manual__1/provenance.json",
         provenance_note="",
@@ -217,25 +231,6 @@ def test_run_config_and_plots_of_every_part(tmp_path: Path) -> None:
     assert [(plot.name, plot.path) for plot in production_plots(production)] == [
         ("rf-importance-0", "/data/models/dec_2276/features_importance.png")
     ]
-
-
-def production_html(run: RunInfo, stages: list[StageProgress], plots: list[Any]) -> str:
-    return render(
-        "production.html",
-        base="/lstflow",
-        airflow_base="",
-        row=ROW,
-        run=run,
-        runs=[run],
-        stages=stages,
-        lineages=[],
-        plots=plots,
-        histograms=[],
-        provenance=None,
-        provenance_path="",
-        provenance_note="not run yet",
-        run_config="prod/lstmcpipe_config.yaml",
-    )
 
 
 def test_a_dry_run_is_marked_and_its_stages_say_what_was_planned() -> None:
