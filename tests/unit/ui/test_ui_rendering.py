@@ -355,3 +355,9 @@ def test_a_production_with_an_invalid_entry_is_listed_with_its_problem(
     assert 'data-prod-id="broken_entry"' in html
     assert "invalid entries: its stages fail until the config is fixed" in html
     assert 'href="/dags/mc_broken_entry" target="_top">broken_entry</a>' in html
+
+
+def test_a_page_that_is_not_found_is_a_page_not_raw_json() -> None:
+    html = render("not_found.html", base="/lstflow", airflow_base="", message="Production x <y>")
+    assert '<pre id="not-found">Production x &lt;y&gt;</pre>' in html
+    assert 'href="/lstflow/productions"' in html
