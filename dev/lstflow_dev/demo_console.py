@@ -138,8 +138,8 @@ class ProductionWatcher:
         for task in run_tasks(self.dag_id, run.run_id).values():
             progress = stage_progress(task.task_id, task.state, task.xcoms, task.plans)
             phase = display_phase(progress.task_state)
-            if phase is None:
-                continue
+            if phase is None or (phase == "running" and not progress.total):
+                continue  # waiting, or still planning: its counts are not known yet
             key = (phase, progress.total, progress.done, progress.failed)
             shown = self._shown.get(task.task_id)
             if shown is not None:
