@@ -1,10 +1,13 @@
 """A synthetic onsite tree for tests and demos (no real LST R0 data exist offline).
 
 It writes what the planner reads: RunSummary and RunCatalog ECSVs with DRS4, PEDCALIB and DATA
-runs, empty R0 files for the subruns, a drive log, time-calibration and systematics files, RF
-model directories, tail-cut finder outputs, lstchain configs, and an onsite settings file with
-small Slurm resources. ``build_synthetic_tree`` makes three nights; the middle one has no
-calibration runs (look-back) and one run whose RunSummary claims more subruns than exist.
+runs, empty raw R0 files (4 streams per subrun, for gain selection) and gain-selected R0G files
+(stream 1) for the subruns, a drive log, time-calibration and systematics files, RF model
+directories, tail-cut finder outputs, the interleaved files and the Cat-B base the Cat-B
+calibration reads, lstchain configs, and an onsite settings file with small Slurm resources.
+``build_synthetic_tree`` makes three nights; the middle one has no calibration runs (look-back)
+and one run whose RunSummary claims more subruns than exist; the first one has a DATA subrun
+with a missing raw stream (copied, not gain-selected, as lstosa does).
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from pathlib import Path
 
 import yaml
 
-from lstflow.onsite.paths import night_tag, r0_file_name
+from lstflow.onsite.paths import (
+    CAT_B_CALIBRATION,
+    N_STREAMS,
+    interleaved_file_name,
+    night_tag,
+    r0_file_name,
+)
 from lstflow.onsite.rfmodels import NSB_LEVELS, nsb_tuning_dir_name
 from lstflow.onsite.settings import DEFAULT_SETTINGS_PATH
 
@@ -38,6 +47,8 @@ class SyntheticRun:
     dec: float | None = None
     picture: int = 8
     nsb: float = 0.1
+    # (subrun, stream) pairs absent from the raw R0 directory
+    missing_streams: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,7 @@ def default_nights(first_night: dt.date = dt.date(2020, 1, 17)) -> tuple[Synthet
                 SyntheticRun(1805, "DRS4", 5, 1),
                 SyntheticRun(1806, "PEDCALIB", 5, 1),
                 SyntheticRun(1807, "DATA", 3, 3, "Crab", 22.0145, 8, 0.1),
-                SyntheticRun(1808, "DATA", 2, 2, "Mrk421", 38.2089, 10, 0.45),
+                SyntheticRun(1808, "DATA", 2, 2, "Mrk421", 38.2089, 10, 0.45, ((1, 4),)),
             ),
         ),
         SyntheticNight(
@@ -164,6 +175,9 @@ def write_night(base: Path, night: SyntheticNight, prod_ids: Sequence[str]) -> N
     for run in night.runs:
         for subrun in range(run.r0_subruns):
             _touch(base / "R0G" / tag / r0_file_name(run.run_id, subrun))
+            for stream in range(1, N_STREAMS + 1):
+                if (subrun, stream) not in run.missing_streams:
+                    _touch(base / "R0" / tag / r0_file_name(run.run_id, subrun, stream))
     _touch(
         base / "monitoring/DrivePositioning" / f"DrivePosition_log_{tag}.txt",
         "".join(f"{start // 10**9 + 60 * k} 45.0 180.0 0.0 0.0\n" for k in range(5)),
@@ -171,6 +185,9 @@ def write_night(base: Path, night: SyntheticNight, prod_ids: Sequence[str]) -> N
     for prod_id in prod_ids:
         finder_dir = base / "auxiliary/TailCuts" / tag / prod_id
         for run in data:
+            for subrun in range(run.r0_subruns):
+                name = interleaved_file_name(run.run_id, subrun)
+                _touch(base / "DL1" / tag / prod_id / "interleaved" / name)
             cleaning = {
                 "picture_thresh": run.picture,
                 "boundary_thresh": run.picture // 2,
@@ -208,6 +225,9 @@ def write_static(base: Path, first_night: dt.date) -> None:
             model_dir = base / "models/AllSky" / f"{MC_PROD}{nsb_tuning_dir_name(level)}" / dec_dir
             model_dir.mkdir(parents=True, exist_ok=True)
     _touch(base / "cfg/lstchain_standard_config.json", "{}\n")
+    cat_b = base / CAT_B_CALIBRATION / before / CALIBRATION_VERSION
+    _touch(cat_b / "cat_B_calibration_filters_52.Run01624.h5")
+    _link_pro(cat_b)
 
 
 def write_settings(

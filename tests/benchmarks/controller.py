@@ -38,6 +38,7 @@ def run() -> dict[str, Any]:
     from support.slurm_counts import record_slurm_traffic
 
     from lstflow.slurm.hook import SlurmHook
+    from lstflow.slurm.policy import PollSettings
     from lstflow.slurm.trigger import SlurmArrayTrigger
 
     workspace = ClusterWorkspace.create("controller")
@@ -56,8 +57,7 @@ def run() -> dict[str, Any]:
                 jobs={job: [0, 1]},
                 label=f"bench{number}",
                 total=2,
-                poll_interval=POLL_INTERVAL,
-                max_poll_interval=POLL_INTERVAL,
+                poll=PollSettings(poll_interval=POLL_INTERVAL, max_poll_interval=POLL_INTERVAL),
             )
             for number, job in enumerate(job_ids)
         ]

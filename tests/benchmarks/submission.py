@@ -20,39 +20,16 @@ import os
 import re
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from support.recording_hook import StateStore, TaskInstance
 
 from benchmarks.clusterbench import ClusterWorkspace, rpc_delta
 from benchmarks.libraries import NSB_GRID
 from benchmarks.lstmcpipe_venv import ensure_venv
 
 HOLD = {"begin": "now+2hours"}
-
-
-@dataclass
-class TaskIdentity:
-    """The task instance fields the Slurm operator names its jobs after."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int = -1
-    try_number: int = 1
-
-
-class MemoryStateStore:
-    """The task state store interface (``get``/``set``) for one task, kept in memory."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str) -> Any:
-        return self.values.get(key)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = value
 
 
 def submit_with_lstflow(config: Path, dag_id: str, submitted: list[str]) -> dict[str, Any]:
@@ -74,10 +51,10 @@ def submit_with_lstflow(config: Path, dag_id: str, submitted: list[str]) -> dict
             task_id=stage, config_paths={config.name: str(config)}, stage=stage
         )
         context = {
-            "ti": TaskIdentity(dag_id, "bench", stage),
+            "ti": TaskInstance(dag_id, "bench", stage),
             "run_id": "bench",
             "params": params,
-            "task_state_store": MemoryStateStore(),
+            "task_state_store": StateStore(),
         }
         start = time.perf_counter()
         try:

@@ -208,7 +208,7 @@ def test_nights_page_shows_the_night_status_tables(
     assert [s.get_attribute("data-night") for s in sections] == expected
     for section in sections:
         header = section.find_element(By.CSS_SELECTOR, "table.night-status tr").text
-        assert header.split()[:3] == ["Run", "Type", "Subruns"]
+        assert header.split()[:4] == ["Seq", "Parent", "Type", "Run"]
     assert bool(logged_in.find_elements(By.ID, "no-nights")) == (not expected)
     screenshot(logged_in, "nights")
 
@@ -224,8 +224,9 @@ def test_dag_list_shows_the_demo_productions_and_no_import_error(
     logged_in.get(f"{api_server.url}/dags")
 
     def listed(driver: webdriver.Chrome) -> set[str]:
-        shown = {link.text for link in driver.find_elements(By.CSS_SELECTOR, "a")}
-        return wanted & shown
+        """The DAG ids the list links to (a card shows the display name, the prod_id)."""
+        links = driver.find_elements(By.CSS_SELECTOR, "a[href*='/dags/']")
+        return wanted & {(link.get_attribute("href") or "").rsplit("/", 1)[-1] for link in links}
 
     try:
         WebDriverWait(logged_in, 60, ignored_exceptions=(StaleElementReferenceException,)).until(

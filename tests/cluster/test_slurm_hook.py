@@ -10,7 +10,7 @@ from support.slurm_counts import count_jobs_by_tag, record_slurm_traffic
 
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.elements import ElementId, ElementStatus
-from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.hook import SbatchRequest, SlurmHook
 from lstflow.slurm.poller import SlurmStatusPoller
 from lstflow.slurm.slurm_argv import squeue_forgot_all, squeue_status_argv
 from lstflow.slurm.states import SlurmState
@@ -67,14 +67,16 @@ def test_submit_find_count_cancel_and_query(remote_dir: str) -> None:
     ClusterFiles(hook).write(script, '#!/bin/bash\nsleep 30; exit "$SLURM_ARRAY_TASK_ID"\n')
     name = f"lstflow.hooktest.{remote_dir.rsplit('-', 1)[1]}"
     job_id = hook.submit(
-        script,
-        array="0-2%1",
-        options=[("time", "2"), ("mem", "50M")],
-        job_name=name,
-        comment="lstflow test; $(rm -rf ~)",
-        workdir=remote_dir,
-        output=f"{remote_dir}/%A_%a.out",
-        error=f"{remote_dir}/%A_%a.err",
+        SbatchRequest(
+            script,
+            array="0-2%1",
+            options=(("time", "2"), ("mem", "50M")),
+            job_name=name,
+            comment="lstflow test; $(rm -rf ~)",
+            workdir=remote_dir,
+            output=f"{remote_dir}/%A_%a.out",
+            error=f"{remote_dir}/%A_%a.err",
+        )
     )
     assert hook.find_jobs([name]) == {name: {job_id}}
     assert count_jobs_by_tag(hook, "lstflow.hooktest.")[name] == 1
@@ -93,14 +95,16 @@ def test_poller_query_uses_sacct_for_failures_and_forgotten_jobs(remote_dir: str
     script = f"{remote_dir}/fail.sbatch"
     ClusterFiles(hook).write(script, "#!/bin/bash\nexit 3\n")
     job_id = hook.submit(
-        script,
-        array="0",
-        options=[("time", "1")],
-        job_name="lstflow.hooktest.fail",
-        comment="test",
-        workdir=remote_dir,
-        output=f"{remote_dir}/%A_%a.out",
-        error=f"{remote_dir}/%A_%a.err",
+        SbatchRequest(
+            script,
+            array="0",
+            options=(("time", "1"),),
+            job_name="lstflow.hooktest.fail",
+            comment="test",
+            workdir=remote_dir,
+            output=f"{remote_dir}/%A_%a.out",
+            error=f"{remote_dir}/%A_%a.err",
+        )
     )
     _wait_finished(hook, job_id, elements=1)
 
@@ -132,14 +136,16 @@ def test_element_usage_reports_elapsed_and_peak_memory_of_each_element(remote_di
         script, "#!/bin/bash\npython3 -c 'import time; b = bytearray(40 << 20); time.sleep(8)'\n"
     )
     job_id = hook.submit(
-        script,
-        array="0-1",
-        options=[("time", "2"), ("mem", "200M")],
-        job_name="lstflow.hooktest.usage",
-        comment="test",
-        workdir=remote_dir,
-        output=f"{remote_dir}/%A_%a.out",
-        error=f"{remote_dir}/%A_%a.err",
+        SbatchRequest(
+            script,
+            array="0-1",
+            options=(("time", "2"), ("mem", "200M")),
+            job_name="lstflow.hooktest.usage",
+            comment="test",
+            workdir=remote_dir,
+            output=f"{remote_dir}/%A_%a.out",
+            error=f"{remote_dir}/%A_%a.err",
+        )
     )
     _wait_finished(hook, job_id, elements=2)
     usage = hook.element_usage([job_id])

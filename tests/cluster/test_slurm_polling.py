@@ -8,7 +8,7 @@ import pytest
 from support.slurm_counts import record_slurm_traffic
 
 from lstflow.slurm.cluster_files import ClusterFiles
-from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.hook import SbatchRequest, SlurmHook
 from lstflow.slurm.policy import PollSettings
 from lstflow.slurm.trigger import SlurmArrayTrigger
 
@@ -23,14 +23,16 @@ def test_twenty_triggers_make_one_squeue_per_poll_cycle(remote_dir: str) -> None
     ClusterFiles(hook).write(script, "#!/bin/bash\nsleep 3\n")
     job_ids = [
         hook.submit(
-            script,
-            array="0-1",
-            options=[("time", "2"), ("mem", "20M")],
-            job_name=f"lstflow.polltest.{n}",
-            comment="poll test",
-            workdir=remote_dir,
-            output="/dev/null",
-            error="/dev/null",
+            SbatchRequest(
+                script,
+                array="0-1",
+                options=(("time", "2"), ("mem", "20M")),
+                job_name=f"lstflow.polltest.{n}",
+                comment="poll test",
+                workdir=remote_dir,
+                output="/dev/null",
+                error="/dev/null",
+            )
         )
         for n in range(20)
     ]

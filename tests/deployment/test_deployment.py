@@ -5,11 +5,11 @@ The README's "Deploy lstflow into your Airflow" lists these steps; this test run
 1. build the wheel from the checkout and install it, with ``apache-airflow[postgres]`` under
    Airflow's constraints, into a fresh venv outside the checkout (no checkout path on
    ``sys.path``, no ``LSTFLOW_PROJECT_ROOT``, nothing exported but ``AIRFLOW_HOME``);
-2. a PostgreSQL database for the metadata; an ``AIRFLOW_HOME`` and a dags folder outside the
-   checkout; ``airflow.cfg`` with the ``[lstflow]`` options (the production library: a copy of
-   one demo production; its ``${...}`` paths as ``config_variables``);
-3. ``airflow db migrate``, the SSH connection with the cluster's host key pinned
-   (``airflow connections add``), the DAG files;
+2. a PostgreSQL database for the metadata; ``lstflow init`` writes ``airflow.cfg`` into an
+   ``AIRFLOW_HOME`` outside the checkout (dags folder, production library: a copy of one demo
+   production, its ``${...}`` paths as ``config_variables``, log root, connection id) and
+   migrates the DB; ``lstflow dags write`` puts the DAG files into the dags folder;
+3. the SSH connection with the cluster's host key pinned (``airflow connections add``);
 4. the real scheduler, dag-processor, triggerer and api-server (LocalExecutor) against the
    local Slurm cluster; ``airflow dags trigger``; the run succeeds and its job outputs are real
    DL1 files.
@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -50,7 +49,6 @@ AIRFLOW_REQUIREMENT = "apache-airflow[postgres]==3.3.2"
 #: tier pins the versions the checkout's own venv was tested with (its ``pip freeze``).
 CONSTRAINTS_VARIABLE = "LSTFLOW_AIRFLOW_CONSTRAINTS"
 PROD_ID = "lstflow_demo_dl1"
-DAG_FILES = ("lstflow_productions.py", "lstflow_config_errors.py")
 CONN_ID = "lstflow_slurm"
 PARAMETERS = "dl1/event/telescope/parameters/LST_LSTCam"
 ROWS_PER_FILE = {"gamma": 1, "proton": 2}  # what lstchain 0.12.3 writes for each real file
@@ -68,16 +66,8 @@ class Site:
     dags: Path
     library: Path
     data: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        """All the Airflow processes get: no PYTHONPATH, no LSTFLOW_* variable."""
-        return {
-            "PATH": f"{self.venv / 'bin'}:/usr/bin:/bin",
-            "HOME": os.environ.get("HOME", "/root"),
-            "LANG": "C.UTF-8",
-            "AIRFLOW_HOME": str(self.home),
-        }
+    #: All the site's commands get: no PYTHONPATH, no LSTFLOW_* variable.
+    env: dict[str, str]
 
     def run(self, *argv: str, timeout: float = 900) -> str:
         result = subprocess.run(
@@ -168,44 +158,6 @@ def prepare_data(data: Path, user: str) -> None:
     run_checked(["chown", "-R", f"{user}:{user}", str(data)])
 
 
-def site_config(site: Site, database_url: str, api_port: int) -> str:
-    """``airflow.cfg``: Airflow's own options for this site, and lstflow's ``[lstflow]``."""
-    return f"""\
-[core]
-dags_folder = {site.dags}
-executor = LocalExecutor
-load_examples = False
-execution_api_server_url = http://127.0.0.1:{api_port}/execution/
-
-[database]
-sql_alchemy_conn = {database_url}
-
-[api]
-host = 127.0.0.1
-port = {api_port}
-base_url = http://127.0.0.1:{api_port}
-secret_key = {secrets.token_urlsafe(32)}
-
-[api_auth]
-jwt_secret = {secrets.token_urlsafe(32)}
-
-[logging]
-worker_log_server_port = {free_port()}
-trigger_log_server_port = {free_port()}
-
-[lstflow]
-production_configs = {site.library}
-parse_cache_dir = {site.home / "lstflow-cache"}
-ssh_conn_id = {CONN_ID}
-log_root = {site.data / "prod_logs"}
-poll_interval = 5
-max_poll_interval = 10
-config_variables =
-    LSTFLOW_DATA_ROOT = {site.data}
-    LSTFLOW_ANALYSIS_ENV = {sys.prefix}
-"""
-
-
 @pytest.fixture(scope="module")
 def site(wheel_file: Path) -> Iterator[Site]:
     """A fresh venv with the wheel installed, and the site's folders, all outside the checkout."""
@@ -218,6 +170,15 @@ def site(wheel_file: Path) -> Iterator[Site]:
         dags=root / "dags",
         library=root / "library",
         data=root / "data",
+        env={
+            "PATH": f"{root / 'venv' / 'bin'}:/usr/bin:/bin",
+            "HOME": os.environ.get("HOME", "/root"),
+            "LANG": "C.UTF-8",
+            "AIRFLOW_HOME": str(root / "airflow"),
+            # Only because other Airflow stacks may run on this machine: ports of its own.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        },
     )
     constraints = root / "constraints.txt"
     constraints.write_text(constraints_text())
@@ -259,10 +220,6 @@ def test_the_installed_wheel_runs_a_production_on_postgresql_against_the_cluster
     assert Path(where[0]).is_relative_to(site.venv)
     assert [path for path in where[1] if path.startswith(str(CHECKOUT))] == []
 
-    for folder in (site.home, site.dags):
-        folder.mkdir()
-    for name in DAG_FILES:
-        shutil.copy(CHECKOUT / "dags" / name, site.dags / name)
     shutil.copytree(
         CHECKOUT / "include" / "production_configs" / "demo" / PROD_ID, site.library / PROD_ID
     )
@@ -270,9 +227,7 @@ def test_the_installed_wheel_runs_a_production_on_postgresql_against_the_cluster
     server = postgres.up()
     database = postgres.unique_database_name("deployment")
     api_port = free_port()
-    (site.home / "airflow.cfg").write_text(
-        site_config(site, server.create_database(database), api_port)
-    )
+    database_url = server.create_database(database)
     stack = AirflowStack(
         site.home,
         site.dags,
@@ -283,9 +238,17 @@ def test_the_installed_wheel_runs_a_production_on_postgresql_against_the_cluster
         airflow_command=site.venv / "bin" / "airflow",
         api_apps="all",
     )
+    lstflow, airflow = str(site.venv / "bin" / "lstflow"), str(site.venv / "bin" / "airflow")
     try:
-        airflow = str(site.venv / "bin" / "airflow")
-        site.run(airflow, "db", "migrate")
+        site.run(
+            lstflow, "init", "--airflow-home", str(site.home), "--dags-folder", str(site.dags),
+            "--production-configs", str(site.library), "--ssh-conn-id", CONN_ID,
+            "--api-port", str(api_port), "--sql-alchemy-conn", database_url,
+            "--log-root", str(site.data / "prod_logs"), "--poll-interval", "5",
+            "--config-variable", f"LSTFLOW_DATA_ROOT={site.data}",
+            "--config-variable", f"LSTFLOW_ANALYSIS_ENV={sys.prefix}",
+        )  # fmt: skip
+        site.run(lstflow, "dags", "write", str(site.dags))
         connection = slurm_cluster.connection_json  # ssh, host key pinned
         site.run(airflow, "connections", "add", CONN_ID, "--conn-json", connection)
         stack.start()
@@ -297,10 +260,16 @@ def test_the_installed_wheel_runs_a_production_on_postgresql_against_the_cluster
             dag_id, run_id, all_in(FINISHED_TI_STATES), "every stage to end", timeout=1200
         )
         assert set(states.values()) == {"success"}, states
-        (run_state,) = stack.query(
-            "SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", (dag_id, run_id)
+        run_state = stack.wait(
+            lambda: stack.query(
+                "SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s "
+                "AND state IN ('success', 'failed')",
+                (dag_id, run_id),
+            ),
+            120,
+            "the scheduler to end the DAG run",
         )
-        assert run_state == ("success",)
+        assert run_state == [("success",)]
         assert stack.query("SELECT filename, stacktrace FROM import_error") == []
     finally:
         stack.close()

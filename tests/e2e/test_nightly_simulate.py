@@ -23,13 +23,21 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import prov
 import pytest
+from aiosmtpd.controller import Controller
+from prov.model import ProvActivity
 from support import postgres
 
+from lstflow.jobs.prov_document import ActivityKey
+from lstflow.nightly.run_note import SIMULATE_NOTE
 from lstflow.onsite.paths import NightPaths, night_paths
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import (
@@ -54,12 +62,18 @@ DAG_ID = "lstflow_nightly"
 NIGHTS = (dt.date(2020, 1, 17), dt.date(2020, 1, 18), dt.date(2020, 1, 19))
 OLD, NEW = "v0.12.3", "v0.12.4"
 FAILING_SUBRUN = "r0_to_dl1.01807.0001"
+# Three more nights, one per input state (lstosa's --input-state), run through the scheduler.
+STATE_NIGHTS = (dt.date(2020, 1, 20), dt.date(2020, 1, 21), dt.date(2020, 1, 22))
+INPUT_STATES = dict(
+    zip(STATE_NIGHTS, ("legacy_raw", "gain_selected", "catA_calibrated"), strict=True)
+)
+CLOSE_DEADLINE_S = 30  # every simulated night takes longer: each one is late, once
 
 
 def read_cluster_env() -> dict[str, str]:
     if not CLUSTER_ENV_FILE.is_file():
         raise RuntimeError(
-            f"local Slurm cluster env file {CLUSTER_ENV_FILE} is missing; run `lstflow cluster up`"
+            f"local Slurm cluster env file {CLUSTER_ENV_FILE} is missing; run `make cluster-up`"
             " (or set LSTFLOW_CLUSTER_ENV to the env file of a running cluster)"
         )
     pairs = (line.split("=", 1) for line in CLUSTER_ENV_FILE.read_text().splitlines())
@@ -96,6 +110,8 @@ class Deployment:
     home: Path
     env: dict[str, str]
     cluster: dict[str, str]
+    server: postgres.PostgresServer
+    database: str
 
     def run(self, *argv: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -108,21 +124,28 @@ class Deployment:
         airflow = str(Path(sys.executable).with_name("airflow"))
         return self.run(airflow, *args, timeout=timeout).stdout
 
+    def query(self, sql: str, *args: str) -> list[tuple[Any, ...]]:
+        """A read-only look at the metadata DB (``?`` placeholders)."""
+        return self.server.query(self.database, sql.replace("?", "%s"), args)
+
     def dag_runs(self) -> list[dict[str, Any]]:
         out = self.airflow("dags", "list-runs", DAG_ID, "-o", "json")
         return json.loads(next(line for line in out.splitlines() if line.startswith("[")))
 
-    def settings_version(self, prod_id: str) -> tuple[OnsiteSettings, AnalysisVersion]:
+    def settings_version(
+        self, prod_id: str, **overrides: Any
+    ) -> tuple[OnsiteSettings, AnalysisVersion]:
         settings = load_settings(self.config, self.base)
-        return settings, build_version(settings, {"prod_id": prod_id, **self.environment})
+        conf = {"prod_id": prod_id, **self.environment, **overrides}
+        return settings, build_version(settings, conf)
 
     @property
     def environment(self) -> dict[str, str]:
         """The DAG-run conf's lstchain environment: the checkout venv's ``activate``."""
         return {"environment": f"source {CHECKOUT / '.venv' / 'bin' / 'activate'}"}
 
-    def night_tasks(self, night: dt.date, prod_id: str) -> NightTasks:
-        settings, version = self.settings_version(prod_id)
+    def night_tasks(self, night: dt.date, prod_id: str, **overrides: Any) -> NightTasks:
+        settings, version = self.settings_version(prod_id, **overrides)
         plan = plan_night(settings, night, version)
         return NightTasks(settings, plan, JobMode(simulate=True, python=str(JOB_PYTHON)))
 
@@ -153,6 +176,18 @@ class Deployment:
         subprocess.run(["chown", "-R", f"{self.cluster['SLURM_SSH_USER']}:", str(path)], check=True)
 
 
+def checkout_job_python(work: Path) -> Path:
+    """The jobs' interpreter: the venv's python with this checkout's ``plugins`` first on the
+    path, so the jobs run the job-side lstflow under test (the venv's editable install may point
+    at another checkout)."""
+    wrapper = work / "job-python"
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    plugins, python = shlex.quote(str(CHECKOUT / "plugins")), shlex.quote(str(JOB_PYTHON))
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={plugins} exec {python} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 @pytest.fixture(scope="module")
 def deployment() -> Iterator[Deployment]:
     cluster = read_cluster_env()
@@ -169,7 +204,14 @@ def deployment() -> Iterator[Deployment]:
     shutil.rmtree(WORK_ROOT, ignore_errors=True)
     work = WORK_ROOT / uuid.uuid4().hex[:8]
     base, home = work / "onsite", work / "airflow"
-    synthetic_onsite.build_synthetic_tree(base)
+    synthetic_onsite.build_synthetic_tree(
+        base,
+        (
+            *synthetic_onsite.default_nights(NIGHTS[0]),
+            *synthetic_onsite.default_nights(STATE_NIGHTS[0]),
+        ),
+    )
+    job_python = checkout_job_python(work)
     config = synthetic_onsite.write_settings(work / "config")
     server = postgres.up()
     database = postgres.unique_database_name("nightly_e2e")
@@ -186,12 +228,12 @@ def deployment() -> Iterator[Deployment]:
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LSTFLOW__ONSITE_CONFIG": str(config),
         "AIRFLOW__LSTFLOW__ONSITE_BASE": str(base),
-        "AIRFLOW__LSTFLOW__JOB_PYTHON": str(JOB_PYTHON),
+        "AIRFLOW__LSTFLOW__JOB_PYTHON": str(job_python),
         "AIRFLOW__LSTFLOW__NIGHTLY_POLL_INTERVAL": "2",
         "AIRFLOW_CONN_LSTFLOW_LOCAL_SLURM": connection_json(cluster),
     }
     home.mkdir(parents=True)
-    deployment = Deployment(base, config, home, env, cluster)
+    deployment = Deployment(base, config, home, env, cluster, server, database)
     deployment.give_to_job_user(base)
     api_port = str(free_port())
     deployment.run(
@@ -277,15 +319,96 @@ def test_triggered_night_runs_every_subrun_retries_one_alone_and_closes(
     assert (closed["night"], closed["prod_id"]) == ("2020-01-17", OLD)
     assert status["night_steps"]["night_close"]["state"] == "COMPLETED"
     assert not paths.night_closed_marker.exists()  # the real marker is never faked
-    assert not paths.dl1_dir.exists() and not paths.dl2_dir.exists()  # simulate creates nothing
+    # simulate creates nothing: DL1 holds only the synthetic tree's interleaved files (Cat-B input)
+    dl1_files = [path for path in paths.dl1_dir.rglob("*") if path.is_file()]
+    assert dl1_files and all(path.parent == paths.interleaved_dir for path in dl1_files)
+    assert not paths.dl2_dir.exists()
+    assert_lstosa_steps(paths, tasks, status)
 
     table = deployment.run(
         sys.executable, "-m", "lstflow.cli", "night", "status", "--night", "2020-01-17",
         "--onsite-config", str(deployment.config), "--base", str(deployment.base),
     ).stdout  # fmt: skip
-    assert ["1807", "DATA", "3", "Crab", "2", retry, "COMPLETED"] in [
-        line.split()[:7] for line in table.splitlines()
+    assert ["2", "1", "DATA", "1807", "3", "Crab", "Closed", "2", retry, "COMPLETED"] in [
+        line.split()[:10] for line in table.splitlines()
     ]
+
+
+def night_activities(tasks: NightTasks, run_id: int | None = None) -> set[str]:
+    """The PROV activity names of every simulated step of the night (or of one run's document:
+    the calibration and that run), subruns collapsed as the merge collapses them."""
+    calibration = (*tasks.gain_selection(), *tasks.drs4_baseline(), *tasks.charge_calibration())
+    items: list[WorkItem] = [
+        item for item in calibration if run_id is None or not item.key.startswith("gain_")
+    ]
+    for run in tasks.plan.data_runs:
+        if run_id is not None and run.run_id != run_id:
+            continue
+        tailcut = tasks.tailcut(run.run_id)
+        items += [
+            *tasks.r0_to_dl1(run.run_id),
+            *tasks.catB_calibration(run.run_id),
+            tasks.tailcut_finder(run.run_id),
+            *tasks.dl1ab(run.run_id, tailcut),
+            *tasks.datacheck_subruns(run.run_id, tailcut),
+            tasks.merge_dl1(run.run_id, tailcut),
+            tasks.merge_muons(run.run_id),
+            tasks.dl1_to_dl2(run.run_id, tailcut, tasks.rf_model(run.run_id, tailcut)),
+            tasks.datacheck_run(run.run_id, tailcut),
+        ]
+    if run_id is None:
+        items += [tasks.longterm_datacheck(), tasks.cherenkov_transparency()]
+    else:  # a run's document also holds that run's gain selection
+        items += [
+            i for i in tasks.gain_selection() if i.key.startswith(f"gain_selection.{run_id:05d}")
+        ]
+    return {f"lstflow:{ActivityKey.parse(item.key).collapsed}" for item in items}
+
+
+def prov_activities(path: Path) -> set[str]:
+    return {str(a.identifier) for a in prov.read(path, format="json").get_records(ProvActivity)}
+
+
+def assert_lstosa_steps(paths: NightPaths, tasks: NightTasks, status: dict[str, Any]) -> None:
+    """Gain selection (legacy_raw only), Cat-B reaching DL1ab, the Cherenkov transparency, the
+    PROV-JSON documents and job_information.csv of a simulated night."""
+    steps, rows = status["night_steps"], {row["run"]: row for row in status["runs"]}
+    assert status["simulate"] is True and status["input_state"] == tasks.plan.input_state
+    gain_selection = tasks.gain_selection()
+    assert bool(gain_selection) == tasks.plan.needs_gain_selection
+    assert steps["gain_selection"]["state"] == ("COMPLETED" if gain_selection else "NOT_SUBMITTED")
+    for index, item in enumerate(gain_selection):
+        (job_id,) = steps["gain_selection"]["job_ids"]
+        name = tasks.array_spec("gain_selection", gain_selection).name
+        assert simulated_command(item) in element_log(paths, name, job_id, index).splitlines()
+    assert steps["cherenkov_transparency"]["state"] == "COMPLETED"
+    (job_id,) = steps["cherenkov_transparency"]["job_ids"]
+    cherenkov = tasks.cherenkov_transparency()
+    name = tasks.array_spec("cherenkov_transparency", (cherenkov,)).name
+    assert simulated_command(cherenkov) in element_log(paths, name, job_id, 0).splitlines()
+    for run in tasks.plan.data_runs:
+        row = rows[run.run_id]
+        assert row["steps"]["catB_calibration"]["state"] == row["catb"] == "COMPLETED"
+        assert row["exit"] == "0:0" and row["cpu_time"] is not None
+        assert row["dl1_pct"] == row["dl1ab_pct"] == row["datacheck_pct"] == row["dl2_pct"] == 100
+        (catB_job,) = row["steps"]["catB_calibration"]["job_ids"]
+        (catB,) = tasks.catB_calibration(run.run_id)
+        name = tasks.array_spec("catB_calibration", (catB,), run.run_id).name
+        assert simulated_command(catB) in element_log(paths, name, catB_job, 0).splitlines()
+        dl1ab = tasks.dl1ab(run.run_id, tasks.tailcut(run.run_id))
+        catB_file = f"--catB-calibration-file={catB.outputs[0]}"
+        assert all(item.argv[-1] == catB_file for item in dl1ab)  # checked in the logs above
+        document = tasks.paths.provenance_dir(simulate=True) / (
+            f"calibration_to_dl2_{run.run_id:05d}_prov.json"
+        )
+        assert prov_activities(document) == night_activities(tasks, run.run_id)
+    assert prov_activities(tasks.night_provenance_file) == night_activities(tasks)
+    job_information = (paths.log_dir / "job_information.csv").read_text().splitlines()
+    assert (
+        job_information[0]
+        == "JobID,JobName,CPUTime,CPUTimeRAW,Elapsed,TotalCPU,MaxRSS,State,ExitCode"
+    )
+    assert any("r0_to_dl1" in line.split(",")[1] for line in job_information[1:])
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int]]:
@@ -299,8 +422,8 @@ def snapshot(root: Path) -> dict[str, tuple[str, int]]:
     }
 
 
-@pytest.fixture
-def airflow_services(deployment: Deployment) -> Iterator[Deployment]:
+@contextmanager
+def services(deployment: Deployment) -> Iterator[Deployment]:
     """api-server, scheduler, dag-processor and triggerer, stopped by their process group."""
     airflow = str(Path(sys.executable).with_name("airflow"))
     processes = []
@@ -331,6 +454,12 @@ def airflow_services(deployment: Deployment) -> Iterator[Deployment]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
+
+
+@pytest.fixture
+def airflow_services(deployment: Deployment) -> Iterator[Deployment]:
+    with services(deployment) as running:
+        yield running
 
 
 def old_version_outputs(deployment: Deployment) -> None:
@@ -413,3 +542,106 @@ def test_backfill_of_three_nights_with_a_new_version_leaves_the_old_one_untouche
     assert {path: after.get(path) for path in before} == before  # old version untouched
     new_files = set(after) - set(before)
     assert new_files and all(f"/{NEW}/" in path for path in new_files)
+
+
+class Mailbox:
+    """aiosmtpd handler keeping every message the local SMTP server receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, Mailbox]]:
+    """A real SMTP server on 127.0.0.1, as the onsite machine's mail relay."""
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, mailbox
+    finally:
+        controller.stop()
+
+
+def test_a_simulated_night_per_input_state_through_the_scheduler_with_one_late_mail_each(
+    deployment: Deployment, smtp_server: tuple[int, Mailbox]
+) -> None:
+    port, mailbox = smtp_server
+    smtp = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "lstflow@localhost"},
+    }
+    alerting = replace(
+        deployment,
+        env={
+            **deployment.env,
+            "AIRFLOW__LSTFLOW__NIGHTLY_ALERT_TO": "osa@lst.example",
+            "AIRFLOW__LSTFLOW__NIGHTLY_CLOSE_DEADLINE": str(CLOSE_DEADLINE_S),
+            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp),
+        },
+    )
+    # Cat-A calibrated input runs no Cat-A calibration: its file exists (as onsite it would).
+    charge = deployment.night_tasks(STATE_NIGHTS[2], OLD).plan.calibration_files.charge
+    charge.parent.mkdir(parents=True, exist_ok=True)
+    charge.touch()
+    deployment.give_to_job_user(deployment.base)
+
+    with services(alerting):
+        alerting.airflow("dags", "unpause", DAG_ID)
+        for night, state in INPUT_STATES.items():
+            conf = json.dumps({"simulate": True, "input_state": state, **alerting.environment})
+
+            alerting.airflow(
+                "dags", "trigger", DAG_ID, "--logical-date", night.isoformat(), "-c", conf
+            )
+        deadline = time.monotonic() + 1500
+        while True:
+            runs = {
+                run["logical_date"][:10]: run
+                for run in alerting.dag_runs()
+                if run["logical_date"][:10] in {n.isoformat() for n in STATE_NIGHTS}
+            }
+            if len(runs) == 3 and all(r["state"] in ("success", "failed") for r in runs.values()):
+                break
+            assert time.monotonic() < deadline, f"input-state nights not finished: {runs}"
+            time.sleep(10)
+        time.sleep(10)  # a second mail for a night would come with the scheduler's next loops
+
+    subjects = sorted(str(message["Subject"]) for message in mailbox.messages)
+    assert subjects == [f"WARNING: {night.isoformat()} is not closed yet" for night in STATE_NIGHTS]
+    assert {str(message["To"]) for message in mailbox.messages} == {"osa@lst.example"}
+    for night, state in INPUT_STATES.items():
+        run = runs[night.isoformat()]
+        assert run["state"] == "success", run
+        paths = deployment.paths(night, OLD)
+        tasks = deployment.night_tasks(night, OLD, input_state=state)
+        status = json.loads((paths.running_dir / "night_status.json").read_text())
+        assert_lstosa_steps(paths, tasks, status)
+        skipped = {
+            task_id
+            for (task_id,) in alerting.query(
+                "SELECT task_id FROM task_instance WHERE dag_id = ? AND run_id = ? "
+                "AND state = 'skipped'",
+                DAG_ID, run["run_id"],
+            )
+        }  # fmt: skip
+        expected = {
+            "legacy_raw": set(),
+            "gain_selected": {"gain_selection"},
+            "catA_calibrated": {"gain_selection", "drs4_baseline", "charge_calibration"},
+        }[state]
+        assert skipped == expected
+        (note,) = alerting.query(
+            "SELECT n.content FROM dag_run_note n JOIN dag_run r ON r.id = n.dag_run_id "
+            "WHERE r.dag_id = ? AND r.run_id = ?",
+            DAG_ID, run["run_id"],
+        )  # fmt: skip
+        assert note == (SIMULATE_NOTE,)
+        table = (paths.running_dir / "night_status.txt").read_text().splitlines()
+        assert table[0].endswith("SIMULATE (commands printed, no outputs; % = completed jobs)")

@@ -31,7 +31,10 @@ pytestmark = pytest.mark.e2e
 
 NIGHTS = (dt.date(2020, 1, 17), dt.date(2020, 1, 18), dt.date(2020, 1, 19))
 EXPECTED_TOOLS = {
+    "lstchain_r0_to_r0g",
     "onsite_create_drs4_pedestal_file",
+    "onsite_create_cat_B_calibration_file",
+    "lstchain_cherenkov_transparency",
     "onsite_create_calibration_file",
     "lstchain_data_r0_to_dl1",
     "lstchain_find_tailcuts",
@@ -56,12 +59,14 @@ def night_items(
         plan_night(settings, night, build_version(settings, overrides)),
         JobMode(simulate=False),
     )
+    yield from (item for item in tasks.gain_selection() if lstchain_argv(item)[0] != "cp")
     yield from tasks.drs4_baseline()
     yield from tasks.charge_calibration()
     for run in tasks.plan.data_runs:
         tailcut = tasks.tailcut(run.run_id)
         yield from tasks.r0_to_dl1(run.run_id)
         yield tasks.tailcut_finder(run.run_id)
+        yield from tasks.catB_calibration(run.run_id)
         yield from tasks.dl1ab(run.run_id, tailcut)
         yield from tasks.datacheck_subruns(run.run_id, tailcut)
         yield tasks.merge_dl1(run.run_id, tailcut)
@@ -69,6 +74,7 @@ def night_items(
         yield tasks.dl1_to_dl2(run.run_id, tailcut, tasks.rf_model(run.run_id, tailcut))
         yield tasks.datacheck_run(run.run_id, tailcut)
     yield tasks.longterm_datacheck()
+    yield tasks.cherenkov_transparency()
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +86,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, ...]]
         path.parent.mkdir(parents=True)
         path.touch()
     settings = load_settings(synthetic_onsite.write_settings(root / "cfg"), base=root / "onsite")
-    versions = ({}, {"prod_id": "v0.13.0", "store_image_dl1ab": True})
+    versions = (
+        {},
+        {
+            "prod_id": "v0.13.0",
+            "store_image_dl1ab": True,
+            "use_ff_heuristic_gain_selection": False,
+            "apply_catB_calibration": False,
+        },
+    )
     return [
         lstchain_argv(item)
         for night in NIGHTS
@@ -120,8 +134,9 @@ def check_argparse(parser: argparse.ArgumentParser, argv: tuple[str, ...]) -> No
     for option, value in option_pairs(argv[1:], takes_value):
         assert option in actions, f"{argv[0]}: {option} is not an exact option (abbreviation?)"
         parsed = getattr(namespace, actions[option].dest)
-        if value is None:
-            assert parsed is True, f"{argv[0]}: flag {option} did not set {actions[option].dest}"
+        if value is None:  # a store_true / store_false flag sets its constant
+            flag = actions[option]
+            assert parsed is flag.const, f"{argv[0]}: flag {option} did not set {flag.dest}"
         else:
             assert str(parsed) == value, f"{argv[0]}: {option}={value} parsed as {parsed!r}"
 

@@ -27,7 +27,7 @@ INSECURE = re.compile(
     r"AutoAddPolicy|WarningPolicy|StrictHostKeyChecking[= ]+(no|accept-new)"
     r"|[\"']?no_host_key_check[\"']?\s*[:=]\s*[\"']?[Tt]rue|allow_host_key_change[\"']?\s*[:=]\s*[\"']?[Tt]rue"
 )
-SCANNED = ("plugins", "dags", "include", "Makefile", ".ci", "airflow.cfg.template")
+SCANNED = ("plugins", "dev", "dags", "include", "Makefile", ".ci")
 
 
 def connection(slurm_cluster: localcluster.ClusterInfo, **extra: object) -> dict[str, object]:

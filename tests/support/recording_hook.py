@@ -8,12 +8,12 @@ decide to submit, adopt and report.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from lstflow.slurm.elements import ElementId, ElementStatus
-from lstflow.slurm.hook import ClusterLimits, CommandResult
+from lstflow.slurm.hook import ClusterLimits, CommandResult, SbatchRequest
 from lstflow.slurm.states import SlurmState
 
 
@@ -43,19 +43,14 @@ class RecordingHook:
     def find_jobs(self, job_names: Sequence[str]) -> dict[str, set[str]]:
         return {name: self.existing_jobs[name] for name in job_names if name in self.existing_jobs}
 
-    def submit(
-        self,
-        script_path: str,
-        *,
-        array: str,
-        options: Iterable[tuple[str, str]],
-        job_name: str,
-        **_: Any,
-    ) -> str:
+    def submit(self, request: SbatchRequest) -> str:
+        request.argv()  # the real hook refuses what it cannot submit
         job_id = str(self.next_job_id)
         self.next_job_id += 1
-        self.submitted.append(Submitted(script_path, array, job_name, tuple(options), job_id))
-        self.existing_jobs.setdefault(job_name, set()).add(job_id)
+        self.submitted.append(
+            Submitted(request.script_path, request.array, request.job_name, request.options, job_id)
+        )
+        self.existing_jobs.setdefault(request.job_name, set()).add(job_id)
         return job_id
 
     def run(self, command: Sequence[str] | str, *, stdin: bytes | None = None) -> CommandResult:

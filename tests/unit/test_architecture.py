@@ -35,6 +35,7 @@ FORBIDDEN: list[tuple[str, set[str]]] = [
 SLURM_PUBLIC = {
     f"lstflow.slurm.{name}"
     for name in (
+        "accounting",
         "hook",
         "operator",
         "sensor",

@@ -13,8 +13,6 @@ from lstflow.config import load_library
 from lstflow.config.envvars import KeepUnset
 from lstflow.config.loader import readme_title
 
-DEFAULT_LIBRARY = Path("include/production_configs")
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("productions", help="inspect the production library")
@@ -24,11 +22,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="prod_id, stages, entries per stage, environment and README title of each config",
     )
     listing.add_argument(
-        "root", nargs="?", type=Path, default=DEFAULT_LIBRARY, help=f"default: {DEFAULT_LIBRARY}"
+        "root",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="the library (default: [lstflow] production_configs of airflow.cfg)",
     )
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.add_argument("--cache-dir", type=Path, default=None, help="parse cache directory")
     listing.set_defaults(handler=run_list)
+
+
+def configured_library() -> Path:
+    """The deployment's library; reading airflow.cfg costs Airflow's import, so only here."""
+    from lstflow.product_base.options import production_configs_dir
+
+    return production_configs_dir()
 
 
 def library_rows(
@@ -59,11 +68,12 @@ def library_rows(
 
 
 def run_list(args: argparse.Namespace) -> int:
-    if not args.root.is_dir():
-        print(f"lstflow productions list: {args.root}: not a directory", file=sys.stderr)
+    root: Path = args.root or configured_library()
+    if not root.is_dir():
+        print(f"lstflow productions list: {root}: not a directory", file=sys.stderr)
         return 1
     environ = KeepUnset(os.environ)
-    rows, errors = library_rows(args.root, args.cache_dir, environ)
+    rows, errors = library_rows(root, args.cache_dir, environ)
     for name in sorted(environ.unset):
         print(
             f"note: ${{{name}}} is not set here, so paths are shown as written; a run expands "

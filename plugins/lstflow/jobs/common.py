@@ -49,6 +49,14 @@ def write_text_atomic(target: Path, text: str, overwrite: bool = False) -> None:
         tmp.write_text(text)
 
 
+def slurm_job_id() -> str | None:
+    """``<array job>_<index>`` inside an array element, the job id in a plain job, else None."""
+    array_job, index = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array_job and index:
+        return f"{array_job}_{index}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
 def write_json_atomic(target: Path, data: Any, overwrite: bool = False) -> None:
     write_text_atomic(target, json.dumps(data, indent=2, sort_keys=True) + "\n", overwrite)
 

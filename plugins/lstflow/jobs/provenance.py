@@ -1,12 +1,16 @@
-"""Per-task provenance fragments and their night-level merge (job side).
+"""Per-task provenance fragments and their merge into W3C PROV-JSON (job side).
 
 lstosa appended every task's records to one shared ``prov.log``; here each task writes its own
 JSON fragment (inputs and outputs with size and sha256, software versions, config hashes,
-command line, exit code), atomically, and a night task merges the fragments.
+command line, exit code, Slurm job id), atomically, and a night task merges the fragments into
+PROV-JSON documents with the ``prov`` library (``lstflow.jobs.prov_document``): one for the
+night and one per DATA run. The merge runs job-side because the fragments live on the cluster's
+filesystem, which the Airflow host need not mount.
 
 ``python -m lstflow.jobs.provenance record --activity A --fragment F [--input=P]... [--output=P]...
--- <argv>`` runs ``argv`` and, if it succeeds, writes fragment F.
-``python -m lstflow.jobs.provenance merge --fragments-dir D --output F`` merges D/*.json.
+-- <argv>`` creates the outputs' directories, runs ``argv`` and, if it succeeds, writes F.
+``python -m lstflow.jobs.provenance merge --fragments-dir D --output F [--run-document N=P]...``
+merges D/*.json into F and the calibration's and run N's fragments into P.
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lstflow.jobs.common import write_text_atomic
+from lstflow.jobs.common import slurm_job_id, write_text_atomic
+from lstflow.jobs.prov_document import build_document, run_fragments
 
 SOFTWARE = ("lstchain", "ctapipe", "ctapipe_io_lst", "numpy", "astropy")
 FRAGMENT_FORMAT = "lstflow-provenance-fragment/1"
-NIGHT_FORMAT = "lstflow-provenance-night/1"
 
 
 def _now() -> str:
@@ -61,9 +65,10 @@ def config_files(argv: Sequence[str]) -> list[Path]:
     return found
 
 
-def software_versions() -> dict[str, str | None]:
+def software_versions(names: Sequence[str] = SOFTWARE) -> dict[str, str | None]:
+    """Python's and each distribution's installed version (``None`` if not installed)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in SOFTWARE:
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -79,6 +84,8 @@ def record(args: argparse.Namespace) -> int:
     limit = args.hash_limit_mb * 1024 * 1024
     started = _now()
     inputs = [file_entity(Path(p), limit) for p in args.input]
+    for output in args.output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
     returncode = subprocess.run(command, check=False).returncode
     if returncode != 0:
         return returncode
@@ -90,6 +97,7 @@ def record(args: argparse.Namespace) -> int:
         "started": started,
         "ended": _now(),
         "host": socket.gethostname(),
+        "job_id": slurm_job_id(),
         "software": software_versions(),
         "configs": [file_entity(p, limit) for p in config_files(command)],
         "used": inputs,
@@ -101,41 +109,18 @@ def record(args: argparse.Namespace) -> int:
     return 0
 
 
-def merge_fragments(fragments: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One night document: activities, entities keyed by path, used / wasGeneratedBy relations."""
-    entities: dict[str, dict[str, Any]] = {}
-    used: list[dict[str, str]] = []
-    generated: list[dict[str, str]] = []
-    activities: list[dict[str, Any]] = []
-    for fragment in fragments:
-        name = fragment["activity"]
-        activities.append(
-            {
-                k: fragment[k]
-                for k in ("activity", "command", "started", "ended", "host", "software", "configs")
-            }
-        )
-        for role, relations in (("used", used), ("generated", generated)):
-            for entity in fragment[role]:
-                entities[entity["path"]] = entity
-                relations.append({"activity": name, "entity": entity["path"]})
-    return {
-        "format": NIGHT_FORMAT,
-        "activities": activities,
-        "entities": entities,
-        "used": used,
-        "wasGeneratedBy": generated,
-    }
-
-
 def merge(args: argparse.Namespace) -> int:
     paths = sorted(Path(args.fragments_dir).glob("*.json"))
     fragments = [json.loads(p.read_text()) for p in paths]
-    document = merge_fragments(fragments)
-    write_text_atomic(
-        Path(args.output), json.dumps(document, indent=1, sort_keys=True), overwrite=True
-    )
-    print(f"merged {len(fragments)} provenance fragments into {args.output}")
+    outputs = [(Path(args.output), fragments)]
+    for spec in args.run_document:
+        run, _, path = spec.partition("=")
+        outputs.append((Path(path), run_fragments(fragments, int(run))))
+    for output, chosen in outputs:
+        document = build_document(chosen)
+        text = str(document.serialize(format="json", indent=1))
+        write_text_atomic(output, text, overwrite=True)
+    print(f"merged {len(fragments)} provenance fragments into {[str(o) for o, _ in outputs]}")
     return 0
 
 
@@ -152,7 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     rec.set_defaults(handler=record)
     mrg = sub.add_parser("merge", help="merge a night's fragments")
     mrg.add_argument("--fragments-dir", required=True, type=Path)
-    mrg.add_argument("--output", required=True, type=Path)
+    mrg.add_argument("--output", required=True, type=Path, help="the night's PROV-JSON")
+    mrg.add_argument(
+        "--run-document",
+        action="append",
+        default=[],
+        metavar="RUN=PATH",
+        help="also write the PROV-JSON of a DATA run (with the calibration) to PATH",
+    )
     mrg.set_defaults(handler=merge)
     return parser
 

@@ -2,12 +2,17 @@
 
 Shape of a run (the logical date is the night, see ``NightTimetable``)::
 
-    plan_night → drs4_baseline → charge_calibration → run[run_id]… → longterm_datacheck
-               → provenance_merge → night_close                       (night_status: always last)
-
+    plan_night → gain_selection → drs4_baseline → charge_calibration → run[run_id]…
+               → longterm_datacheck → cherenkov_transparency → provenance_merge → night_close
+                                                                      (night_status: always last)
     run[run_id] (one mapped task group per DATA run, subruns are Slurm array elements):
-        r0_to_dl1 → tailcut_finder → dl1ab → datacheck_subrun → datacheck_run
+        r0_to_dl1 → (catB_calibration ∥ tailcut_finder) → dl1ab → datacheck_subrun → datacheck_run
         r0_to_dl1 → merge_muons;   dl1ab → merge_dl1 → dl1_to_dl2
+
+A step the night's input state (``legacy_raw``, ``gain_selected``, ``catA_calibrated``) or the
+analysis version does not need is skipped with its reason; the steps after it still run.
+When ``[lstflow] nightly_alert_to`` names recipients, a Deadline Alert mails them if a night is
+not closed ``nightly_close_deadline`` seconds after its run was queued (``night_alert``).
 
 The analysis version (lstchain environment, prod_id, configs, RF models) is the onsite config's
 defaults overridden by the DAG-run conf, so a release reprocessing is one
@@ -25,8 +30,15 @@ from typing import Any
 import yaml
 from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
 
+from lstflow.nightly.night_alert import night_not_closed_alert
 from lstflow.nightly.night_options import max_active_nights, onsite_config, slurm_poll_interval
-from lstflow.nightly.night_status import night_status, status_files
+from lstflow.nightly.night_status import (
+    ElementRecord,
+    ElementStates,
+    job_information_file,
+    night_status,
+    status_files,
+)
 from lstflow.nightly.step_operator import (
     CALIBRATION_STEPS,
     NIGHT_STEPS,
@@ -37,10 +49,11 @@ from lstflow.nightly.step_operator import (
 )
 from lstflow.nightly.timetable import NightTimetable
 from lstflow.onsite.rfmodels import NSB_LEVELS
-from lstflow.onsite.settings import VERSION_KEYS
+from lstflow.onsite.settings import BOOLEAN_VERSION_KEYS, INPUT_STATES, VERSION_KEYS
 from lstflow.product_base.assets import models_asset
 from lstflow.product_base.options import slurm_task_settings, ssh_conn_id
 from lstflow.product_base.task_retries import TASK_RETRIES
+from lstflow.slurm.accounting import job_information_csv
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.hook import SlurmHook
 from lstflow.slurm.reports import pull_report
@@ -59,6 +72,9 @@ _VERSION_DOCS = {
     "mc_prod": "RF-model directory prefix (the MC production).",
     "calibration_version": "Version directory of the Cat-A calibration files.",
     "store_image_dl1ab": "Keep images in DL1b files.",
+    "input_state": "What the night's R0 data are: legacy_raw, gain_selected or catA_calibrated.",
+    "apply_catB_calibration": "Cat-B calibration per DATA run, applied by lstchain_dl1ab.",
+    "use_ff_heuristic_gain_selection": "Gain selection identifies flat-field events itself.",
 }
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
 
@@ -87,10 +103,12 @@ def nightly_params() -> dict[str, Param]:
         ),
     }
     for key in VERSION_KEYS:
-        kind = "boolean" if key == "store_image_dl1ab" else "string"
+        kind = "boolean" if key in BOOLEAN_VERSION_KEYS else "string"
         schema: dict[str, Any] = {"type": ["null", kind]}
         if key in ("prod_id", "calibration_version"):
             schema["pattern"] = _NAME_PATTERN
+        if key == "input_state":
+            schema["enum"] = [None, *INPUT_STATES]
         params[key] = Param(
             None, description=_VERSION_DOCS[key] + " Empty: the onsite config's default.", **schema
         )
@@ -121,9 +139,15 @@ def _step_jobs(ti: Any, run_ids: list[int]) -> dict[tuple[str, int | None], list
     return jobs
 
 
-def _element_states(hook: SlurmHook, job_ids: list[str]) -> dict[tuple[str, int | None], str]:
-    states = hook.element_states(job_ids)
-    return {(element.job_id, element.index): str(row.state) for element, row in states.items()}
+def _accounting(hook: SlurmHook, job_ids: list[str]) -> tuple[ElementStates, str]:
+    """Every element's sacct record, and lstosa's ``job_information.csv`` of those jobs."""
+    rows = hook.job_accounting(job_ids)
+    states = {
+        (element.job_id, element.index): ElementRecord(row.state, row.exit_code, row.cpu_seconds)
+        for row in rows
+        for element in row.elements
+    }
+    return states, job_information_csv(rows)
 
 
 @task(task_id="plan_night")
@@ -144,7 +168,8 @@ def night_status_task() -> dict[str, Any]:
     ti = context["ti"]
     hook = SlurmHook(ssh_conn_id())
     step_jobs = _step_jobs(ti, ti.xcom_pull(task_ids="plan_night") or [])
-    states = _element_states(hook, sorted({j for ids in step_jobs.values() for j in ids}, key=int))
+    job_ids = sorted({j for ids in step_jobs.values() for j in ids}, key=int)
+    states, job_information = _accounting(hook, job_ids)
     document, text = night_status(
         tasks,
         step_jobs,
@@ -156,6 +181,7 @@ def night_status_task() -> dict[str, Any]:
     )
     json_file, text_file = status_files(tasks.paths)
     files = ClusterFiles(hook)
+    files.write(str(job_information_file(tasks.paths)), job_information)
     files.write(str(json_file), json.dumps(document, indent=1) + "\n")
     files.write(str(text_file), text)
     print(text)
@@ -193,6 +219,7 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
         is_paused_upon_creation=True,
         params=nightly_params(),
         tags=["onsite", "LST-1", "nightly"],
+        deadline=night_not_closed_alert(),
         doc_md=__doc__,
         auto_register=False,
     ) as dag:
@@ -203,17 +230,29 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
             dl1ab = step("dl1ab", run_id=run_id)
             merge_dl1 = step("merge_dl1", run_id=run_id)
             datacheck_subrun = step("datacheck_subrun", run_id=run_id)
-            r0_to_dl1 >> step("tailcut_finder", run_id=run_id) >> dl1ab
+            # Cat-B reads the run's interleaved files, the finder its DL1a: both after R0→DL1,
+            # in parallel, and DL1ab waits for both (lstosa: catB_<run>.closed + finder JSON).
+            catB, finder = (
+                step("catB_calibration", run_id=run_id),
+                step("tailcut_finder", run_id=run_id),
+            )
+            r0_to_dl1 >> [catB, finder] >> dl1ab
             r0_to_dl1 >> step("merge_muons", run_id=run_id)
             dl1ab >> merge_dl1 >> step("dl1_to_dl2", run_id=run_id, inlets=rf_model_assets())
             dl1ab >> datacheck_subrun >> step("datacheck_run", run_id=run_id)
 
         run_ids = plan_night_task()
-        calibration = step("drs4_baseline")
         runs = process_run.expand(run_id=run_ids)
-        close = step("night_close")
-        run_ids >> calibration >> step("charge_calibration") >> runs
-        runs >> step("longterm_datacheck") >> step("provenance_merge") >> close
+        gain_selection, drs4, charge = map(
+            step, ("gain_selection", "drs4_baseline", "charge_calibration")
+        )
+        longterm, cherenkov, provenance, close = map(
+            step,
+            ("longterm_datacheck", "cherenkov_transparency", "provenance_merge", "night_close"),
+        )
+        # Gain selection's end gates everything after it (lstosa's GainSelFinished.txt).
+        run_ids >> gain_selection >> drs4 >> charge >> runs
+        runs >> longterm >> cherenkov >> provenance >> close
         # Runs whatever failed (all_done) and never decides the run's state (a teardown).
         [run_ids, runs, close] >> night_status_task().as_teardown()
     return dag

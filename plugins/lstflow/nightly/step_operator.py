@@ -13,10 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lstflow.nightly.night_options import job_python, onsite_base, onsite_config
+from airflow.sdk.exceptions import AirflowSkipException
+
+from lstflow.nightly.night_options import onsite_base, onsite_config
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import VERSION_KEYS, build_version, load_settings
 from lstflow.onsite.tasks import JobMode, NightTasks
+from lstflow.product_base.options import job_python
 from lstflow.slurm.operator import SlurmArrayOperator
 from lstflow.workitems import ArraySpec, WorkItem
 
@@ -78,14 +81,17 @@ def _one(build: Callable[[NightTasks, int], WorkItem]) -> StepItems:
 # Step name → its work items. Per-run steps get the run number; the DL1b and later steps read the
 # tail-cut finder's result of the run (a stand-in at dark NSB in simulate mode).
 NIGHT_STEPS: dict[str, StepItems] = {
+    "gain_selection": _night_step(NightTasks.gain_selection),
     "drs4_baseline": _night_step(NightTasks.drs4_baseline),
     "charge_calibration": _night_step(NightTasks.charge_calibration),
     "longterm_datacheck": _night_step(lambda t: (t.longterm_datacheck(),)),
+    "cherenkov_transparency": _night_step(lambda t: (t.cherenkov_transparency(),)),
     "provenance_merge": _night_step(lambda t: (t.provenance_merge(),)),
     "night_close": _night_step(lambda t: (t.night_close(),)),
 }
 RUN_STEPS: dict[str, StepItems] = {
     "r0_to_dl1": NightTasks.r0_to_dl1,
+    "catB_calibration": NightTasks.catB_calibration,
     "tailcut_finder": _one(NightTasks.tailcut_finder),
     "dl1ab": lambda t, run: t.dl1ab(run, t.tailcut(run)),
     "datacheck_subrun": lambda t, run: t.datacheck_subruns(run, t.tailcut(run)),
@@ -105,8 +111,9 @@ class NightStepOperator(SlurmArrayOperator):
     """One step of the night (``run_id`` set for per-run steps) as Slurm job arrays.
 
     ``run_id`` is a template field so that a mapped task group can pass its mapped argument.
-    A step with nothing to do (its calibration file already exists) submits nothing and
-    returns an empty report.
+    A step the night does not need (its input state, a switch of the analysis version, or an
+    output that already exists) is skipped with the reason in its log; the steps after it run
+    (trigger rule ``none_failed``), and fail only if something upstream failed.
     """
 
     template_fields = (*SlurmArrayOperator.template_fields, "run_id")
@@ -116,6 +123,7 @@ class NightStepOperator(SlurmArrayOperator):
             raise ValueError(
                 f"unknown nightly step {step!r}; use one of {[*NIGHT_STEPS, *RUN_STEPS]}"
             )
+        kwargs.setdefault("trigger_rule", "none_failed")
         super().__init__(**kwargs)
         self.step = step
         self.run_id = run_id
@@ -126,3 +134,9 @@ class NightStepOperator(SlurmArrayOperator):
             return tasks.array_spec(self.step, NIGHT_STEPS[self.step](tasks, 0))
         run_id = int(self.run_id)
         return tasks.array_spec(self.step, RUN_STEPS[self.step](tasks, run_id), run_id)
+
+    def spec_ready(self, context: Any, spec: ArraySpec) -> None:
+        """An empty spec is a step this night does not need: skip it, saying why."""
+        if not spec.items:
+            reason = NightRequest.from_context(context).tasks().skip_reason(self.step)
+            raise AirflowSkipException(f"{spec.name} skipped: {reason or 'nothing to do'}")

@@ -12,6 +12,10 @@ from pathlib import Path
 
 from lstflow.onsite.settings import AnalysisVersion, OnsiteSettings
 
+# Where onsite_create_cat_B_calibration_file writes below its --base_dir (fixed by lstchain).
+CAT_B_CALIBRATION = "monitoring/PixelCalibration/Cat-B/calibration"
+N_STREAMS = 4
+
 
 def night_tag(night: dt.date) -> str:
     """The YYYYMMDD form lstchain and lstosa use in directory and file names."""
@@ -22,9 +26,9 @@ def run_summary_path(settings: OnsiteSettings, night: dt.date) -> Path:
     return settings.path(settings.layout.run_summary) / f"RunSummary_{night_tag(night)}.ecsv"
 
 
-def r0_file_name(run_id: int, subrun: int) -> str:
-    """The stream-1 (gain-selected) R0 file of a subrun."""
-    return f"LST-1.1.Run{run_id:05d}.{subrun:04d}.fits.fz"
+def r0_file_name(run_id: int, subrun: int, stream: int = 1) -> str:
+    """A stream's R0 file of a subrun (stream 1 is the one lstchain's tools are given)."""
+    return f"LST-1.{stream}.Run{run_id:05d}.{subrun:04d}.fits.fz"
 
 
 def dl1_file_name(run_id: int, subrun: int | None = None) -> str:
@@ -40,6 +44,10 @@ def muons_file_name(run_id: int, subrun: int | None = None) -> str:
     return f"muons_LST-1.Run{run_id:05d}{'' if subrun is None else f'.{subrun:04d}'}.fits"
 
 
+def interleaved_file_name(run_id: int, subrun: int) -> str:
+    return f"interleaved_LST-1.Run{run_id:05d}.{subrun:04d}.h5"
+
+
 def dl2_file_name(run_id: int) -> str:
     return f"dl2_LST-1.Run{run_id:05d}.h5"
 
@@ -52,6 +60,7 @@ class NightPaths:
     base: Path
     r0_root: Path
     r0_dir: Path
+    raw_r0_dir: Path
     run_summary: Path
     run_catalog: Path
     drive_log: Path
@@ -65,10 +74,26 @@ class NightPaths:
     running_dir: Path
     night_closed_marker: Path
 
+    def provenance_dir(self, simulate: bool = False) -> Path:
+        """Per-task provenance fragments (one JSON per task, never a shared append log) and the
+        PROV-JSON documents merged from them; a simulated night's are kept apart."""
+        return self.running_dir / ("provenance.simulate" if simulate else "provenance")
+
     @property
-    def provenance_dir(self) -> Path:
-        """Per-task provenance fragments (one JSON per task, never a shared append log)."""
-        return self.running_dir / "provenance"
+    def gain_selection_log_dir(self) -> Path:
+        """lstosa's ``R0G/log/<night>``: the gain selection's per-subrun logs."""
+        return self.r0_root / "log" / self.r0_dir.name
+
+    @property
+    def interleaved_dir(self) -> Path:
+        """Where lstchain_data_r0_to_dl1 writes the interleaved pedestal/flat-field events."""
+        return self.dl1_dir / "interleaved"
+
+    def catB_calibration_file(self, version: str, filters: int, run_id: int) -> Path:
+        """``onsite_create_cat_B_calibration_file``'s output: it names the directory after the
+        environment's lstchain version (``v0.12.3``), which ``version`` must therefore be."""
+        name = f"cat_B_calibration_filters_{filters}.Run{run_id:05d}.h5"
+        return self.base / CAT_B_CALIBRATION / self.r0_dir.name / version / name
 
     @property
     def log_dir(self) -> Path:
@@ -107,6 +132,7 @@ def night_paths(settings: OnsiteSettings, night: dt.date, version: AnalysisVersi
         base=settings.base,
         r0_root=settings.path(layout.r0),
         r0_dir=settings.path(layout.r0) / tag,
+        raw_r0_dir=settings.path(layout.raw_r0) / tag,
         run_summary=run_summary_path(settings, night),
         run_catalog=settings.path(layout.run_catalog) / f"RunCatalog_{tag}.ecsv",
         drive_log=settings.path(layout.drive_log) / f"DrivePosition_log_{tag}.txt",

@@ -24,11 +24,12 @@ from lstflow.onsite.calibration import (
 )
 from lstflow.onsite.errors import PlanningError
 from lstflow.onsite.exclusions import NightExclusions, load_exclusions
-from lstflow.onsite.paths import NightPaths, night_paths
+from lstflow.onsite.paths import N_STREAMS, NightPaths, night_paths
 from lstflow.onsite.runsummary import SourceInfo, read_run_catalog, read_run_summary
 from lstflow.onsite.settings import AnalysisVersion, OnsiteSettings
 
 _R0_SUBRUN = re.compile(r"^LST-1\.1\.Run(\d{5})\.(\d{4})\.fits\.fz$")
+_R0_STREAM = re.compile(r"^LST-1\.(\d)\.Run(\d{5})\.(\d{4})\.fits\.fz$")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,21 @@ class DataRun:
     @property
     def n_subruns(self) -> int:
         return len(self.subruns)
+
+
+@dataclass(frozen=True)
+class RawSubrun:
+    """A raw R0 subrun for gain selection: ``streams`` are the stream numbers found on disk."""
+
+    run_id: int
+    run_type: str
+    subrun: int
+    streams: tuple[int, ...]
+
+    @property
+    def gain_selected(self) -> bool:
+        """lstosa gain-selects DATA subruns with all 4 streams and copies everything else."""
+        return self.run_type == "DATA" and self.streams == tuple(range(1, N_STREAMS + 1))
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,21 @@ class NightPlan:
     calibration_files: CalibrationFiles
     data_runs: tuple[DataRun, ...]
     skipped: tuple[SkippedRun, ...]
+    raw_subruns: tuple[RawSubrun, ...] = ()
+
+    @property
+    def input_state(self) -> str:
+        return self.version.input_state
+
+    @property
+    def needs_gain_selection(self) -> bool:
+        """Only raw 4-stream R0 is gain-selected (lstosa: ``legacy_raw`` only)."""
+        return self.input_state == "legacy_raw"
+
+    @property
+    def needs_calibration(self) -> bool:
+        """lstosa's ``processing_plan.py``: Cat-A calibration unless the input already is."""
+        return self.input_state != "catA_calibrated"
 
     def data_run(self, run_id: int) -> DataRun:
         for run in self.data_runs:
@@ -100,6 +131,17 @@ def existing_subruns(r0_dir: Path, run_id: int) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
+def raw_r0_streams(raw_dir: Path) -> dict[tuple[int, int], tuple[int, ...]]:
+    """``(run, subrun) → stream numbers`` of the night's raw R0 files, from one listing."""
+    found: dict[tuple[int, int], set[int]] = {}
+    if raw_dir.is_dir():
+        for path in raw_dir.iterdir():
+            if match := _R0_STREAM.match(path.name):
+                stream, run_id, subrun = (int(g) for g in match.groups())
+                found.setdefault((run_id, subrun), set()).add(stream)
+    return {key: tuple(sorted(streams)) for key, streams in sorted(found.items())}
+
+
 def _pedestal_ids_subruns(
     paths: NightPaths, run_id: int, subruns: tuple[int, ...]
 ) -> frozenset[int]:
@@ -120,6 +162,11 @@ def plan_night(
     if exclusions is None:
         exclusions = load_exclusions(settings.exclusions_file)
     paths = night_paths(settings, night, version)
+    # Raw input (legacy_raw) is gain-selected into r0_dir during the run: subruns come from the
+    # raw files, so every try of the night plans the same subruns before and after gain selection.
+    raw = version.input_state == "legacy_raw"
+    streams = raw_r0_streams(paths.raw_r0_dir) if raw else {}
+    subrun_dir = paths.raw_r0_dir if raw else paths.r0_dir
     if not paths.run_summary.exists():
         raise PlanningError(
             f"{paths.run_summary} does not exist. Fix: create it with "
@@ -127,8 +174,15 @@ def plan_night(
         )
     night_exclusions = exclusions.get(night, NightExclusions())
     catalog = read_run_catalog(paths.run_catalog)
-    data_runs, skipped = [], []
-    for row in read_run_summary(paths.run_summary):
+    data_runs, skipped, raw_subruns = [], [], []
+    summary = read_run_summary(paths.run_summary)
+    for row in summary:
+        raw_subruns += [
+            RawSubrun(row.run_id, row.run_type, subrun, found)
+            for (run_id, subrun), found in streams.items()
+            if run_id == row.run_id
+        ]
+    for row in summary:
         if row.run_type in ("DRS4", "PEDCALIB"):
             continue
         if row.run_type != "DATA":
@@ -138,11 +192,11 @@ def plan_night(
             reasons = [e.reason for e in night_exclusions.entries if e.run_id == row.run_id]
             skipped.append(SkippedRun(row.run_id, row.run_type, f"excluded: {'; '.join(reasons)}"))
             continue
-        on_disk = existing_subruns(paths.r0_dir, row.run_id)
+        on_disk = existing_subruns(subrun_dir, row.run_id)
         dropped = night_exclusions.excluded_subruns(row.run_id)
         subruns = tuple(s for s in on_disk if s not in dropped)
         if not subruns:
-            why = "all subruns excluded" if on_disk else f"no R0 files in {paths.r0_dir}"
+            why = "all subruns excluded" if on_disk else f"no R0 files in {subrun_dir}"
             skipped.append(SkippedRun(row.run_id, row.run_type, why))
             continue
         data_runs.append(
@@ -156,6 +210,13 @@ def plan_night(
         )
     drs4 = last_calibration_run(settings, night, "DRS4", exclusions)
     pedcal = last_calibration_run(settings, night, "PEDCALIB", exclusions)
+    charge = charge_calibration_file(settings, version, pedcal)
+    if version.input_state == "catA_calibrated" and not charge.exists():
+        raise PlanningError(
+            f"input_state catA_calibrated runs no Cat-A calibration, but Cat-B needs {charge}, "
+            "which does not exist. Fix: produce it (run the night with input_state gain_selected) "
+            "or pick another calibration_version"
+        )
     return NightPlan(
         night=night,
         telescope=settings.telescope,
@@ -165,10 +226,11 @@ def plan_night(
         pedcal=pedcal,
         calibration_files=CalibrationFiles(
             drs4_pedestal=drs4_pedestal_file(settings, version, drs4),
-            charge=charge_calibration_file(settings, version, pedcal),
+            charge=charge,
             time=find_time_calibration_file(settings, pedcal.run_id),
             systematics=find_systematics_file(settings, night),
         ),
         data_runs=tuple(data_runs),
         skipped=tuple(skipped),
+        raw_subruns=tuple(raw_subruns),
     )

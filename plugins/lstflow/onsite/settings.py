@@ -36,10 +36,13 @@ class Layout:
     """Directories of the onsite tree, relative to the base (lstosa's ``[LST1]`` roots).
 
     ``calibration`` must stay ``monitoring/PixelCalibration/Cat-A``: lstchain's onsite tools
-    hard-code it below their ``--base_dir``.
+    hard-code it below their ``--base_dir``. ``raw_r0`` holds the 4-stream raw R0 files that gain
+    selection reads (lstosa's ``RAW_R0_DIR``); ``r0`` the gain-selected R0G files every later
+    step reads (lstosa's ``R0_DIR``).
     """
 
     r0: str
+    raw_r0: str
     run_summary: str
     run_catalog: str
     drive_log: str
@@ -57,6 +60,7 @@ class Layout:
 class StepResources:
     """Slurm resources per kind of job (lstosa's ``[SLURM]`` section)."""
 
+    gain_selection: Resources
     calibration: Resources
     subrun: Resources
     run: Resources
@@ -76,8 +80,18 @@ class AnalysisVersion:
     mc_prod: str
     calibration_version: str
     store_image_dl1ab: bool
+    input_state: str
+    apply_catB_calibration: bool
+    use_ff_heuristic_gain_selection: bool
 
 
+# lstosa's ``--input-state`` values, as its ``processing_plan.py`` defines them.
+INPUT_STATES = ("legacy_raw", "gain_selected", "catA_calibrated")
+BOOLEAN_VERSION_KEYS = (
+    "store_image_dl1ab",
+    "apply_catB_calibration",
+    "use_ff_heuristic_gain_selection",
+)
 VERSION_KEYS: tuple[str, ...] = tuple(f.name for f in fields(AnalysisVersion))
 
 
@@ -207,13 +221,22 @@ def build_version(
                 f"{value!r} cannot be a directory name",
                 "use letters, digits and '._+-' only (e.g. v0.12.3)",
             )
-    store_image = merged.get("store_image_dl1ab", False)
-    if not isinstance(store_image, bool):
+    booleans = {key: merged.get(key, False) for key in BOOLEAN_VERSION_KEYS}
+    for key, flag in booleans.items():
+        if not isinstance(flag, bool):
+            raise OnsiteConfigError(
+                origin(key),
+                key,
+                f"expected true/false, got {flag!r}",
+                f"set {key} to true or false",
+            )
+    input_state = merged.get("input_state", "legacy_raw")
+    if input_state not in INPUT_STATES:
         raise OnsiteConfigError(
-            origin("store_image_dl1ab"),
-            "store_image_dl1ab",
-            f"expected true/false, got {store_image!r}",
-            "set store_image_dl1ab to true or false",
+            origin("input_state"),
+            "input_state",
+            f"unknown input state {input_state!r}",
+            f"use one of {list(INPUT_STATES)}",
         )
     mc_prod = merged.get("mc_prod", "")
     if not isinstance(mc_prod, str):
@@ -231,7 +254,8 @@ def build_version(
         rf_models_dir=str(settings.path(_string(merged, origin("rf_models_dir"), "rf_models_dir"))),
         mc_prod=mc_prod,
         calibration_version=merged["calibration_version"],
-        store_image_dl1ab=store_image,
+        input_state=input_state,
+        **booleans,
     )
 
 

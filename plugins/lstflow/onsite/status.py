@@ -17,28 +17,42 @@ from lstflow.onsite.paths import NightPaths, dl2_file_name
 from lstflow.onsite.plan import NightPlan
 
 COLUMNS = (
-    "Run",
+    "Seq",
+    "Parent",
     "Type",
+    "Run",
     "Subruns",
     "Source",
+    "Action",
     "Tries",
     "JobID",
     "State",
+    "CPU_time",
+    "Exit",
     "DL1%",
+    "MUONS%",
+    "CAT-B",
     "DL1AB%",
     "DATACHECK%",
     "DL2%",
 )
 # The keys of a row of ``status_json``, in the order of COLUMNS.
 ROW_KEYS = (
-    "run",
+    "seq",
+    "parent",
     "type",
+    "run",
     "subruns",
     "source",
+    "action",
     "tries",
     "job_id",
     "state",
+    "cpu_time",
+    "exit",
     "dl1_pct",
+    "muons_pct",
+    "catb",
     "dl1ab_pct",
     "datacheck_pct",
     "dl2_pct",
@@ -47,16 +61,29 @@ ROW_KEYS = (
 
 @dataclass(frozen=True)
 class OutputCounts:
+    """Per product: subrun files (DL2: run files) found on disk, or, in simulate mode, array
+    elements that completed (a simulated night writes no products)."""
+
     dl1: int = 0
+    muons: int = 0
     dl1ab: int = 0
     datacheck: int = 0
     dl2: int = 0
 
 
 @dataclass(frozen=True)
+class Accounting:
+    """What sacct says of a sequence's latest attempts: summed CPU time, first bad exit code."""
+
+    cpu_seconds: int | None = None
+    exit_code: str | None = None
+
+
+@dataclass(frozen=True)
 class RunProgress:
     """One sequence: Slurm job ids of every submission (``tries`` counts distinct array ids, as
-    lstosa does) and the element states of its latest attempt per subrun."""
+    lstosa does) and the element states of its latest attempt per subrun. ``seq`` and
+    ``parent`` number the sequences as lstosa does (calibration 1, its DATA runs' parent)."""
 
     run_id: int
     run_type: str
@@ -65,6 +92,11 @@ class RunProgress:
     job_ids: Sequence[str] = ()
     element_states: Sequence[str] = ()
     counts: OutputCounts | None = field(default=None)
+    seq: int = 1
+    parent: int | None = None
+    action: str = "Check"
+    accounting: Accounting = Accounting()
+    catb: str | None = None
 
 
 def aggregate_state(states: Iterable[str]) -> str:
@@ -92,45 +124,70 @@ def _percent(count: int, total: int) -> int:
     return round(100 * count / total) if total else 0
 
 
+def cpu_time(seconds: int | None) -> str | None:
+    """sacct's ``[D-]HH:MM:SS``."""
+    if seconds is None:
+        return None
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    clock = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{days}-{clock}" if days else clock
+
+
 def run_row(progress: RunProgress) -> dict[str, Any]:
     """One table row as a JSON-safe dict; percentages are ``None`` for calibration sequences."""
     job_ids = _array_job_ids(progress.job_ids)
     counts = progress.counts
     row: dict[str, Any] = {
-        "run": progress.run_id,
+        "seq": progress.seq,
+        "parent": progress.parent,
         "type": progress.run_type,
+        "run": progress.run_id,
         "subruns": progress.subruns,
         "source": progress.source or None,
+        "action": progress.action,
         "tries": len(job_ids),
         "job_id": job_ids[-1] if job_ids else None,
         "state": aggregate_state(progress.element_states),
+        "cpu_time": cpu_time(progress.accounting.cpu_seconds),
+        "exit": progress.accounting.exit_code,
     }
-    for name in ("dl1", "dl1ab", "datacheck"):
+    for name in ("dl1", "muons", "dl1ab", "datacheck"):
         row[f"{name}_pct"] = (
             None if counts is None else _percent(getattr(counts, name), progress.subruns)
         )
+    row["catb"] = progress.catb
     row["dl2_pct"] = None if counts is None else _percent(counts.dl2, 1)
     return row
 
 
-def status_json(night: str, prod_id: str, runs: Sequence[RunProgress]) -> dict[str, Any]:
+def status_json(
+    night: str, prod_id: str, runs: Sequence[RunProgress], simulate: bool = False
+) -> dict[str, Any]:
     return {
         "night": night,
         "prod_id": prod_id,
+        "simulate": simulate,
         "columns": list(COLUMNS),
         "runs": [run_row(r) for r in runs],
     }
 
 
-def status_table(night: str, prod_id: str, runs: Sequence[RunProgress]) -> str:
-    """A fixed-width text table, one line per sequence (lstosa's ``sequencer -s`` output)."""
+def status_table(
+    night: str, prod_id: str, runs: Sequence[RunProgress], simulate: bool = False
+) -> str:
+    """A fixed-width text table, one line per sequence (lstosa's ``sequencer -s`` output).
+
+    A simulated night says so in its title: its percentages count completed jobs, not files.
+    """
     cells = [
         [("-" if row[k] is None else str(row[k])) for k in ROW_KEYS]
         for row in (run_row(r) for r in runs)
     ]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(COLUMNS)]
+    mark = "  SIMULATE (commands printed, no outputs; % = completed jobs)" if simulate else ""
     lines = [
-        f"Night {night}  prod_id {prod_id}",
+        f"Night {night}  prod_id {prod_id}{mark}",
         "  ".join(h.ljust(w) for h, w in zip(COLUMNS, widths, strict=True)),
     ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
@@ -145,8 +202,10 @@ def count_outputs(paths: NightPaths, run_id: int) -> OutputCounts:
     """Output files on disk for a run, whatever tail-cut and NSB directories it went to."""
     subrun_dl1 = re.compile(rf"^dl1_LST-1\.Run{run_id:05d}\.\d{{4}}\.h5$")
     subrun_check = re.compile(rf"^datacheck_dl1_LST-1\.Run{run_id:05d}\.\d{{4}}\.h5$")
+    subrun_muons = re.compile(rf"^muons_LST-1\.Run{run_id:05d}\.\d{{4}}\.fits$")
     return OutputCounts(
         dl1=_count(paths.dl1_dir.glob(f"dl1_LST-1.Run{run_id:05d}.*.h5"), subrun_dl1),
+        muons=_count(paths.dl1_dir.glob(f"muons_LST-1.Run{run_id:05d}.*.fits"), subrun_muons),
         dl1ab=_count(paths.dl1_dir.glob(f"tailcut*/dl1_LST-1.Run{run_id:05d}.*.h5"), subrun_dl1),
         datacheck=_count(paths.dl1_dir.glob("tailcut*/datacheck/datacheck_dl1_*.h5"), subrun_check),
         dl2=len(list(paths.dl2_dir.glob(f"tailcut*/nsb_tuning_*/{dl2_file_name(run_id)}"))),
@@ -155,18 +214,38 @@ def count_outputs(paths: NightPaths, run_id: int) -> OutputCounts:
 
 @dataclass(frozen=True)
 class JobHistory:
-    """What the scheduler knows of a sequence: its Slurm job ids and latest element states."""
+    """What the scheduler knows of a sequence: its Slurm job ids, latest element states, its
+    accounting, its Cat-B state, and (simulate mode) the completed-job counts per product."""
 
     job_ids: Sequence[str] = ()
     element_states: Sequence[str] = ()
+    accounting: Accounting = Accounting()
+    catb: str | None = None
+    simulated_counts: OutputCounts | None = None
 
 
-def night_progress(plan: NightPlan, jobs: Mapping[int, JobHistory]) -> list[RunProgress]:
-    """The calibration sequence (keyed by the PEDCALIB run) and every data run, counted on disk."""
+def night_progress(
+    plan: NightPlan, jobs: Mapping[int, JobHistory], closed: bool = False
+) -> list[RunProgress]:
+    """The calibration sequence (keyed by the PEDCALIB run, seq 1) and every data run (seq 2…,
+    parent 1), counted on disk unless the history brings simulated counts."""
+    action = "Closed" if closed else "Check"
     calib = jobs.get(plan.pedcal.run_id, JobHistory())
-    rows = [RunProgress(plan.pedcal.run_id, "PEDCALIB", 1, "", calib.job_ids, calib.element_states)]
-    for run in plan.data_runs:
+    rows = [
+        RunProgress(
+            plan.pedcal.run_id,
+            "PEDCALIB",
+            1,
+            "",
+            calib.job_ids,
+            calib.element_states,
+            action=action,
+            accounting=calib.accounting,
+        )
+    ]
+    for seq, run in enumerate(plan.data_runs, start=2):
         history = jobs.get(run.run_id, JobHistory())
+        counts = history.simulated_counts or count_outputs(plan.paths, run.run_id)
         rows.append(
             RunProgress(
                 run.run_id,
@@ -175,7 +254,12 @@ def night_progress(plan: NightPlan, jobs: Mapping[int, JobHistory]) -> list[RunP
                 run.source.name,
                 history.job_ids,
                 history.element_states,
-                count_outputs(plan.paths, run.run_id),
+                counts,
+                seq=seq,
+                parent=1,
+                action=action,
+                accounting=history.accounting,
+                catb=history.catb,
             )
         )
     return rows

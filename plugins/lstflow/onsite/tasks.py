@@ -16,6 +16,7 @@ from lstflow.onsite.paths import (
     datacheck_file_name,
     dl1_file_name,
     dl2_file_name,
+    interleaved_file_name,
     muons_file_name,
     night_tag,
     r0_file_name,
@@ -67,11 +68,25 @@ class NightTasks:
 
     # -- wrapping -------------------------------------------------------------------------------
 
-    def _simulated(self, key: str, argv: lstchain_argv.Argv) -> tuple[str, ...]:
-        """``argv`` run by the simulator: printed, not executed (see ``lstflow.jobs.simulate``)."""
+    def _simulated(
+        self,
+        key: str,
+        argv: lstchain_argv.Argv,
+        inputs: tuple[Path, ...] = (),
+        outputs: tuple[Path, ...] = (),
+        fragment: bool = True,
+    ) -> tuple[str, ...]:
+        """``argv`` run by the simulator: printed, not executed (see ``lstflow.jobs.simulate``);
+        it writes a simulated provenance fragment unless ``fragment`` is False."""
         fail_once = str(self.paths.fail_once_dir)
         simulator = (self.mode.python, "-m", SIMULATE_MODULE, "--key", key)
-        return (*simulator, "--fail-once-dir", fail_once, "--", *argv)
+        files = (
+            "--fragment",
+            str(self.paths.provenance_dir(simulate=True) / f"{key}.json"),
+            *(f"--input={p}" for p in inputs),
+            *(f"--output={p}" for p in outputs),
+        )
+        return (*simulator, "--fail-once-dir", fail_once, *(files if fragment else ()), "--", *argv)
 
     def _item(
         self,
@@ -83,9 +98,9 @@ class NightTasks:
         outputs: tuple[Path, ...] = (),
     ) -> WorkItem:
         if self.mode.simulate:
-            wrapped = self._simulated(key, argv)
+            wrapped = self._simulated(key, argv, inputs, outputs)
         else:
-            fragment = self.paths.provenance_dir / f"{key}.json"
+            fragment = self.paths.provenance_dir() / f"{key}.json"
             wrapped = (
                 self.mode.python,
                 "-m",
@@ -120,7 +135,7 @@ class NightTasks:
         mode wrapped in the simulator unless ``simulated`` is False (the step runs for real)."""
         full = (self.mode.python, "-m", *argv)
         if self.mode.simulate and simulated:
-            full = self._simulated(key, full)
+            full = self._simulated(key, full, fragment=False)
         return WorkItem(
             key=key,
             argv=full,
@@ -147,12 +162,66 @@ class NightTasks:
             env=(("MPLBACKEND", "Agg"), *env),
         )
 
+    def skip_reason(self, step: str) -> str | None:
+        """Why a step of this night has nothing to do (the input state or the version's switches
+        make it unneeded, or its output is reused), else None."""
+        plan, state = self.plan, self.plan.input_state
+        if step == "gain_selection" and not plan.needs_gain_selection:
+            return f"input_state {state}: the R0 files in {self.paths.r0_dir} are gain-selected"
+        if step in ("drs4_baseline", "charge_calibration"):
+            if not plan.needs_calibration:
+                return f"input_state {state}: the R0 data are Cat-A calibrated already"
+            calib = plan.calibration_files
+            existing = calib.drs4_pedestal if step == "drs4_baseline" else calib.charge
+            if existing.exists():
+                return f"{existing} exists: calibration files are reused, never rewritten"
+        if step == "catB_calibration" and not plan.version.apply_catB_calibration:
+            return "apply_catB_calibration is false: DL1ab runs without Cat-B calibration"
+        return None
+
+    # -- gain selection -------------------------------------------------------------------------
+
+    def gain_selection(self) -> tuple[WorkItem, ...]:
+        """One element per raw subrun of the night: ``lstchain_r0_to_r0g`` for DATA subruns with
+        their 4 streams, a plain copy into R0G for every other subrun (as lstosa)."""
+        if self.skip_reason("gain_selection"):
+            return ()
+        paths, items = self.paths, []
+        heuristic = self.plan.version.use_ff_heuristic_gain_selection
+        for raw in self.plan.raw_subruns:
+            stream_files = tuple(
+                paths.raw_r0_dir / r0_file_name(raw.run_id, raw.subrun, stream)
+                for stream in raw.streams
+            )
+            outputs = tuple(paths.r0_dir / f.name for f in stream_files)
+            key = item_key("gain_selection", raw.run_id, raw.subrun)
+            if raw.gain_selected:
+                log = paths.gain_selection_log_dir / (
+                    f"r0_to_r0g_{raw.run_id:05d}.{raw.subrun:04d}.log"
+                )
+                argv = lstchain_argv.gain_selection(stream_files[0], paths.r0_dir, log, heuristic)
+                what = "gain selection"
+            else:
+                argv = lstchain_argv.copy_r0(stream_files, paths.r0_dir)
+                what = f"copy ({raw.run_type}, streams {list(raw.streams)})"
+            items.append(
+                self._item(
+                    key,
+                    argv,
+                    self.settings.resources.gain_selection,
+                    f"{what} run {raw.run_id} subrun {raw.subrun}",
+                    inputs=stream_files,
+                    outputs=outputs,
+                )
+            )
+        return tuple(items)
+
     # -- calibration ----------------------------------------------------------------------------
 
     def drs4_baseline(self) -> tuple[WorkItem, ...]:
         """Empty when the DRS4 file exists: calibration files are reused, never rewritten."""
         files, plan = self.plan.calibration_files, self.plan
-        if files.drs4_pedestal.exists():
+        if self.skip_reason("drs4_baseline"):
             return ()
         argv = lstchain_argv.drs4_baseline(
             plan.drs4.run_id, self.paths.base, self.paths.r0_root, plan.version.calibration_version
@@ -169,7 +238,7 @@ class NightTasks:
 
     def charge_calibration(self) -> tuple[WorkItem, ...]:
         files, plan = self.plan.calibration_files, self.plan
-        if files.charge.exists():
+        if self.skip_reason("charge_calibration"):
             return ()
         argv = lstchain_argv.charge_calibration(
             plan.drs4.run_id,
@@ -195,6 +264,10 @@ class NightTasks:
     def r0_to_dl1(self, run_id: int) -> tuple[WorkItem, ...]:
         run, paths = self.plan.data_run(run_id), self.paths
         calib = self.plan.calibration_files
+        applied = calib if self.plan.needs_calibration else None
+        calib_inputs = (
+            (calib.drs4_pedestal, calib.charge, calib.time, calib.systematics) if applied else ()
+        )
         items = []
         for subrun in run.subruns:
             r0 = paths.r0_dir / r0_file_name(run_id, subrun)
@@ -209,7 +282,7 @@ class NightTasks:
                 self.plan.version.dl1a_config,
                 paths.drive_log,
                 paths.run_summary,
-                calib,
+                applied,
                 ped_ids,
             )
             items.append(
@@ -218,23 +291,32 @@ class NightTasks:
                     argv,
                     self.settings.resources.subrun,
                     f"R0→DL1a run {run_id} subrun {subrun}",
-                    inputs=(r0, calib.drs4_pedestal, calib.charge, calib.time, calib.systematics),
+                    inputs=(r0, *calib_inputs),
                     outputs=(
                         paths.dl1_dir / dl1_file_name(run_id, subrun),
                         paths.dl1_dir / muons_file_name(run_id, subrun),
+                        paths.interleaved_dir / interleaved_file_name(run_id, subrun),
                     ),
                 )
             )
         return tuple(items)
 
+    def catB_calibration_file(self, run_id: int) -> Path | None:
+        """The run's Cat-B file, None when the version does not apply Cat-B calibration."""
+        if self.skip_reason("catB_calibration"):
+            return None
+        version = self.plan.version.calibration_version
+        return self.paths.catB_calibration_file(version, self.settings.calibration_filters, run_id)
+
     def dl1ab(self, run_id: int, tailcut: TailcutChoice) -> tuple[WorkItem, ...]:
         run, paths = self.plan.data_run(run_id), self.paths
+        catB = self.catB_calibration_file(run_id)
         items = []
         for subrun in run.subruns:
             dl1a = paths.dl1_dir / dl1_file_name(run_id, subrun)
             dl1b = paths.dl1b_dir(tailcut.name) / dl1_file_name(run_id, subrun)
             argv = lstchain_argv.dl1ab(
-                dl1a, dl1b, tailcut.config_file, self.plan.version.store_image_dl1ab
+                dl1a, dl1b, tailcut.config_file, self.plan.version.store_image_dl1ab, catB
             )
             items.append(
                 self._item(
@@ -242,7 +324,7 @@ class NightTasks:
                     argv,
                     self.settings.resources.subrun,
                     f"DL1a→DL1b ({tailcut.name}) run {run_id} subrun {subrun}",
-                    inputs=(dl1a, tailcut.config_file),
+                    inputs=(dl1a, tailcut.config_file, *(() if catB is None else (catB,))),
                     outputs=(dl1b,),
                 )
             )
@@ -279,6 +361,35 @@ class NightTasks:
             self.settings.resources.run,
             f"tail-cut and NSB finder run {run_id}",
             outputs=(finder_config_file(paths, run_id), finder_log_file(paths, run_id)),
+        )
+
+    def catB_calibration(self, run_id: int) -> tuple[WorkItem, ...]:
+        """Cat-B calibration of a run from its interleaved files; empty when not applied."""
+        run, paths, plan = self.plan.data_run(run_id), self.paths, self.plan
+        output = self.catB_calibration_file(run_id)
+        if output is None:
+            return ()
+        argv = lstchain_argv.catB_calibration(
+            run_id,
+            paths.base,
+            paths.r0_root,
+            self.settings.calibration_filters,
+            plan.calibration_files,
+            plan.pedcal.run_id,
+            paths.dl1_dir,
+        )
+        interleaved = (
+            paths.interleaved_dir / interleaved_file_name(run_id, s) for s in run.subruns
+        )
+        return (
+            self._item(
+                item_key("catB_calibration", run_id),
+                argv,
+                self.settings.resources.run,
+                f"Cat-B calibration run {run_id}",
+                inputs=(*interleaved, plan.calibration_files.charge),
+                outputs=(output,),
+            ),
         )
 
     def tailcut(self, run_id: int) -> TailcutChoice:
@@ -374,24 +485,53 @@ class NightTasks:
             outputs=(paths.longterm_file,),
         )
 
+    def cherenkov_transparency(self) -> WorkItem:
+        paths = self.paths
+        argv = lstchain_argv.cherenkov_transparency(paths.longterm_file, paths.datacheck_dir)
+        return self._item(
+            item_key("cherenkov_transparency"),
+            argv,
+            self.settings.resources.night,
+            f"Cherenkov transparency of night {self.plan.night}",
+            inputs=(paths.longterm_file,),
+            outputs=(paths.longterm_file,),
+        )
+
     @property
     def night_provenance_file(self) -> Path:
-        return self.paths.running_dir / f"provenance_{night_tag(self.plan.night)}.json"
+        """The night's PROV-JSON (a simulated night's lies beside its simulated fragments)."""
+        prov_dir = self.paths.provenance_dir(self.mode.simulate)
+        return prov_dir / f"provenance_{night_tag(self.plan.night)}.json"
+
+    def run_provenance_files(self) -> tuple[Path, ...]:
+        """One PROV-JSON per DATA run: the calibration and that run's steps (lstosa's name)."""
+        prov_dir = self.paths.provenance_dir(self.mode.simulate)
+        return tuple(
+            prov_dir / f"calibration_to_dl2_{r.run_id:05d}_prov.json" for r in self.plan.data_runs
+        )
 
     def provenance_merge(self) -> WorkItem:
+        """Merges the fragments into W3C PROV-JSON. It runs for real in simulate mode too, on
+        the simulated fragments, so a simulated night's provenance names every step it ran."""
+        prov_dir = self.paths.provenance_dir(self.mode.simulate)
         argv = (
             PROVENANCE_MODULE,
             "merge",
             "--fragments-dir",
-            str(self.paths.provenance_dir),
+            str(prov_dir),
             "--output",
             str(self.night_provenance_file),
+            *(
+                f"--run-document={run.run_id}={path}"
+                for run, path in zip(self.plan.data_runs, self.run_provenance_files(), strict=True)
+            ),
         )
         return self._job_side(
             item_key("provenance_merge"),
             argv,
-            f"merge provenance fragments of night {self.plan.night}",
-            (self.night_provenance_file,),
+            f"merge provenance fragments of night {self.plan.night} into PROV-JSON",
+            (self.night_provenance_file, *self.run_provenance_files()),
+            simulated=False,
         )
 
     def night_close(self) -> WorkItem:

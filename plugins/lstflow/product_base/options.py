@@ -91,6 +91,13 @@ def validation_budget() -> float:
     return conf.getfloat("core", "dagbag_import_timeout", fallback=30.0) / 2
 
 
+def job_python() -> str:
+    """The one job-Python rule of both products: jobs run ``lstflow.jobs`` and lstchain with
+    ``[lstflow] job_python``, by default ``python`` as the product's environment prologue leaves
+    it on the PATH (a production's ``source_environment``, the night's ``environment``)."""
+    return conf.get(SECTION, "job_python", fallback="python")
+
+
 @dataclass(frozen=True)
 class SlurmTaskSettings:
     """The Slurm connection and polling of a product's tasks, read once per DAG file."""

@@ -140,10 +140,8 @@ def _indexed_production(
     if not paths or not all(Path(path).is_relative_to(root) for path in paths):
         return None
     try:
-        headers = [
-            load_header(Path(path), cache_dir=cache_dir, environ=config_environment())
-            for path in paths
-        ]
+        environ = config_environment()
+        headers = [load_header(Path(p), cache_dir=cache_dir, environ=environ) for p in paths]
     except ConfigError:
         return None
     productions = list(group_parts(headers, root).values())

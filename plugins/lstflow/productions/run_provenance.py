@@ -16,18 +16,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import platform
 import posixpath
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from lstflow.config.model import PATH_FIELDS, ProductionConfig
+from lstflow.jobs.provenance import software_versions
 from lstflow.product_base.options import log_root
 from lstflow.productions.stage_operator import load_for_run, run_label
 from lstflow.slurm.cluster_files import ClusterFiles
@@ -73,16 +72,6 @@ def config_paths(production: ProductionConfig, stages: Iterable[str]) -> dict[st
         "inputs": sorted({p for p in inputs if p not in produced}),
         "outputs": sorted(produced),
     }
-
-
-def software_versions(names: Sequence[str]) -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def config_record(path: Path | None) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from lstflow.config.model import ProductionConfig
 from lstflow.product_base.options import (
     array_throttle,
     config_environment,
+    job_python,
     log_root,
     parse_cache_dir,
     slurm_task_settings,
@@ -170,6 +171,7 @@ class ProductionStageOperator(SlurmArrayOperator):
             log_root=log_root(),
             run_label=label,
             slurm_config=production.slurm_config,
+            python=job_python(),
             files=files,
         )
         try:

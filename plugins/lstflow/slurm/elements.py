@@ -69,7 +69,8 @@ class ElementId:
 
 @dataclass(frozen=True)
 class ElementStatus:
-    """What Slurm says about one element; ``elapsed_s``/``max_rss_bytes`` come from sacct."""
+    """What Slurm says about one element; the usage fields (elapsed, peak memory, job name,
+    allocated CPU time) come from sacct only."""
 
     element: ElementId
     state: SlurmState
@@ -80,6 +81,8 @@ class ElementStatus:
     from_accounting: bool = False  # a sacct row: the controller has forgotten the job
     elapsed_s: float | None = None
     max_rss_bytes: int | None = None
+    job_name: str | None = None
+    cpu_seconds: int | None = None
 
     @property
     def finished(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -19,21 +19,25 @@ from typing import Any
 from airflow.providers.ssh.hooks.ssh import SSHHook
 from airflow.sdk import BaseHook
 
+from lstflow.slurm.accounting import AccountingRow, parse_accounting, sacct_accounting_argv
 from lstflow.slurm.elements import ElementId, ElementStatus, SlurmOutputError
 from lstflow.slurm.parsing import (
+    SACCT_FIELDS,
+    SacctRow,
     parse_named_jobs,
     parse_sacct,
+    parse_sacct_rows,
     parse_sbatch_parsable,
     parse_scontrol_config,
     parse_squeue,
 )
 from lstflow.slurm.slurm_argv import (
     CommandResult,
+    SbatchRequest,
     SlurmCommandError,
     find_jobs_commands,
     sacct_status_argv,
     sacct_usage_argv,
-    sbatch_argv,
     squeue_forgot_all,
     squeue_status_argv,
 )
@@ -124,30 +128,9 @@ class SlurmHook(BaseHook):
             )
         return _LIMITS_CACHE[self.ssh_conn_id]
 
-    def submit(
-        self,
-        script_path: str,
-        *,
-        array: str,
-        options: Iterable[tuple[str, str]],
-        job_name: str,
-        comment: str,
-        workdir: str,
-        output: str,
-        error: str,
-    ) -> str:
+    def submit(self, request: SbatchRequest) -> str:
         """``sbatch --parsable`` a job array; returns its job id."""
-        argv = sbatch_argv(
-            script_path,
-            array=array,
-            options=options,
-            job_name=job_name,
-            comment=comment,
-            workdir=workdir,
-            output=output,
-            error=error,
-        )
-        return parse_sbatch_parsable(self.check(argv).stdout)
+        return parse_sbatch_parsable(self.check(request.argv()).stdout)
 
     def cancel(self, job_ids: Sequence[str]) -> None:
         if job_ids:
@@ -182,12 +165,25 @@ class SlurmHook(BaseHook):
         forgotten = sorted(set(job_ids) - {element.job_id for element in rows})
         return {**self.element_states(forgotten), **rows}
 
+    def job_accounting(self, job_ids: Sequence[str]) -> list[AccountingRow]:
+        """lstosa's sacct accounting fields of every allocation of ``job_ids``, in one call."""
+        if not job_ids:
+            return []
+        return parse_accounting(self.check(sacct_accounting_argv(job_ids)).stdout)
+
     def element_usage(self, job_ids: Sequence[str]) -> dict[ElementId, ElementStatus]:
-        """``element_states`` plus Elapsed and the largest MaxRSS of each element's steps."""
+        """``element_states`` plus Elapsed, CPU time and the largest MaxRSS of its steps."""
         if not job_ids:
             return {}
         rows = parse_sacct(self.check(sacct_usage_argv(job_ids)).stdout)
         return {row.element: row for row in rows}
+
+    def accounting_rows(self, job_ids: Sequence[str], units: str = "G") -> list[SacctRow]:
+        """Every sacct row (allocations and steps) of ``job_ids``, as printed: lstosa's
+        ``job_information.csv`` is made of these."""
+        if not job_ids:
+            return []
+        return parse_sacct_rows(self.check(sacct_usage_argv(job_ids, units)).stdout)
 
 
 def _feed(channel_in: Any, data: bytes | None) -> None:
@@ -201,10 +197,13 @@ def _feed(channel_in: Any, data: bytes | None) -> None:
 
 __all__ = [
     "DEFAULT_CONN_ID",
+    "SACCT_FIELDS",
     "ClusterLimits",
     "CommandResult",
     "ElementId",
     "ElementStatus",
+    "SacctRow",
+    "SbatchRequest",
     "SlurmCommandError",
     "SlurmHook",
     "SlurmOutputError",

@@ -47,7 +47,7 @@ from lstflow.slurm.array_plan import (
 )
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.elements import ElementStatus
-from lstflow.slurm.hook import DEFAULT_CONN_ID, SlurmHook
+from lstflow.slurm.hook import DEFAULT_CONN_ID, SbatchRequest, SlurmHook
 from lstflow.slurm.policy import PollSettings, RetryPolicy
 from lstflow.slurm.reports import FAILURE_XCOM_KEY, FailedElement, SlurmReport
 from lstflow.slurm.states import SlurmState
@@ -249,14 +249,16 @@ class SlurmArrayOperator(BaseOperator):
         )
         array = submission.array_option(spec.throttle)
         job_id = hook.submit(
-            plan.chunk_scripts[submission.chunk],
-            array=array,
-            options=submission.resources.sbatch_options(),
-            job_name=submission.job_name,
-            comment=comment,
-            workdir=spec.workdir,
-            output=f"{spec.log_dir}/{spec.name}_%A_%a.out",
-            error=f"{spec.log_dir}/{spec.name}_%A_%a.err",
+            SbatchRequest(
+                plan.chunk_scripts[submission.chunk],
+                array=array,
+                options=tuple(submission.resources.sbatch_options()),
+                job_name=submission.job_name,
+                comment=comment,
+                workdir=spec.workdir,
+                output=f"{spec.log_dir}/{spec.name}_%A_%a.out",
+                error=f"{spec.log_dir}/{spec.name}_%A_%a.err",
+            )
         )
         options = " ".join(f"--{k}={v}" for k, v in submission.resources.sbatch_options())
         self.log.info(

@@ -4,23 +4,35 @@ Formats (measured on Slurm 22.05, see the local-cluster reference):
 
 - ``squeue -h -t all -r -o '%i|%T|%r'``: ``123_4|FAILED|NonZeroExitCode``; a throttled pending
   remainder may still appear folded as ``123_[4-9%2]|PENDING|JobArrayTaskLimit``.
-- ``sacct [-X] --parsable2 --noheader -o JobID,State,ExitCode,Elapsed,MaxRSS``:
-  ``123_4|CANCELLED by 1001|0:0|00:00:03|``, ``123_[0-3]|PENDING|0:0|00:00:00|`` while pending,
-  ``124|FAILED|1:0|00:01:10|`` for a plain job; without ``-X`` also the steps
-  (``123_4.batch|COMPLETED|0:0|00:00:03|10240K``), which alone carry MaxRSS.
+- ``sacct [-X] --parsable2 --noheader -o JobID,JobName,CPUTime,CPUTimeRAW,Elapsed,TotalCPU,
+  MaxRSS,State,ExitCode``: ``123_4|n|00:00:06|6|00:00:03|00:01.2||CANCELLED by 1001|0:0``,
+  ``123_[0-3]|n|00:00:00|0|00:00:00|00:00:00||PENDING|0:0`` while pending, ``124|...`` for a
+  plain job; without ``-X`` also the steps (``123_4.batch|batch|...|10240K|COMPLETED|0:0``),
+  which alone carry MaxRSS.
 - ``sbatch --parsable``: ``123`` or ``123;cluster``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from lstflow.slurm.elements import ElementId, ElementStatus, SlurmOutputError, parse_job_id
 from lstflow.slurm.states import parse_state
 
 SQUEUE_FORMAT = "%i|%T|%r"
-SACCT_FIELDS = "JobID,State,ExitCode,Elapsed,MaxRSS"
+#: lstosa's sacct fields (its closer writes job_information.csv from them), in this order.
+SACCT_FIELDS = (
+    "JobID",
+    "JobName",
+    "CPUTime",
+    "CPUTimeRAW",
+    "Elapsed",
+    "TotalCPU",
+    "MaxRSS",
+    "State",
+    "ExitCode",
+)
 
 _NO_ELEMENT = ElementId("0")
 _RSS = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>[KMGTP]?)$")
@@ -72,43 +84,102 @@ def parse_squeue(text: str) -> list[ElementStatus]:
     return statuses
 
 
-def parse_sacct(text: str) -> list[ElementStatus]:
-    """Rows of ``sacct [-X] --parsable2 --noheader -o JobID,State,ExitCode,Elapsed,MaxRSS``.
+@dataclass(frozen=True)
+class SacctRow:
+    """One sacct row as printed (``SACCT_FIELDS``), with the array elements an allocation row
+    stands for (a pending ``123_[0-3]`` stands for four; a step row ``123_4.batch`` for none)."""
 
-    One status per element, from its allocation row; step rows (only without ``-X``) add
-    nothing but the element's largest MaxRSS (sacct measures memory on steps only).
-    """
-    statuses: dict[ElementId, ElementStatus] = {}
-    step_rss: dict[ElementId, int] = {}
+    job_id: str
+    name: str
+    cpu_time: str
+    cpu_seconds: int
+    elapsed: str
+    total_cpu: str
+    max_rss: str
+    state: str
+    exit_code: str
+    elements: tuple[ElementId, ...]
+    step: str | None
+
+    def values(self) -> tuple[str, ...]:
+        """The row in ``SACCT_FIELDS`` order, as sacct printed it."""
+        return (
+            self.job_id,
+            self.name,
+            self.cpu_time,
+            str(self.cpu_seconds),
+            self.elapsed,
+            self.total_cpu,
+            self.max_rss,
+            self.state,
+            self.exit_code,
+        )
+
+
+def parse_sacct_rows(text: str) -> list[SacctRow]:
+    """Every row of ``sacct [-X] --parsable2 --noheader -o <SACCT_FIELDS>``, steps included."""
+    rows = []
     for line in text.splitlines():
         if not line.strip():
             continue
-        job_field, state_text, exit_text, elapsed, max_rss = _split(line, 5, "sacct")
+        job_field, name, cpu_time, cpu_raw, elapsed, total_cpu, max_rss, state, exit_code = _split(
+            line, len(SACCT_FIELDS), "sacct"
+        )
+        if not cpu_raw.isdigit():
+            raise SlurmOutputError(f"sacct printed CPUTimeRAW {cpu_raw!r} in {line!r}")
         job_id, indices, step = parse_job_id(job_field)
-        if step is not None:
-            rss = rss_bytes(max_rss)
+        elements = () if step or indices is None else tuple(ElementId(job_id, i) for i in indices)
+        rows.append(
+            SacctRow(
+                job_field,
+                name,
+                cpu_time,
+                int(cpu_raw),
+                elapsed,
+                total_cpu,
+                max_rss,
+                state,
+                exit_code,
+                elements,
+                step,
+            )
+        )
+    return rows
+
+
+def parse_sacct(text: str) -> list[ElementStatus]:
+    """One status per element of ``sacct [-X] ... -o <SACCT_FIELDS>``, from its allocation
+    row; step rows (only without ``-X``) add the element's largest MaxRSS (sacct measures
+    memory on steps only)."""
+    statuses: dict[ElementId, ElementStatus] = {}
+    step_rss: dict[ElementId, int] = {}
+    for row in parse_sacct_rows(text):
+        if row.step is not None:
+            job_id, indices, _ = parse_job_id(row.job_id)
             element = ElementId(job_id, (indices or [None])[0])
+            rss = rss_bytes(row.max_rss)
             if rss is not None and rss > step_rss.get(element, -1):
                 step_rss[element] = rss
             continue
         try:
-            state, cancelled_by = parse_state(state_text)
+            state, cancelled_by = parse_state(row.state)
         except ValueError as error:
             raise SlurmOutputError(str(error)) from None
-        exit_code, signal = parse_exit_code(exit_text)
-        template = ElementStatus(
-            _NO_ELEMENT,
-            state,
-            None,
-            exit_code,
-            signal,
-            cancelled_by,
-            from_accounting=True,
-            elapsed_s=elapsed_seconds(elapsed),
-            max_rss_bytes=rss_bytes(max_rss),
-        )
-        for status in _expand(job_field, template):
-            statuses[status.element] = status
+        exit_code, signal = parse_exit_code(row.exit_code)
+        for element in row.elements:
+            statuses[element] = ElementStatus(
+                element,
+                state,
+                None,
+                exit_code,
+                signal,
+                cancelled_by,
+                from_accounting=True,
+                elapsed_s=elapsed_seconds(row.elapsed),
+                max_rss_bytes=rss_bytes(row.max_rss),
+                job_name=row.name,
+                cpu_seconds=row.cpu_seconds,
+            )
     for element, rss in step_rss.items():
         allocation = statuses.get(element)
         if allocation is not None and (allocation.max_rss_bytes or -1) < rss:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lstflow.slurm.parsing import SACCT_FIELDS, SQUEUE_FORMAT
@@ -40,36 +40,39 @@ class CommandResult:
         return self
 
 
-def sbatch_argv(
-    script_path: str,
-    *,
-    array: str,
-    options: Iterable[tuple[str, str]],
-    job_name: str,
-    comment: str,
-    workdir: str,
-    output: str,
-    error: str,
-) -> list[str]:
-    """``sbatch --parsable`` with resources first and lstflow's own options last (they win)."""
-    argv = ["sbatch", "--parsable"]
-    for name, value in options:
-        if not _OPTION_NAME.match(name) or name in RESERVED_OPTIONS:
-            raise ValueError(
-                f"sbatch option {name!r} cannot be set from resources; use a plain long option "
-                f"name other than {', '.join(sorted(RESERVED_OPTIONS))}"
-            )
-        argv.append(f"--{name}={value}")
-    argv += [
-        f"--array={array}",
-        f"--job-name={job_name}",
-        f"--comment={comment}",
-        f"--chdir={workdir}",
-        f"--output={output}",
-        f"--error={error}",
-        script_path,
-    ]
-    return argv
+@dataclass(frozen=True)
+class SbatchRequest:
+    """One ``sbatch --parsable`` of a job array script: what ``SlurmHook.submit`` runs."""
+
+    script_path: str
+    array: str
+    options: tuple[tuple[str, str], ...]
+    job_name: str
+    comment: str
+    workdir: str
+    output: str
+    error: str
+
+    def argv(self) -> list[str]:
+        """Resources first and lstflow's own options last (they win)."""
+        argv = ["sbatch", "--parsable"]
+        for name, value in self.options:
+            if not _OPTION_NAME.match(name) or name in RESERVED_OPTIONS:
+                raise ValueError(
+                    f"sbatch option {name!r} cannot be set from resources; use a plain long "
+                    f"option name other than {', '.join(sorted(RESERVED_OPTIONS))}"
+                )
+            argv.append(f"--{name}={value}")
+        argv += [
+            f"--array={self.array}",
+            f"--job-name={self.job_name}",
+            f"--comment={self.comment}",
+            f"--chdir={self.workdir}",
+            f"--output={self.output}",
+            f"--error={self.error}",
+            self.script_path,
+        ]
+        return argv
 
 
 def squeue_status_argv(job_ids: Sequence[str]) -> list[str]:
@@ -79,12 +82,15 @@ def squeue_status_argv(job_ids: Sequence[str]) -> list[str]:
 
 def sacct_status_argv(job_ids: Sequence[str]) -> list[str]:
     """Allocation rows only (``-X``): states and exit codes, one row per element."""
-    return ["sacct", "-X", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FIELDS]
+    fields = ",".join(SACCT_FIELDS)
+    return ["sacct", "-X", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", fields]
 
 
-def sacct_usage_argv(job_ids: Sequence[str]) -> list[str]:
-    """The same fields with the steps, which alone carry MaxRSS."""
-    return ["sacct", "--parsable2", "--noheader", "-j", ",".join(job_ids), "-o", SACCT_FIELDS]
+def sacct_usage_argv(job_ids: Sequence[str], units: str | None = None) -> list[str]:
+    """The same fields with the steps, which alone carry MaxRSS; ``units`` (``G``: lstosa's
+    job_information.csv) scales the memory columns."""
+    argv = ["sacct", "--parsable2", "--noheader", *([f"--units={units}"] if units else [])]
+    return [*argv, "-j", ",".join(job_ids), "-o", ",".join(SACCT_FIELDS)]
 
 
 def squeue_forgot_all(result: CommandResult) -> bool:

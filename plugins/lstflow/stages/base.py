@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from lstflow.config.model import SlurmConfig, SlurmOptions, StageEntry
 from lstflow.stages.inputs import PlannedInput
@@ -103,26 +103,39 @@ def entry_layers(entry: StageEntry, context: PlanContext) -> OptionLayers:
     )
 
 
+# sbatch options that ``Resources`` holds in fields of its own (the rest go to ``extra``).
+RESOURCE_FIELDS = {"partition": "partition", "mem": "mem", "time": "time", "account": "account"}
+
+
 def stage_resources(
     context: PlanContext, defaults: Resources, layers: OptionLayers
 ) -> PlannedResources:
-    """lstmcpipe's precedence: `short` ← stage defaults ← account ← ``layers`` in order."""
-    base = Resources(
-        partition=defaults.partition or DEFAULT_PARTITION,
-        mem=defaults.mem,
-        time=defaults.time,
-        cpus_per_task=defaults.cpus_per_task,
-        account=context.slurm_config.user_account or None,
-    )
-    sources = {name: STAGE_DEFAULT for name, _ in base.sbatch_options()}
-    if base.account:
+    """lstmcpipe's precedence: `short` ← stage defaults ← account ← ``layers`` in order.
+
+    An option a layer sets that ``Resources`` has a field for replaces that field, so items
+    asking for the same sbatch options share one job array wherever each value came from.
+    """
+    fields: dict[str, Any] = {
+        "partition": defaults.partition or DEFAULT_PARTITION,
+        "mem": defaults.mem,
+        "time": defaults.time,
+        "cpus_per_task": defaults.cpus_per_task,
+        "account": context.slurm_config.user_account or None,
+    }
+    sources = {name: STAGE_DEFAULT for name, _ in Resources(**fields).sbatch_options()}
+    if fields["account"]:
         sources["account"] = SLURM_CONFIG
     extra: dict[str, str] = {}
     for source, options in layers:
         for name, value in options:
-            extra[name] = value
             sources[name] = source
-    resources = replace(base, extra=tuple(extra.items()))
+            if name in RESOURCE_FIELDS:
+                fields[RESOURCE_FIELDS[name]] = value
+            elif name == "cpus-per-task" and value.isdigit():
+                fields["cpus_per_task"] = int(value)
+            else:
+                extra[name] = value
+    resources = Resources(**fields, extra=tuple(extra.items()))
     return PlannedResources(
         resources, tuple((name, sources[name]) for name, _ in resources.sbatch_options())
     )

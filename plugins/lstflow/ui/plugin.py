@@ -12,6 +12,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from lstflow.nightly.run_note import SimulateRunNote
 from lstflow.nightly.timetable import NightTimetable
 
 URL_PREFIX = "/lstflow"  # lstflow.ui.app.URL_PREFIX, kept here to keep this import light
@@ -88,3 +89,5 @@ class LstflowPlugin(AirflowPlugin):
     # Custom timetables must be registered for the scheduler to deserialize the DAGs using them;
     # AirflowPlugin declares this a plain class attribute, not a ClassVar.
     timetables = [NightTimetable]  # noqa: RUF012
+    # The scheduler notes simulated nights on their DAG run (lstflow.nightly.run_note).
+    listeners = [SimulateRunNote()]  # noqa: RUF012

@@ -17,12 +17,20 @@ os.environ.setdefault("AIRFLOW_HOME", str(CHECKOUT / ".lstflow" / "airflow-unit"
 
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.sdk import DAG  # noqa: E402
+from airflow.sdk.definitions.deadline import DeadlineReference  # noqa: E402
+from airflow.sdk.exceptions import AirflowSkipException  # noqa: E402
 from airflow.serialization.serialized_objects import DagSerialization  # noqa: E402
 from airflow.timetables.base import TimeRestriction  # noqa: E402
 
 from lstflow.cli import main as lstflow_main  # noqa: E402
-from lstflow.nightly import night_dag  # noqa: E402
-from lstflow.nightly.night_status import latest_states, night_status, status_files  # noqa: E402
+from lstflow.nightly import night_alert, night_dag  # noqa: E402
+from lstflow.nightly.night_status import (  # noqa: E402
+    ElementRecord,
+    latest_states,
+    night_status,
+    status_files,
+)
+from lstflow.nightly.run_note import SIMULATE_NOTE, SimulateRunNote  # noqa: E402
 from lstflow.nightly.step_operator import (  # noqa: E402
     CALIBRATION_STEPS,
     NIGHT_STEPS,
@@ -33,7 +41,6 @@ from lstflow.nightly.step_operator import (  # noqa: E402
 )
 from lstflow.nightly.timetable import NightTimetable  # noqa: E402
 from lstflow.onsite.settings import VERSION_KEYS  # noqa: E402
-from lstflow_dev import synthetic_onsite  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
@@ -46,18 +53,6 @@ def dag() -> DAG:
     bag = DagBag(dag_folder=str(CHECKOUT / "dags" / "lstflow_nightly.py"))
     assert bag.import_errors == {}
     return bag.dags[night_dag.DAG_ID]  # get_dag() would consult the metadata DB
-
-
-@pytest.fixture
-def onsite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A synthetic three-night tree, and the Airflow options that point the DAG at it."""
-    base = tmp_path / "onsite"
-    synthetic_onsite.build_synthetic_tree(base)
-    config = synthetic_onsite.write_settings(tmp_path / "config")
-    monkeypatch.setenv("AIRFLOW__LSTFLOW__ONSITE_CONFIG", str(config))
-    monkeypatch.setenv("AIRFLOW__LSTFLOW__ONSITE_BASE", str(base))
-    monkeypatch.setenv("AIRFLOW__LSTFLOW__JOB_PYTHON", "/envs/lstflow/bin/python")
-    return base
 
 
 def _context(night: dt.datetime | None, **params: Any) -> dict[str, Any]:
@@ -85,10 +80,16 @@ def test_tasks_and_dependencies(dag: DAG) -> None:
     def downstream(task_id: str) -> set[str]:
         return set(dag.get_task(task_id).downstream_task_ids)
 
-    assert downstream("plan_night") >= {"drs4_baseline"}
+    assert downstream("plan_night") >= {"gain_selection"}
+    assert downstream("gain_selection") == {"drs4_baseline"}
     assert downstream("drs4_baseline") == {"charge_calibration"}
     assert downstream("charge_calibration") == {"run.r0_to_dl1"}
-    assert downstream("run.r0_to_dl1") == {"run.tailcut_finder", "run.merge_muons"}
+    assert downstream("run.r0_to_dl1") == {
+        "run.catB_calibration",
+        "run.tailcut_finder",
+        "run.merge_muons",
+    }
+    assert downstream("run.catB_calibration") == {"run.dl1ab"}
     assert downstream("run.tailcut_finder") == {"run.dl1ab"}
     assert downstream("run.dl1ab") == {"run.merge_dl1", "run.datacheck_subrun"}
     assert downstream("run.merge_dl1") == {"run.dl1_to_dl2"}
@@ -96,8 +97,12 @@ def test_tasks_and_dependencies(dag: DAG) -> None:
     leaves = {"run.dl1_to_dl2", "run.datacheck_run", "run.merge_muons"}
     for leaf in leaves:
         assert downstream(leaf) == {"longterm_datacheck", "night_status"}
-    assert downstream("longterm_datacheck") == {"provenance_merge"}
+    assert downstream("longterm_datacheck") == {"cherenkov_transparency"}
+    assert downstream("cherenkov_transparency") == {"provenance_merge"}
     assert downstream("provenance_merge") == {"night_close"}
+    # a skipped step (input state, version switch, reused output) never blocks the next ones
+    steps = [task for task in dag.tasks if isinstance(task, NightStepOperator)]
+    assert {task.trigger_rule for task in steps} == {"none_failed"}
     status = dag.get_task("night_status")
     assert status.is_teardown  # never decides the run's state
     assert set(status.upstream_task_ids) == {"night_close", "plan_night", *leaves}
@@ -301,11 +306,11 @@ def test_simulated_night_close_writes_its_own_marker(onsite: Path) -> None:
 
 def test_latest_attempt_of_each_element_wins() -> None:
     states = {
-        ("88", 0): "COMPLETED",
-        ("88", 1): "FAILED",
-        ("88", 2): "COMPLETED",
-        ("91", 1): "COMPLETED",
-        ("92", 0): "FAILED",  # another run's array
+        ("88", 0): ElementRecord("COMPLETED"),
+        ("88", 1): ElementRecord("FAILED"),
+        ("88", 2): ElementRecord("COMPLETED"),
+        ("91", 1): ElementRecord("COMPLETED"),
+        ("92", 0): ElementRecord("FAILED"),  # another run's array
     }
     assert latest_states(["88", "91"], states) == ["COMPLETED"] * 3
     assert latest_states(["88"], states) == ["COMPLETED", "FAILED", "COMPLETED"]
@@ -319,15 +324,16 @@ def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) 
         ("r0_to_dl1", 1808): ["92"],
         ("night_close", None): ["121"],
     }
+    ok = "0:0"
     states = {
-        ("87", 0): "COMPLETED",
-        ("88", 0): "COMPLETED",
-        ("88", 1): "FAILED",
-        ("88", 2): "COMPLETED",
-        ("91", 1): "COMPLETED",
-        ("92", 0): "COMPLETED",
-        ("92", 1): "RUNNING",
-        ("121", 0): "COMPLETED",
+        ("87", None): ElementRecord("COMPLETED", ok, 60),
+        ("88", 0): ElementRecord("COMPLETED", ok, 100),
+        ("88", 1): ElementRecord("FAILED", "1:0", 5),
+        ("88", 2): ElementRecord("COMPLETED", ok, 100),
+        ("91", 1): ElementRecord("COMPLETED", ok, 3700),
+        ("92", 0): ElementRecord("COMPLETED", ok, 10),
+        ("92", 1): ElementRecord("RUNNING", ok, 1),
+        ("121", None): ElementRecord("COMPLETED", ok, 1),
     }
     document, text = night_status(
         tasks,
@@ -350,24 +356,25 @@ def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) 
     assert document["night_steps"]["night_close"] == {"job_ids": ["121"], "state": "COMPLETED"}
     assert document["simulate"] is True
     lines = text.splitlines()
-    assert lines[0] == "Night 2020-01-17  prod_id v0.12.3"
+    assert lines[0] == (
+        "Night 2020-01-17  prod_id v0.12.3  SIMULATE (commands printed, no outputs; "
+        "% = completed jobs)"
+    )
     assert lines[1].split() == [
-        "Run", "Type", "Subruns", "Source", "Tries", "JobID", "State",
-        "DL1%", "DL1AB%", "DATACHECK%", "DL2%",
+        "Seq", "Parent", "Type", "Run", "Subruns", "Source", "Action", "Tries", "JobID", "State",
+        "CPU_time", "Exit", "DL1%", "MUONS%", "CAT-B", "DL1AB%", "DATACHECK%", "DL2%",
     ]  # fmt: skip
+    assert lines[2].split() == [
+        "1", "-", "PEDCALIB", "1806", "1", "-", "Closed", "1", "87", "COMPLETED", "00:01:00",
+        "0:0", "-", "-", "-", "-", "-", "-",
+    ]  # fmt: skip
+    # The latest attempt of every subrun completed: 100 % (completed jobs), never 0 beside
+    # COMPLETED; CPU time sums the latest attempts (100 + 3700 + 100 s).
     assert lines[3].split() == [
-        "1807",
-        "DATA",
-        "3",
-        "Crab",
-        "2",
-        "91",
-        "COMPLETED",
-        "0",
-        "0",
-        "0",
-        "0",
-    ]
+        "2", "1", "DATA", "1807", "3", "Crab", "Closed", "2", "91", "COMPLETED", "01:05:00",
+        "0:0", "100", "100", "NOT_SUBMITTED", "0", "0", "0",
+    ]  # fmt: skip
+    assert lines[4].split()[9:12] == ["RUNNING", "00:00:11", "0:0"]
 
     argv = ["night", "status", "--night", "2020-01-17"]
     assert lstflow_main(argv) == 1
@@ -387,3 +394,46 @@ def test_run_groups_are_labelled_by_run_number_not_map_index(dag: DAG) -> None:
     assert per_run
     assert {task.map_index_template for task in per_run} == {"run {{ task.run_id }}"}
     assert dag.get_task("drs4_baseline").map_index_template is None
+
+
+# ---- skipped steps, the night-not-closed alert, the simulate note -------------------------------
+
+
+def test_a_step_the_input_state_does_not_need_is_skipped_with_its_reason(onsite: Path) -> None:
+    context = _context(NIGHT, simulate=True, input_state="gain_selected")
+    operator = NightStepOperator(task_id="gain_selection", step="gain_selection")
+    spec = operator.build_array_spec(context)
+    assert spec.items == ()
+    with pytest.raises(AirflowSkipException, match="input_state gain_selected: the R0 files in"):
+        operator.spec_ready(context, spec)  # what execute does first with a fresh or stored spec
+
+
+def test_deadline_alert_mails_the_configured_recipients_through_smtp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert night_alert.night_not_closed_alert() is None  # nobody to tell: no alert
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__NIGHTLY_ALERT_TO", "osa@lst.example, shifter@lst.example")
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__NIGHTLY_CLOSE_DEADLINE", "120")
+    alert = night_alert.night_not_closed_alert()
+    assert alert is not None
+    assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
+    assert alert.interval == dt.timedelta(seconds=120)
+    assert alert.callback.path == "airflow.providers.smtp.notifications.smtp.SmtpNotifier"
+    assert alert.callback.kwargs["to"] == ["osa@lst.example", "shifter@lst.example"]
+    assert alert.callback.kwargs["smtp_conn_id"] == "smtp_default"
+
+
+def test_simulated_runs_of_the_nightly_dag_get_a_note() -> None:
+    listener = SimulateRunNote()
+    run = SimpleNamespace(dag_id=night_dag.DAG_ID, conf={"simulate": True}, note=None)
+    listener.on_dag_run_running(run, "started")
+    assert run.note == SIMULATE_NOTE
+    for other in (
+        SimpleNamespace(dag_id=night_dag.DAG_ID, conf={}, note=None),
+        SimpleNamespace(dag_id="mc_prod", conf={"simulate": True}, note=None),
+    ):
+        listener.on_dag_run_running(other, "started")
+        assert other.note is None
+    kept = SimpleNamespace(dag_id=night_dag.DAG_ID, conf={"simulate": True}, note="by hand")
+    listener.on_dag_run_running(kept, "started")
+    assert kept.note == "by hand"

@@ -30,22 +30,10 @@ from lstflow.nightly.step_operator import CALIBRATION_STEPS, NightStepOperator  
 from lstflow.onsite.settings import VERSION_KEYS  # noqa: E402
 from lstflow.slurm.reports import SlurmReport  # noqa: E402
 from lstflow.slurm.states import SlurmState  # noqa: E402
-from lstflow_dev import synthetic_onsite  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
 NIGHT = dt.datetime(2020, 1, 17, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def onsite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    base = tmp_path / "onsite"
-    synthetic_onsite.build_synthetic_tree(base)
-    config = synthetic_onsite.write_settings(tmp_path / "config")
-    monkeypatch.setenv("AIRFLOW__LSTFLOW__ONSITE_CONFIG", str(config))
-    monkeypatch.setenv("AIRFLOW__LSTFLOW__ONSITE_BASE", str(base))
-    monkeypatch.setenv("AIRFLOW__LSTFLOW__JOB_PYTHON", "/envs/lstflow/bin/python")
-    return base
 
 
 def _context(store: StateStore, step: str, try_number: int = 1) -> dict[str, Any]:

@@ -87,6 +87,7 @@ def test_r0_to_dl1_one_item_per_existing_subrun(
     assert items[2].outputs == (
         f"{b}/DL1/20200118/v0.12.3/dl1_LST-1.Run01809.0002.h5",
         f"{b}/DL1/20200118/v0.12.3/muons_LST-1.Run01809.0002.fits",
+        f"{b}/DL1/20200118/v0.12.3/interleaved/interleaved_LST-1.Run01809.0002.h5",
     )
     assert items[2].resources.mem == "200M"
 
@@ -114,7 +115,9 @@ def test_run_steps(tasks: NightTasks, settings: OnsiteSettings) -> None:
     assert command_of(dl1ab[1]) == (
         f"lstchain_dl1ab --input-file={dl1}/dl1_LST-1.Run01809.0001.h5 "
         f"--output-file={dl1}/tailcut84/dl1_LST-1.Run01809.0001.h5 "
-        f"--config={finder_dir}/dl1ab_Run01809.json --no-image"
+        f"--config={finder_dir}/dl1ab_Run01809.json --no-image "
+        f"--catB-calibration-file={b}/monitoring/PixelCalibration/Cat-B/calibration/20200118/"
+        "v0.12.3/cat_B_calibration_filters_52.Run01809.h5"
     )
     check = tasks.datacheck_subruns(1809, tailcut)
     assert command_of(check[0]) == (
@@ -144,6 +147,37 @@ def test_run_steps(tasks: NightTasks, settings: OnsiteSettings) -> None:
     )
 
 
+def test_catB_calibration_reads_the_interleaved_files_with_the_night_cat_A_files(
+    tasks: NightTasks, settings: OnsiteSettings
+) -> None:
+    b = settings.base
+    (item,) = tasks.catB_calibration(1809)
+    cat_a = f"{b}/monitoring/PixelCalibration/Cat-A"
+    assert command_of(item) == (
+        f"onsite_create_cat_B_calibration_file -r 1809 -b {b} --r0-dir={b}/R0G --filters=52 "
+        f"--catA_calibration_run=1806 --interleaved-dir={b}/DL1/20200118/v0.12.3 "
+        f"--cat_A_calibration_file={cat_a}/calibration/20200117/v0.12.3/"
+        "calibration_filters_52.Run01806.0000.h5 "
+        f"--systematics_file={cat_a}/ffactor_systematics/20191218/v0.12.3/"
+        "ffactor_systematics_20191218.h5"
+    )
+    assert item.outputs == (
+        f"{b}/monitoring/PixelCalibration/Cat-B/calibration/20200118/v0.12.3/"
+        "cat_B_calibration_filters_52.Run01809.h5",
+    )
+
+
+def test_without_catB_calibration_dl1ab_gets_no_catB_file(settings: OnsiteSettings) -> None:
+    version = build_version(settings, {"apply_catB_calibration": False})
+    tasks = NightTasks(settings, plan_night(settings, NIGHT2, version))
+    assert tasks.catB_calibration(1809) == ()
+    assert tasks.skip_reason("catB_calibration") == (
+        "apply_catB_calibration is false: DL1ab runs without Cat-B calibration"
+    )
+    dl1ab = tasks.dl1ab(1809, tasks.tailcut(1809))
+    assert not any("--catB-calibration-file" in command_of(item) for item in dl1ab)
+
+
 def test_night_steps(tasks: NightTasks, settings: OnsiteSettings) -> None:
     b = settings.base
     checks = f"{b}/DL1/datacheck_files"
@@ -152,6 +186,11 @@ def test_night_steps(tasks: NightTasks, settings: OnsiteSettings) -> None:
         f"--output-file={checks}/night_wise/v0.12.3/20200118/DL1_datacheck_20200118.h5 "
         f"--muons-dir={b}/DL1/20200118/v0.12.3/muons --batch"
     )
+    assert command_of(tasks.cherenkov_transparency()) == (
+        "lstchain_cherenkov_transparency "
+        f"--update-datacheck-file={checks}/night_wise/v0.12.3/20200118/DL1_datacheck_20200118.h5 "
+        f"--input-dir={checks}/v0.12.3/20200118"
+    )
     close = tasks.night_close()
     assert close.argv[:3] == ("/env/bin/python", "-m", "lstflow.jobs.night_close")
     assert close.outputs == (f"{b}/OSA/Closer/20200118/v0.12.3/NightFinished.txt",)
@@ -159,7 +198,7 @@ def test_night_steps(tasks: NightTasks, settings: OnsiteSettings) -> None:
 
 def test_real_mode_records_a_provenance_fragment_per_task(tasks: NightTasks) -> None:
     item = tasks.r0_to_dl1(1809)[0]
-    prov = tasks.paths.provenance_dir
+    prov = tasks.paths.provenance_dir()
     assert item.argv[:8] == (
         "/env/bin/python",
         "-m",
@@ -176,7 +215,7 @@ def test_real_mode_records_a_provenance_fragment_per_task(tasks: NightTasks) -> 
 def test_simulate_mode_wraps_every_command(settings: OnsiteSettings, plan: NightPlan) -> None:
     tasks = NightTasks(settings, plan, JobMode(simulate=True))
     item = tasks.r0_to_dl1(1810)[1]
-    assert item.argv[:8] == (
+    assert item.argv[:9] == (
         "python",
         "-m",
         "lstflow.jobs.simulate",
@@ -184,9 +223,12 @@ def test_simulate_mode_wraps_every_command(settings: OnsiteSettings, plan: Night
         "r0_to_dl1.01810.0001",
         "--fail-once-dir",
         str(tasks.paths.fail_once_dir),
-        "--",
+        "--fragment",
+        f"{tasks.paths.running_dir}/provenance.simulate/r0_to_dl1.01810.0001.json",
     )
-    assert item.argv[8] == "lstchain_data_r0_to_dl1"
+    simulated = item.argv[item.argv.index("--") + 1 :]
+    assert simulated[0] == "lstchain_data_r0_to_dl1"
+    assert f"--output={item.outputs[0]}" in item.argv[: item.argv.index("--")]
 
 
 def test_simulate_stands_in_for_a_missing_finder_result(

@@ -8,20 +8,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import prov
 import pytest
+from prov.model import ProvActivity, ProvEntity, ProvMembership, ProvUsage
 
 pytestmark = pytest.mark.unit
 
 PLUGINS = str(Path(__file__).resolve().parents[3] / "plugins")
 
 
-def run_module(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_module(
+    module: str, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={"PYTHONPATH": PLUGINS, "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": PLUGINS, "PATH": "/usr/bin:/bin", **(env or {})},
         check=False,
         timeout=60,
     )
@@ -123,12 +127,97 @@ def test_provenance_fragments_and_night_merge(tmp_path: Path) -> None:
         str(night),
         cwd=tmp_path,
     )
-    assert merged.returncode == 0
-    document = json.loads(night.read_text())
-    assert [a["activity"] for a in document["activities"]] == ["merge_dl1.01807"]
-    assert set(document["entities"]) == {str(source), str(out)}
-    assert document["used"] == [{"activity": "merge_dl1.01807", "entity": str(source)}]
-    assert document["wasGeneratedBy"] == [{"activity": "merge_dl1.01807", "entity": str(out)}]
+    assert merged.returncode == 0, merged.stderr
+    document = prov.read(night, format="json")
+    (activity,) = document.get_records(ProvActivity)
+    assert str(activity.identifier) == "lstflow:merge_dl1.01807"
+    assert next(iter(activity.get_attribute("lstflow:command"))).startswith(sys.executable)
+    locations = {
+        str(next(iter(e.get_attribute("prov:location")))) for e in document.get_records(ProvEntity)
+    }
+    assert locations == {str(source), str(out)}
+    used = [(str(u.args[0]), str(u.args[1])) for u in document.get_records(ProvUsage)]
+    assert used == [("lstflow:merge_dl1.01807", str(file_entity_id(source)))]
+
+
+def file_entity_id(path: Path) -> str:
+    return f"lstflow:file_{hashlib.md5(str(path).encode()).hexdigest()}"
+
+
+def test_subruns_collapse_into_collections_one_document_per_run(tmp_path: Path) -> None:
+    """Simulated fragments (what simulate mode writes) of two runs, with the calibration."""
+    fragments = tmp_path / "provenance.simulate"
+    keys = ["charge_calibration.01806", "r0_to_dl1.01807.0000", "r0_to_dl1.01807.0001"]
+    keys += ["r0_to_dl1.01808.0000", "longterm_datacheck"]
+    for key in keys:
+        result = run_module(
+            "lstflow.jobs.simulate",
+            "--key",
+            key,
+            "--fragment",
+            str(fragments / f"{key}.json"),
+            f"--input=/R0G/{key}.fits.fz",
+            f"--output=/DL1/{key}.h5",
+            "--",
+            "lstchain_tool",
+            f"--key={key}",
+            cwd=tmp_path,
+            env={"SLURM_ARRAY_JOB_ID": "77", "SLURM_ARRAY_TASK_ID": "1"},
+        )
+        assert result.returncode == 0, result.stderr
+    night, run = tmp_path / "night.json", tmp_path / "calibration_to_dl2_01807_prov.json"
+    merged = run_module(
+        "lstflow.jobs.provenance",
+        "merge",
+        "--fragments-dir",
+        str(fragments),
+        "--output",
+        str(night),
+        f"--run-document=1807={run}",
+        cwd=tmp_path,
+    )
+    assert merged.returncode == 0, merged.stderr
+    activities = {
+        str(a.identifier): a for a in prov.read(night, format="json").get_records(ProvActivity)
+    }
+    assert set(activities) == {
+        "lstflow:charge_calibration.01806",
+        "lstflow:r0_to_dl1.01807",
+        "lstflow:r0_to_dl1.01808",
+        "lstflow:longterm_datacheck",
+    }
+    collapsed = activities["lstflow:r0_to_dl1.01807"]
+    assert sorted(collapsed.get_attribute("lstflow:command")) == [
+        "lstchain_tool --key=r0_to_dl1.01807.0000",
+        "lstchain_tool --key=r0_to_dl1.01807.0001",
+    ]
+    assert set(collapsed.get_attribute("lstflow:slurm_job_id")) == {"77_1"}
+    assert set(collapsed.get_attribute("lstflow:simulated")) == {True}
+    run_document = prov.read(run, format="json")
+    assert {str(a.identifier) for a in run_document.get_records(ProvActivity)} == {
+        "lstflow:charge_calibration.01806",
+        "lstflow:r0_to_dl1.01807",
+    }
+    members = [(str(m.args[0]), str(m.args[1])) for m in run_document.get_records(ProvMembership)]
+    subruns = ("r0_to_dl1.01807.0000", "r0_to_dl1.01807.0001")
+    assert sorted(members) == sorted(
+        [
+            *(
+                (
+                    "lstflow:r0_to_dl1.01807.usedCollection",
+                    file_entity_id(Path(f"/R0G/{k}.fits.fz")),
+                )
+                for k in subruns
+            ),
+            *(
+                (
+                    "lstflow:r0_to_dl1.01807.generatedCollection",
+                    file_entity_id(Path(f"/DL1/{k}.h5")),
+                )
+                for k in subruns
+            ),
+        ]
+    )
 
 
 def test_night_close_requires_outputs_and_is_idempotent(tmp_path: Path) -> None:

@@ -83,10 +83,16 @@ def test_exclusions_drop_runs_and_subruns(make_settings: SettingsFactory) -> Non
     assert [(s.run_id, s.reason) for s in plan.skipped] == [(1808, "excluded: clouds")]
 
 
-def test_runs_without_r0_files_and_error_runs_are_skipped(settings: OnsiteSettings) -> None:
-    for r0 in (settings.base / "R0G/20200119").glob("LST-1.1.Run01813.*"):
+@pytest.mark.parametrize(
+    ("input_state", "r0_dir"), [("legacy_raw", "R0"), ("gain_selected", "R0G")]
+)
+def test_runs_without_r0_files_and_error_runs_are_skipped(
+    settings: OnsiteSettings, input_state: str, r0_dir: str
+) -> None:
+    """Raw input plans from the raw R0 files (R0G is written during the run), else from R0G."""
+    for r0 in (settings.base / r0_dir / "20200119").glob("LST-1.1.Run01813.*"):
         r0.unlink()
-    plan = plan_night(settings, NIGHT3, build_version(settings))
+    plan = plan_night(settings, NIGHT3, build_version(settings, {"input_state": input_state}))
     assert plan.data_runs == ()
     assert [(s.run_id, s.run_type) for s in plan.skipped] == [(1813, "DATA"), (1814, "ERROR")]
     assert plan.skipped[0].reason.startswith("no R0 files in ")

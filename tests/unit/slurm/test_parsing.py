@@ -10,6 +10,7 @@ from lstflow.slurm.parsing import (
     parse_exit_code,
     parse_named_jobs,
     parse_sacct,
+    parse_sacct_rows,
     parse_sbatch_parsable,
     parse_scontrol_config,
     parse_squeue,
@@ -56,7 +57,7 @@ def test_squeue_rejects_wrong_field_count() -> None:
 
 
 def test_sacct_cancelled_by_uid_is_cancelled_with_canceller() -> None:
-    (row,) = parse_sacct("39|CANCELLED by 1001|0:0|00:00:01|\n")
+    (row,) = parse_sacct("39|job|00:00:02|2|00:00:01|00:00.5||CANCELLED by 1001|0:0\n")
     assert row.state is SlurmState.CANCELLED
     assert row.cancelled_by == "1001"
     assert row.exit_code == 0 and row.signal == 0
@@ -65,8 +66,8 @@ def test_sacct_cancelled_by_uid_is_cancelled_with_canceller() -> None:
 
 def test_sacct_array_rows_exit_codes_and_steps_skipped() -> None:
     text = (
-        "20_0|COMPLETED|0:0|00:00:01|\n20_0.batch|COMPLETED|0:0|00:00:01|\n20_3|FAILED|3:0||\n"
-        "41|OUT_OF_MEMORY|0:125||\n42|TIMEOUT|0:0||\n24|FAILED|0:9||\n"
+        "20_0|job|00:00:02|2|00:00:01|00:00.5||COMPLETED|0:0\n20_0.batch|batch|00:00:02|2|00:00:01|00:00.5||COMPLETED|0:0\n20_3|job|00:00:02|2||00:00.5||FAILED|3:0\n"
+        "41|job|00:00:02|2||00:00.5||OUT_OF_MEMORY|0:125\n42|job|00:00:02|2||00:00.5||TIMEOUT|0:0\n24|job|00:00:02|2||00:00.5||FAILED|0:9\n"
     )
     rows = {str(r.element): r for r in parse_sacct(text)}
     assert set(rows) == {"20_0", "20_3", "41", "42", "24"}
@@ -77,7 +78,7 @@ def test_sacct_array_rows_exit_codes_and_steps_skipped() -> None:
 
 
 def test_sacct_pending_array_range_is_expanded() -> None:
-    rows = parse_sacct("28_[0-3]|PENDING|0:0|00:00:00|\n")
+    rows = parse_sacct("28_[0-3]|job|00:00:02|2|00:00:00|00:00.5||PENDING|0:0\n")
     assert [r.element.index for r in rows] == [0, 1, 2, 3]
     assert not any(r.finished for r in rows)
 
@@ -88,7 +89,7 @@ def test_sacct_purged_or_unknown_job_gives_no_rows() -> None:
 
 def test_preempted_is_slurms_business_in_squeue_but_final_in_sacct() -> None:
     (live,) = parse_squeue("7_1|PREEMPTED|None")
-    (accounted,) = parse_sacct("7_1|PREEMPTED|0:0||")
+    (accounted,) = parse_sacct("7_1|job|00:00:02|2||00:00.5||PREEMPTED|0:0")
     assert not live.finished
     assert accounted.finished
 
@@ -175,12 +176,12 @@ def test_sacct_maxrss_units() -> None:
 
 def test_sacct_usage_takes_elapsed_from_the_allocation_and_memory_from_its_largest_step() -> None:
     output = (
-        "501_0|COMPLETED|0:0|00:00:42|\n"
-        "501_0.batch|COMPLETED|0:0|00:00:42|81234K\n"
-        "501_0.extern|COMPLETED|0:0|00:00:42|1024K\n"
-        "501_1|OUT_OF_MEMORY|0:125|00:01:00|\n"
-        "501_1.batch|OUT_OF_MEMORY|0:125|00:01:00|2G\n"
-        "502|CANCELLED by 1001|0:0|00:00:03|\n"
+        "501_0|job|00:00:02|2|00:00:42|00:00.5||COMPLETED|0:0\n"
+        "501_0.batch|batch|00:00:02|2|00:00:42|00:00.5|81234K|COMPLETED|0:0\n"
+        "501_0.extern|batch|00:00:02|2|00:00:42|00:00.5|1024K|COMPLETED|0:0\n"
+        "501_1|job|00:00:02|2|00:01:00|00:00.5||OUT_OF_MEMORY|0:125\n"
+        "501_1.batch|batch|00:00:02|2|00:01:00|00:00.5|2G|OUT_OF_MEMORY|0:125\n"
+        "502|job|00:00:02|2|00:00:03|00:00.5||CANCELLED by 1001|0:0\n"
     )
     usage = {str(row.element): row for row in parse_sacct(output)}
     assert set(usage) == {"501_0", "501_1", "502"}
@@ -193,5 +194,18 @@ def test_sacct_usage_takes_elapsed_from_the_allocation_and_memory_from_its_large
 
 
 def test_sacct_rejects_the_old_three_field_format() -> None:
-    with pytest.raises(SlurmOutputError, match="5 '\\|'-separated fields"):
+    with pytest.raises(SlurmOutputError, match="9 '\\|'-separated fields"):
         parse_sacct("20_0|COMPLETED|0:0")
+
+
+def test_sacct_rows_keep_every_row_as_printed_for_lstosas_job_information() -> None:
+    text = (
+        "61_0|lst1_dl1|00:00:12|12|00:00:06|00:05.1||COMPLETED|0:0\n"
+        "61_0.batch|batch|00:00:12|12|00:00:06|00:05.1|0.04G|COMPLETED|0:0\n"
+    )
+    allocation, step = parse_sacct_rows(text)
+    assert allocation.elements == (ElementId("61", 0),) and step.elements == ()
+    assert step.values() == tuple(text.splitlines()[1].split("|"))
+    (status,) = parse_sacct(text)
+    assert (status.job_name, status.cpu_seconds) == ("lst1_dl1", 12)
+    assert status.max_rss_bytes == int(0.04 * 2**30)

@@ -12,7 +12,7 @@ from lstflow.slurm.array_plan import ArrayPlan, RunIdentity, compact_indices
 from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.policy import RetryPolicy
 from lstflow.slurm.script import render_array_script
-from lstflow.slurm.slurm_argv import sbatch_argv
+from lstflow.slurm.slurm_argv import SbatchRequest
 from lstflow.slurm.states import SlurmState
 from lstflow.workitems import ArraySpec, Resources, WorkItem
 
@@ -61,29 +61,29 @@ def test_script_rejects_bad_env_names_and_empty_commands() -> None:
 
 
 def test_sbatch_argv_keeps_lstflow_options_last_and_refuses_reserved_ones() -> None:
-    argv = sbatch_argv(
+    argv = SbatchRequest(
         "/s.sbatch",
         array="0-3%2",
-        options=[("mem", "1G"), ("partition", "short")],
+        options=(("mem", "1G"), ("partition", "short")),
         job_name="lstflow.d.t.tok",
         comment="lstflow dag=d",
         workdir="/w",
         output="/l/s_%A_%a.out",
         error="/l/s_%A_%a.err",
-    )
+    ).argv()
     assert argv[:4] == ["sbatch", "--parsable", "--mem=1G", "--partition=short"]
     assert argv[-1] == "/s.sbatch" and "--array=0-3%2" in argv
     with pytest.raises(ValueError, match="cannot be set from resources"):
-        sbatch_argv(
+        SbatchRequest(
             "/s",
             array="0",
-            options=[("wrap", "rm -rf /")],
+            options=(("wrap", "rm -rf /"),),
             job_name="n",
             comment="c",
             workdir="/w",
             output="o",
             error="e",
-        )
+        ).argv()
 
 
 def _spec(n: int, resources: list[Resources] | None = None) -> ArraySpec:

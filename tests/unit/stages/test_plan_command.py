@@ -131,7 +131,7 @@ def test_plan_of_a_large_production_is_a_summary_per_stage(
     assert rows == {
         "r0_to_dl1": ["?", "?", "1"],
         "train_test_split": ["1", "20", "1"],
-        "merge_dl1": ["2", "22", "1"],
+        "merge_dl1": ["1", "22", "1"],
         "train_pipe": ["1", "1", "1"],
         "plot_rf_feat": ["1", "1", "1"],
         "dl1_to_dl2": ["1", "20", "1"],
@@ -149,7 +149,7 @@ def test_plan_stage_and_full_print_one_stage_in_full(capsys: pytest.CaptureFixtu
         main(["plan", "--no-inputs", "--full", "--stage", "merge_dl1", str(sample_config())]) == 0
     )
     out = capsys.readouterr().out
-    assert "== merge_dl1: 22 elements in 2 job array(s)" in out
+    assert "== merge_dl1: 22 elements in 1 job array(s)" in out
     assert out.count("lstchain_merge_hdf5_files -d ") == 22
     assert "== dl1_to_dl2" not in out and "r0_to_dl1" not in out
 

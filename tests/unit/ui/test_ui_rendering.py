@@ -155,17 +155,32 @@ def test_nights_page_renders_status_json_rows_in_column_order() -> None:
         task_id="night_status",
     )
     cells = re.findall(r"<td>(.*?)</td>", html)
-    assert [re.sub("<[^>]+>", "", c) for c in cells[:7]] == [
-        "15",
+    assert [re.sub("<[^>]+>", "", c) for c in cells[:10]] == [
+        "1",
+        "-",
         "DATA",
+        "15",
         "4",
         "Crab",
+        "Check",
         "1",
         "100",
         "COMPLETED",
     ]
     assert 'data-night="2024-01-15"' in html and "no-nights" not in html
     assert len(ROW_KEYS) == len(document["columns"])
+    assert ">SIMULATE</span>" not in html
+    simulated = {**document, "simulate": True}
+    html = render(
+        "nights.html",
+        base="/lstflow",
+        airflow_base="",
+        nights=[(RunInfo("lstflow_nightly", "manual__x", "success", None, None), simulated)],
+        keys=ROW_KEYS,
+        dag_id="lstflow_nightly",
+        task_id="night_status",
+    )
+    assert ">SIMULATE</span>" in html
 
 
 def test_productions_page_lists_rows_and_config_errors() -> None:
