@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -234,13 +234,17 @@ def write_settings(
     directory: Path,
     exclusions: dict[str, list[dict[str, object]]] | None = None,
     lookback_nights: int = 4,
+    environments: Mapping[str, str] | None = None,
 ) -> Path:
-    """The default onsite config with small Slurm resources and its own exclusion file."""
+    """The default onsite config with small Slurm resources and its own exclusion file;
+    ``environments`` adds named analysis environments (name → shell line) to its choices."""
     directory.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load(DEFAULT_SETTINGS_PATH.read_text())
     config["resources"] = {name: dict(SMALL_RESOURCES) for name in config["resources"]}
     config["calibration"]["lookback_nights"] = lookback_nights
-    config["version"]["mc_prod"] = MC_PROD
+    config["rf_models"] = {"synthetic": {"dir": "models/AllSky", "mc_prod": MC_PROD}}
+    config["version"]["rf_models"] = "synthetic"
+    config["environments"].update(environments or {})
     config["exclusions"] = "exclusions.yaml"
     (directory / "exclusions.yaml").write_text(yaml.safe_dump({"nights": exclusions or {}}))
     path = directory / "lst1_onsite.yaml"

@@ -198,15 +198,8 @@ def test_triggerer_killed_mid_run_resumes_without_second_sbatch(
         "SELECT value FROM xcom WHERE dag_id = %s AND run_id = %s AND key = 'return_value'",
         (dag_id, run_id),
     )
-    value = report[0]  # PostgreSQL's json column: already decoded once
-    value = json.loads(value) if isinstance(value, str) else value  # see pull_report
-    assert value == {
-        "name": "stage",
-        "total": 2,
-        "completed": 2,
-        "job_ids": job_ids,
-        "failed": [],
-    }
+    value = report[0]  # PostgreSQL's json column: decoded once; the report is JSON text in it
+    assert SlurmReport.parse(value) == SlurmReport("stage", 2, 2, tuple(job_ids))
 
 
 def test_clearing_a_deferred_task_cancels_its_slurm_jobs(
@@ -314,10 +307,9 @@ def test_sensor_and_operators_share_one_squeue_per_poll_cycle(
     states = stack.wait_for_tasks(dag_id, run_id, all_in({"success", "failed"}), "to finish")
     assert set(states.values()) == {"success"} and len(states) == 4
     (report,) = stack.query(
-        "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = 'wait_by_hand' "
+        "SELECT value FROM xcom WHERE dag_id = %s AND run_id = %s AND task_id = 'wait_by_hand' "
         "AND key = 'return_value'",
         (dag_id, run_id),
     )
-    assert SlurmReport.parse(json.loads(report[0])) == SlurmReport(
-        "wait_by_hand", 2, 2, (hand_job,)
-    )
+    # PostgreSQL's json column decodes once; SlurmReport.parse decodes the trigger's JSON text
+    assert SlurmReport.parse(report[0]) == SlurmReport("wait_by_hand", 2, 2, (hand_job,))

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -68,6 +69,7 @@ INPUT_STATES = dict(
     zip(STATE_NIGHTS, ("legacy_raw", "gain_selected", "catA_calibrated"), strict=True)
 )
 CLOSE_DEADLINE_S = 30  # every simulated night takes longer: each one is late, once
+CHECKOUT_ENVIRONMENT = "checkout-venv"  # reviewed in the test's onsite config
 
 
 def read_cluster_env() -> dict[str, str]:
@@ -141,8 +143,8 @@ class Deployment:
 
     @property
     def environment(self) -> dict[str, str]:
-        """The DAG-run conf's lstchain environment: the checkout venv's ``activate``."""
-        return {"environment": f"source {CHECKOUT / '.venv' / 'bin' / 'activate'}"}
+        """The DAG-run conf's lstchain environment, by name: the checkout venv's ``activate``."""
+        return {"environment": CHECKOUT_ENVIRONMENT}
 
     def night_tasks(self, night: dt.date, prod_id: str, **overrides: Any) -> NightTasks:
         settings, version = self.settings_version(prod_id, **overrides)
@@ -212,7 +214,10 @@ def deployment() -> Iterator[Deployment]:
         ),
     )
     job_python = checkout_job_python(work)
-    config = synthetic_onsite.write_settings(work / "config")
+    config = synthetic_onsite.write_settings(
+        work / "config",
+        environments={CHECKOUT_ENVIRONMENT: f"source {CHECKOUT / '.venv' / 'bin' / 'activate'}"},
+    )
     server = postgres.up()
     database = postgres.unique_database_name("nightly_e2e")
     env = {
@@ -613,8 +618,11 @@ def test_a_simulated_night_per_input_state_through_the_scheduler_with_one_late_m
             time.sleep(10)
         time.sleep(10)  # a second mail for a night would come with the scheduler's next loops
 
-    subjects = sorted(str(message["Subject"]) for message in mailbox.messages)
-    assert subjects == [f"WARNING: {night.isoformat()} is not closed yet" for night in STATE_NIGHTS]
+    # Exactly one mail per late night. (Unpausing also starts yesterday's scheduled night, which
+    # fails here for want of data and, not closed, gets its own mail: not counted below.)
+    subjects = Counter(str(message["Subject"]) for message in mailbox.messages)
+    for night in STATE_NIGHTS:
+        assert subjects[f"WARNING: {night.isoformat()} is not closed yet"] == 1, subjects
     assert {str(message["To"]) for message in mailbox.messages} == {"osa@lst.example"}
     for night, state in INPUT_STATES.items():
         run = runs[night.isoformat()]

@@ -9,18 +9,21 @@ without the ``overwrite`` param (refuse is in tests/e2e/test_mc_production.py).
   submits nothing;
 - a stage whose input directory does not exist fails when it is planned, naming the path and
   what to do, and submits nothing;
-- ``overwrite='overwrite'`` renames the old output aside (byte for byte) before submitting.
+- ``overwrite='overwrite'`` renames the old output aside (byte for byte) before submitting;
+- two runs whose ids sanitize alike (``rerun:1``, ``rerun+1``) keep both renamed-aside outputs
+  and their own run records, and a rename whose target exists fails the stage, replacing nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from support.operator_dags import run_production_dag, task_report, task_states
 from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.productions.naming import dag_id_for
+from lstflow.run_label import run_label
 from lstflow.slurm.hook import SlurmHook
 from lstflow_dev import localcluster
 
@@ -186,6 +190,63 @@ def test_overwrite_renames_old_outputs_aside_before_submitting(
     for path, digest in before.items():
         (aside,) = path.parent.glob(f"{path.name}.replaced-*")
         assert hashlib.sha256(aside.read_bytes()).hexdigest() == digest
+
+
+@pytest.fixture
+def run_ids(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Give the next ``dag.test()`` run the id a user would give with ``--run-id``."""
+    from airflow.models.dagrun import DagRun
+
+    def use(run_id: str) -> None:
+        monkeypatch.setattr(DagRun, "generate_run_id", staticmethod(lambda **_: run_id))
+
+    return use
+
+
+def test_runs_whose_ids_sanitize_alike_keep_every_output(
+    existing_outputs: ExistingOutputs, run_ids: Callable[[str], None]
+) -> None:
+    """Issue #15, attack 4: ``rerun:1`` then ``rerun+1`` with ``overwrite``, the second run's
+    rename replaced the first run's renamed-aside original (both labels were ``rerun_1``)."""
+    original = existing_outputs.digests()
+    conf = {"overwrite": "overwrite"}
+    run_ids("rerun:1")
+    run_production_dag(CHECKOUT / "dags", existing_outputs.prod_id, conf)
+    for path in existing_outputs.outputs:  # what the first run's jobs would have written
+        path.write_bytes(b"second result " + path.name.encode())
+    second = existing_outputs.digests()
+    run_ids("rerun+1")
+    run_production_dag(CHECKOUT / "dags", existing_outputs.prod_id, conf)
+
+    assert run_label("rerun:1") != run_label("rerun+1")
+    for path in existing_outputs.outputs:
+        kept = {
+            hashlib.sha256(aside.read_bytes()).hexdigest()
+            for aside in path.parent.glob(f"{path.name}.replaced-*")
+        }
+        assert kept == {original[path], second[path]}
+    runs = Path(os.environ["AIRFLOW__LSTFLOW__LOG_ROOT"]) / existing_outputs.prod_id / "runs"
+    assert {p.name for p in runs.iterdir()} == {run_label("rerun:1"), run_label("rerun+1")}
+
+
+def test_overwrite_never_replaces_an_output_already_renamed_aside(
+    existing_outputs: ExistingOutputs, run_ids: Callable[[str], None]
+) -> None:
+    path = existing_outputs.outputs[0]
+    aside = path.with_name(f"{path.name}.replaced-{run_label('rerun:1')}")
+    aside.write_bytes(b"renamed aside by an earlier try")
+    user = localcluster.cluster_env()["SLURM_SSH_USER"]
+    subprocess.run(["chown", f"{user}:{user}", str(aside)], check=True)
+    before = {**existing_outputs.digests(), aside: hashlib.sha256(aside.read_bytes()).hexdigest()}
+    run_ids("rerun:1")
+    state, run_id = run_production_dag(
+        CHECKOUT / "dags", existing_outputs.prod_id, {"overwrite": "overwrite"}
+    )
+    assert state == "failed"
+    assert task_states(dag_id_for(existing_outputs.prod_id), run_id)["merge_dl1"] == "failed"
+    assert existing_outputs.submissions() == 0
+    after = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in before}
+    assert after == before
 
 
 def test_missing_input_directory_fails_at_planning_with_the_path(

@@ -35,7 +35,7 @@ from support.slurm_counts import count_jobs_by_tag
 from support.stub_env import stub_names, write_stub_env
 
 from lstflow.productions.naming import dag_id_for
-from lstflow.productions.stage_operator import run_label
+from lstflow.run_label import run_label
 from lstflow.slurm.hook import SlurmHook
 from lstflow_dev import localcluster
 

@@ -2,13 +2,22 @@
 
 Expansion runs after the parse cache: the cache holds the text as written, and a changed
 environment takes effect without a re-parse.
+
+Only an allow-list is expanded: ``LSTFLOW_*`` and the names ``[lstflow] config_variables``
+of ``airflow.cfg`` (or ``AIRFLOW__LSTFLOW__CONFIG_VARIABLES``) defines. The Airflow processes'
+environment also holds secrets (``AIRFLOW__API_AUTH__JWT_SECRET``, ...): a path naming one would
+put it in a page or a job's command line. The names are read here without importing Airflow,
+so ``lstflow validate`` refuses what the DAG files refuse.
 """
 
 from __future__ import annotations
 
+import configparser
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 from lstflow.config.errors import ConfigIssue
@@ -23,12 +32,49 @@ from lstflow.config.model import (
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+ALLOWED_PREFIX = "LSTFLOW_"
+OPTION = "config_variables"
+OPTION_VARIABLE = "AIRFLOW__LSTFLOW__CONFIG_VARIABLES"
+
+
+def _names(text: str) -> frozenset[str]:
+    """The NAMEs of ``NAME = value`` lines (the option's format)."""
+    return frozenset(
+        name.strip() for line in text.splitlines() if (name := line.partition("=")[0]).strip()
+    )
+
+
+@cache
+def _option_in_file(path: str, mtime_ns: int) -> frozenset[str]:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(path)
+    except configparser.Error:
+        return frozenset()
+    return _names(parser.get("lstflow", OPTION, fallback=""))
+
+
+def allowed_variables(environ: Mapping[str, str]) -> frozenset[str]:
+    """The names besides ``LSTFLOW_*`` configs may use: those of ``[lstflow] config_variables``."""
+    if OPTION_VARIABLE in environ:
+        return _names(environ[OPTION_VARIABLE])
+    home = environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    path = os.path.join(home, "airflow.cfg")
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        return frozenset()
+    return _option_in_file(path, mtime)
+
+
 class _Expander:
-    """Expands strings, remembering each unset variable with where it was first used."""
+    """Expands strings, remembering each unset or refused variable with where it was used."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
+        self.allowed = allowed_variables(environ)
         self.unset: dict[str, list[str]] = {}
+        self.refused: dict[str, list[str]] = {}
 
     def __call__(self, value: str, yaml_path: str) -> str:
         if "${" not in value:
@@ -36,6 +82,9 @@ class _Expander:
 
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
+            if not name.startswith(ALLOWED_PREFIX) and name not in self.allowed:
+                self.refused.setdefault(name, []).append(yaml_path)
+                return match.group(0)
             if name in self.environ:
                 return self.environ[name]
             self.unset.setdefault(name, []).append(yaml_path)
@@ -44,7 +93,15 @@ class _Expander:
         return _VARIABLE.sub(substitute, value)
 
     def issues(self) -> list[ConfigIssue]:
-        issues = []
+        issues = [
+            ConfigIssue(
+                paths[0],
+                f"environment variable '{name}' may not be used in a config",
+                f"use a {ALLOWED_PREFIX}* variable, or define {name} in [lstflow] {OPTION} "
+                f"of airflow.cfg ('lstflow init --config-variable {name}=VALUE') if no secret",
+            )
+            for name, paths in self.refused.items()
+        ]
         for name, paths in self.unset.items():
             more = f" (and {len(paths) - 1} more places)" if len(paths) > 1 else ""
             issues.append(

@@ -12,10 +12,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from lstflow.config.cache import cache_file, read_cached, write_cached
+from lstflow.config.contained_files import (
+    MAX_LSTCHAIN_JSON_BYTES,
+    MAX_README_BYTES,
+    contained_issue,
+    outside_issue,
+)
 from lstflow.config.directory import names_ending
 from lstflow.config.envvars import expand_header, expand_production
 from lstflow.config.errors import ConfigError, ConfigIssue
 from lstflow.config.header_text import split_header
+from lstflow.config.lstchain_json import KEY as JSON_KEY
 from lstflow.config.lstchain_json import check_json_syntax, find_lstchain_config
 from lstflow.config.model import Loaded, ProductionConfig, ProductionHeader
 from lstflow.config.schema import build_header, build_production
@@ -64,6 +71,9 @@ def _parsed(
 ) -> tuple[Path, Loaded]:
     """The validated, unexpanded result of ``parse``, through the parse cache."""
     path = Path(os.path.abspath(path))
+    outside = outside_issue(path, path.parent, "")
+    if outside is not None:  # checked before reading: a YAML error would quote the target
+        raise ConfigError(path, [outside])
     try:
         stat = path.stat()
     except OSError as exc:
@@ -112,11 +122,18 @@ def _located(path: Path, loaded: Loaded, issues: list[ConfigIssue]) -> Loaded:
     lstchain_config, missing = find_lstchain_config(path.parent)
     if missing is not None:
         issues.append(missing)
-    elif lstchain_config is not None and (bad := check_json_syntax(lstchain_config)) is not None:
+    elif lstchain_config is not None:
+        contained = contained_issue(lstchain_config, path.parent, JSON_KEY, MAX_LSTCHAIN_JSON_BYTES)
+        if (bad := contained or check_json_syntax(lstchain_config)) is not None:
+            issues.append(bad)
+    readme = find_readme(path)
+    if readme is not None and (
+        bad := contained_issue(readme, readme.parent, "README", MAX_README_BYTES)
+    ):
         issues.append(bad)
     if issues:
         raise ConfigError(path, issues)
-    return replace(loaded, lstchain_config=lstchain_config, readme=find_readme(path))
+    return replace(loaded, lstchain_config=lstchain_config, readme=readme)
 
 
 def find_readme(path: Path) -> Path | None:

@@ -130,6 +130,12 @@ IGNORED_KEYS = {
     "batch_config": "lstmcpipe computes it and overwrites any value given",
 }
 PROD_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+#: Airflow's DAG ids hold 250 characters and a production's is ``mc_`` + its prod_id: a longer
+#: prod_id would be cut, and two of them could share one DAG.
+MAX_PROD_ID_LENGTH = 250 - len("mc_")
+#: A stage's planned work (its spec and array plan, about 700 bytes per entry) is stored in
+#: Airflow's metadata DB: 20,000 entries keep it under 16 MB, what MySQL's MEDIUMTEXT holds.
+MAX_ENTRIES = 20_000
 SLURM_OPTION_NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
 _INVALID = object()
 
@@ -374,6 +380,13 @@ def build_production(raw: object, path: Path) -> ProductionConfig:
     """The typed config of the document ``raw``; ``ConfigError`` lists all its problems."""
     check, top, stages_to_run = _check_header(raw, path)
     stages = _stages(check, top.get("stages"), stages_to_run)
+    entries = sum(len(stage_entries) for stage_entries in stages.values())
+    if entries > MAX_ENTRIES:
+        check.error(
+            "stages",
+            f"{entries:,} entries, more than the {MAX_ENTRIES:,} a production may have",
+            "split it into several productions (the largest real one has about 3,400)",
+        )
     if check.errors:
         raise ConfigError(path, check.errors)
     return ProductionConfig(
@@ -468,6 +481,12 @@ def _check_header(raw: object, path: Path) -> tuple[_Checker, dict[str, Any], tu
             "prod_id",
             f"'{prod_id}' may hold only letters, digits, '_', '.' and '-'",
             "rename it: it names the DAG and the log directories",
+        )
+    if isinstance(prod_id, str) and len(prod_id) > MAX_PROD_ID_LENGTH:
+        check.error(
+            "prod_id",
+            f"has {len(prod_id)} characters, more than the {MAX_PROD_ID_LENGTH} a DAG id allows",
+            "shorten it: the DAG id is 'mc_' + the prod_id, at most 250 characters",
         )
     if "prod_id" in raw and top.get("prod_id") is None:
         check.error("prod_id", "is empty", "write a production name, e.g. 20250101_v0.12.3_allsky")

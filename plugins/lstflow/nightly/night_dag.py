@@ -27,7 +27,6 @@ import datetime as dt
 import json
 from typing import Any
 
-import yaml
 from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
 
 from lstflow.nightly.night_alert import night_not_closed_alert
@@ -49,7 +48,15 @@ from lstflow.nightly.step_operator import (
 )
 from lstflow.nightly.timetable import NightTimetable
 from lstflow.onsite.rfmodels import NSB_LEVELS
-from lstflow.onsite.settings import BOOLEAN_VERSION_KEYS, INPUT_STATES, VERSION_KEYS
+from lstflow.onsite.settings import (
+    BOOLEAN_VERSION_KEYS,
+    CHOICE_LISTS,
+    INPUT_STATES,
+    NAME_PATTERN,
+    VERSION_KEYS,
+    default_rf_models,
+    read_choices,
+)
 from lstflow.product_base.assets import models_asset
 from lstflow.product_base.options import slurm_task_settings, ssh_conn_id
 from lstflow.product_base.task_retries import TASK_RETRIES
@@ -65,18 +72,16 @@ FIRST_NIGHT = dt.datetime(2019, 11, 1, tzinfo=dt.UTC)  # before any night worth 
 
 _VERSION_DOCS = {
     "prod_id": "Analysis version; names every output directory (e.g. v0.12.3).",
-    "environment": "Shell line run before each job, e.g. 'source /envs/lstchain/bin/activate'.",
-    "dl1a_config": "lstchain config of R0→DL1a (relative to the onsite base, or absolute).",
-    "dl2_config": "lstchain config of DL1→DL2 (relative to the onsite base, or absolute).",
-    "rf_models_dir": "Root of the RF models: <dir>/<mc_prod>nsb_tuning_X.XX/dec_NNNN.",
-    "mc_prod": "RF-model directory prefix (the MC production).",
+    "environment": "Analysis environment jobs run in: a name from the onsite config's list.",
+    "dl1a_config": "lstchain config of R0→DL1a: a name from the onsite config's list.",
+    "dl2_config": "lstchain config of DL1→DL2: a name from the onsite config's list.",
+    "rf_models": "RF model set (MC production) of DL2: a name from the onsite config's list.",
     "calibration_version": "Version directory of the Cat-A calibration files.",
     "store_image_dl1ab": "Keep images in DL1b files.",
     "input_state": "What the night's R0 data are: legacy_raw, gain_selected or catA_calibrated.",
     "apply_catB_calibration": "Cat-B calibration per DATA run, applied by lstchain_dl1ab.",
     "use_ff_heuristic_gain_selection": "Gain selection identifies flat-field events itself.",
 }
-_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
 
 
 NIGHT_PARAM = "night"
@@ -84,7 +89,12 @@ NIGHT_PARAM = "night"
 
 def nightly_params() -> dict[str, Param]:
     """``night`` (a date picker), ``simulate`` and one optional override per analysis-version
-    key (empty = config)."""
+    key (empty = config).
+
+    The environment, configs and RF models are enums of the onsite config's reviewed names;
+    the planner checks every value again (a conf can bypass the trigger form's schema).
+    """
+    choices, _defaults = read_choices(onsite_config())
     params = {
         NIGHT_PARAM: Param(
             None,
@@ -106,7 +116,10 @@ def nightly_params() -> dict[str, Param]:
         kind = "boolean" if key in BOOLEAN_VERSION_KEYS else "string"
         schema: dict[str, Any] = {"type": ["null", kind]}
         if key in ("prod_id", "calibration_version"):
-            schema["pattern"] = _NAME_PATTERN
+            # '(?!\n)$': a whole-string match in both Python (jsonschema) and the form's JS.
+            schema["pattern"] = rf"^{NAME_PATTERN.pattern}(?!\n)$"
+        if key in CHOICE_LISTS:
+            schema["enum"] = [None, *choices.names(key)]
         if key == "input_state":
             schema["enum"] = [None, *INPUT_STATES]
         params[key] = Param(
@@ -154,7 +167,8 @@ def _accounting(hook: SlurmHook, job_ids: list[str]) -> tuple[ElementStates, str
 def plan_night_task() -> list[int]:
     """Validate the conf, plan the night and log it; returns the DATA runs to map over."""
     context = get_current_context()
-    _check_conf_keys(context["dag_run"].conf, set(context["params"]))
+    # The DAG's declared params: the context's params also hold every key the conf added.
+    _check_conf_keys(context["dag_run"].conf, set(context["dag"].params))
     plan = NightRequest.from_context(context).tasks().plan
     print(json.dumps(plan.to_json(), indent=1))
     return [run.run_id for run in plan.data_runs]
@@ -191,11 +205,10 @@ def night_status_task() -> dict[str, Any]:
 def rf_model_assets() -> list[Asset]:
     """The MC productions the DL2 step takes its RF models from: one per NSB level of the
     configured ``mc_prod`` grid (``<mc_prod>nsb_tuning_X.XX``), as their train_pipe names them."""
-    version = yaml.safe_load(onsite_config().read_text()).get("version") or {}
-    mc_prod = version.get("mc_prod")
-    if not isinstance(mc_prod, str) or not mc_prod:
+    models = default_rf_models(onsite_config())
+    if models is None:
         return []
-    return [models_asset(f"{mc_prod}nsb_tuning_{level:.2f}") for level in NSB_LEVELS]
+    return [models_asset(f"{models.mc_prod}nsb_tuning_{level:.2f}") for level in NSB_LEVELS]
 
 
 def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:

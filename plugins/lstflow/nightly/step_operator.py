@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk.exceptions import AirflowSkipException
 
 from lstflow.nightly.night_options import onsite_base, onsite_config
@@ -21,6 +23,7 @@ from lstflow.onsite.settings import VERSION_KEYS, build_version, load_settings
 from lstflow.onsite.tasks import JobMode, NightTasks
 from lstflow.product_base.options import job_python
 from lstflow.slurm.operator import SlurmArrayOperator
+from lstflow.slurm.reports import SlurmReport
 from lstflow.workitems import ArraySpec, WorkItem
 
 StepItems = Callable[[NightTasks, int], tuple[WorkItem, ...]]
@@ -107,6 +110,29 @@ SUBRUN_STEPS = ("r0_to_dl1", "dl1ab", "datacheck_subrun")
 CALIBRATION_STEPS = ("drs4_baseline", "charge_calibration")
 
 
+class CalibrationAction(Enum):
+    """What a night's calibration step does with a calibration run (see ``calibration_action``)."""
+
+    BUILD = "build"
+    WAIT = "wait"
+    USE = "use"
+
+
+def calibration_action(
+    night: dt.date, owner: dt.date, *, to_build: bool, owner_active: bool, simulate: bool
+) -> CalibrationAction:
+    """Only the night that owns a calibration run (the night it was taken) builds its file.
+
+    A later night borrowing it (the look-back) while the owner's DAG run is queued or running
+    waits for the file, or in simulate mode (where no file is ever made) uses it as is: two
+    nights planned at once (``max_active_runs=2``) used to build the same file twice. A borrower
+    whose owner is not being processed builds it itself, as before.
+    """
+    if not to_build or night == owner or not owner_active:
+        return CalibrationAction.BUILD
+    return CalibrationAction.USE if simulate else CalibrationAction.WAIT
+
+
 class NightStepOperator(SlurmArrayOperator):
     """One step of the night (``run_id`` set for per-run steps) as Slurm job arrays.
 
@@ -127,6 +153,51 @@ class NightStepOperator(SlurmArrayOperator):
         super().__init__(**kwargs)
         self.step = step
         self.run_id = run_id
+
+    def execute(self, context: Any, event: Any = None) -> Any:
+        """Calibration steps first decide who builds (``calibration_action``); a waiting step
+        defers for one poll interval and decides again (no worker slot meanwhile)."""
+        if self.step in CALIBRATION_STEPS:
+            request = NightRequest.from_context(context)
+            tasks = request.tasks()
+            run = tasks.plan.drs4 if self.step == "drs4_baseline" else tasks.plan.pedcal
+            owner_date = dt.datetime.combine(run.night, dt.time(), dt.UTC)
+            to_build = bool(NIGHT_STEPS[self.step](tasks, 0))
+            # Asked only of a borrower with work to do: the owner never needs the answer.
+            owner_active = (
+                to_build
+                and run.night != request.night
+                and context["ti"].get_dr_count(
+                    dag_id=context["dag"].dag_id,
+                    logical_dates=[owner_date],
+                    states=["queued", "running"],
+                )
+                > 0
+            )
+            action = calibration_action(
+                request.night,
+                run.night,
+                to_build=to_build,
+                owner_active=owner_active,
+                simulate=request.simulate,
+            )
+            name = tasks.array_spec(self.step, ()).name
+            if action is not CalibrationAction.BUILD:
+                self.log.info(
+                    "%s: calibration run %d belongs to night %s, whose DAG run builds it: %s",
+                    name,
+                    run.run_id,
+                    run.night,
+                    "waiting for its file" if action is CalibrationAction.WAIT else "using it",
+                )
+            if action is CalibrationAction.USE:
+                return SlurmReport.nothing_to_do(name).to_json()
+            if action is CalibrationAction.WAIT:
+                self.defer(
+                    trigger=TimeDeltaTrigger(dt.timedelta(seconds=self.poll.poll_interval)),
+                    method_name="execute",
+                )
+        return super().execute(context)
 
     def build_array_spec(self, context: Any) -> ArraySpec:
         tasks = NightRequest.from_context(context).tasks()

@@ -86,7 +86,7 @@ def choose_rf_model(
     if not lines:
         raise PlanningError(
             f"run {run_id}: no dec_NNNN model directory in {nsb_dir}. Fix: install the RF models "
-            f"of NSB tuning {level:.2f} or set rf_models_dir / mc_prod of the analysis version"
+            f"of NSB tuning {level:.2f} or pick another rf_models set of the onsite config"
         )
     north = declination >= LST1_LATITUDE_DEG
     same_side = [line for line in lines if (line[0] >= LST1_LATITUDE_DEG) == north]

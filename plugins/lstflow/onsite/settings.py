@@ -2,10 +2,15 @@
 version of a DAG run.
 
 Every path of the config is relative to the onsite base directory, given by the environment
-variable ``LSTFLOW_ONSITE_BASE`` (or an absolute path). The *analysis version* (lstchain
-environment, prod_id, configs, RF models) has defaults in the config and is overridden per DAG
+variable ``LSTFLOW_ONSITE_BASE``, and must stay inside it. The *analysis version* (prod_id,
+lstchain environment, configs, RF models) has defaults in the config and is overridden per DAG
 run: a release reprocessing is one backfill with a new ``prod_id``, and because every output
 directory contains the prod_id, a new version never touches the previous version's outputs.
+
+Whoever may trigger the nightly DAG is not trusted with commands or paths: a DAG-run conf picks
+the environment, the lstchain configs and the RF model set *by name* among the config's
+``environments``, ``lstchain_configs`` and ``rf_models`` (reviewed like production configs);
+names and prod_ids are matched whole (``fullmatch``), so no trailing newline slips through.
 """
 
 from __future__ import annotations
@@ -28,7 +33,15 @@ BASE_ENV_VAR = "LSTFLOW_ONSITE_BASE"
 # Package data; a site points ``[lstflow] onsite_config`` at its own copy (with its exclusions).
 DEFAULT_SETTINGS_PATH = package_file("lstflow.onsite", "defaults", "lst1_onsite.yaml")
 
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+#: A directory name: prod_id, calibration version, MC production prefix, choice names.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+#: The config's lists of reviewed choices, and the version key that picks from each.
+CHOICE_LISTS = {
+    "environment": "environments",
+    "dl1a_config": "lstchain_configs",
+    "dl2_config": "lstchain_configs",
+    "rf_models": "rf_models",
+}
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,38 @@ BOOLEAN_VERSION_KEYS = (
     "apply_catB_calibration",
     "use_ff_heuristic_gain_selection",
 )
-VERSION_KEYS: tuple[str, ...] = tuple(f.name for f in fields(AnalysisVersion))
+#: The keys a DAG-run conf may set: names, flags and an input state, never a command or a path.
+VERSION_KEYS: tuple[str, ...] = (
+    "prod_id",
+    "environment",
+    "dl1a_config",
+    "dl2_config",
+    "rf_models",
+    "calibration_version",
+    "input_state",
+    *BOOLEAN_VERSION_KEYS,
+)
+
+
+@dataclass(frozen=True)
+class RFModelSet:
+    """RF models of one MC production: ``<directory>/<mc_prod>nsb_tuning_X.XX/dec_NNNN``."""
+
+    directory: str
+    mc_prod: str
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The reviewed options a DAG-run conf picks from by name."""
+
+    environments: Mapping[str, tuple[tuple[str, ...], ...]]
+    lstchain_configs: Mapping[str, str]
+    rf_models: Mapping[str, RFModelSet]
+
+    def names(self, key: str) -> tuple[str, ...]:
+        """The names a version key (``environment``, ``dl1a_config``, ...) may take."""
+        return tuple(getattr(self, CHOICE_LISTS[key]))
 
 
 @dataclass(frozen=True)
@@ -107,12 +151,25 @@ class OnsiteSettings:
     calibration_filters: int
     exclusions_file: Path
     resources: StepResources
+    choices: Choices
     version_defaults: Mapping[str, Any]
 
     def path(self, relative: str) -> Path:
-        """A config path: absolute as given, else below the base."""
-        candidate = Path(relative)
-        return candidate if candidate.is_absolute() else self.base / candidate
+        """A config path below the base (validated relative when the config was loaded)."""
+        return self.base / relative
+
+    def inside_base(self, relative: str, source: str, key: str) -> str:
+        """``relative`` below the base, refused when a symlink takes it out of the base."""
+        path = self.path(relative)
+        base = self.base.resolve()
+        if not path.resolve().is_relative_to(base):
+            raise OnsiteConfigError(
+                source,
+                key,
+                f"{path} resolves to {path.resolve()}, outside the onsite base {base}",
+                "keep configs and models inside the onsite base (no symlink out of it)",
+            )
+        return str(path)
 
 
 def _mapping(data: Any, source: str, key: str) -> dict[str, Any]:
@@ -138,14 +195,28 @@ def _string(data: Mapping[str, Any], source: str, key: str, prefix: str = "") ->
     return value
 
 
-def _relative_dir(data: Mapping[str, Any], source: str, key: str) -> str:
-    value = _string(data, source, key, "layout.")
-    if Path(value).is_absolute() or ".." in Path(value).parts:
+def _relative_path(value: str, source: str, key: str) -> str:
+    if Path(value).is_absolute() or ".." in Path(value).parts or "\n" in value:
         raise OnsiteConfigError(
             source,
-            f"layout.{key}",
+            key,
             f"{value!r} is not a path inside the base",
             f"give a relative path below ${BASE_ENV_VAR}",
+        )
+    return value
+
+
+def _relative_dir(data: Mapping[str, Any], source: str, key: str) -> str:
+    return _relative_path(_string(data, source, key, "layout."), source, f"layout.{key}")
+
+
+def _name(value: Any, source: str, key: str) -> str:
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        raise OnsiteConfigError(
+            source,
+            key,
+            f"{value!r} cannot be a directory name",
+            "use letters, digits and '._+-' only (e.g. v0.12.3)",
         )
     return value
 
@@ -173,7 +244,7 @@ def _resources(data: Any, source: str, key: str) -> Resources:
     return Resources(**block)
 
 
-def _environment(value: Any, source: str) -> tuple[tuple[str, ...], ...]:
+def _environment(value: Any, source: str, key: str) -> tuple[tuple[str, ...], ...]:
     if value in (None, "", []):
         return ()
     if isinstance(value, str):
@@ -185,10 +256,65 @@ def _environment(value: Any, source: str) -> tuple[tuple[str, ...], ...]:
         return tuple(tuple(line) for line in value)
     raise OnsiteConfigError(
         source,
-        "environment",
+        key,
         f"cannot use {value!r}",
         "give one shell line ('source /envs/lstchain/bin/activate') or a list of argv lists",
     )
+
+
+def _named(data: Any, source: str, key: str) -> dict[str, Any]:
+    block = _mapping(data if data is not None else {}, source, key)
+    for name in block:
+        _name(name, source, f"{key}.{name}")
+    return block
+
+
+def _rf_model_set(value: Any, source: str, key: str) -> RFModelSet:
+    block = _mapping(value, source, key)
+    if set(block) != {"dir", "mc_prod"}:
+        raise OnsiteConfigError(
+            source, key, f"has keys {sorted(block)}", "give exactly 'dir' and 'mc_prod'"
+        )
+    directory = _relative_path(_string(block, source, "dir", f"{key}."), source, f"{key}.dir")
+    return RFModelSet(directory, _name(block["mc_prod"], source, f"{key}.mc_prod"))
+
+
+def _choices(data: Mapping[str, Any], source: str) -> Choices:
+    environments = _named(data.get("environments"), source, "environments")
+    configs = _named(data.get("lstchain_configs"), source, "lstchain_configs")
+    rf_models = _named(data.get("rf_models"), source, "rf_models")
+    return Choices(
+        environments={
+            name: _environment(value, source, f"environments.{name}")
+            for name, value in environments.items()
+        },
+        lstchain_configs={
+            name: _relative_path(
+                _string(configs, source, name, "lstchain_configs."),
+                source,
+                f"lstchain_configs.{name}",
+            )
+            for name in configs
+        },
+        rf_models={
+            name: _rf_model_set(value, source, f"rf_models.{name}")
+            for name, value in rf_models.items()
+        },
+    )
+
+
+def _choice(choices: Choices, merged: Mapping[str, Any], key: str, source: str) -> str:
+    value = merged.get(key)
+    names = choices.names(key)
+    if value not in names:
+        listed = f"the config's {CHOICE_LISTS[key]}"
+        raise OnsiteConfigError(
+            source,
+            key,
+            f"{value!r} is not one of {listed} {list(names)}",
+            f"pick a name from {listed}; new ones are added to the onsite config by review",
+        )
+    return str(value)
 
 
 def build_version(
@@ -198,8 +324,8 @@ def build_version(
 ) -> AnalysisVersion:
     """The analysis version of a run: config defaults, then ``overrides`` (the DAG-run conf).
 
-    Config paths (dl1a/dl2 configs, RF models) are resolved against the base, so a conf may give
-    them relative to the onsite tree or absolute.
+    The environment, lstchain configs and RF models are names of the config's reviewed choices;
+    their paths must resolve inside the onsite base.
     """
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(VERSION_KEYS))
@@ -213,14 +339,15 @@ def build_version(
         return source if key in overrides else settings.source
 
     for key in ("prod_id", "calibration_version"):
-        value = _string(merged, origin(key), key)
-        if not _NAME_PATTERN.match(value):
-            raise OnsiteConfigError(
-                origin(key),
-                key,
-                f"{value!r} cannot be a directory name",
-                "use letters, digits and '._+-' only (e.g. v0.12.3)",
-            )
+        _name(_string(merged, origin(key), key), origin(key), key)
+    choices = settings.choices
+    chosen = {key: _choice(choices, merged, key, origin(key)) for key in CHOICE_LISTS}
+    models = choices.rf_models[chosen["rf_models"]]
+
+    def config_path(key: str) -> str:
+        relative = choices.lstchain_configs[chosen[key]]
+        return settings.inside_base(relative, settings.source, f"lstchain_configs.{chosen[key]}")
+
     booleans = {key: merged.get(key, False) for key in BOOLEAN_VERSION_KEYS}
     for key, flag in booleans.items():
         if not isinstance(flag, bool):
@@ -238,21 +365,15 @@ def build_version(
             f"unknown input state {input_state!r}",
             f"use one of {list(INPUT_STATES)}",
         )
-    mc_prod = merged.get("mc_prod", "")
-    if not isinstance(mc_prod, str):
-        raise OnsiteConfigError(
-            origin("mc_prod"),
-            "mc_prod",
-            f"expected a string, got {mc_prod!r}",
-            "set mc_prod to the RF-model directory prefix",
-        )
     return AnalysisVersion(
         prod_id=merged["prod_id"],
-        environment=_environment(merged.get("environment"), origin("environment")),
-        dl1a_config=str(settings.path(_string(merged, origin("dl1a_config"), "dl1a_config"))),
-        dl2_config=str(settings.path(_string(merged, origin("dl2_config"), "dl2_config"))),
-        rf_models_dir=str(settings.path(_string(merged, origin("rf_models_dir"), "rf_models_dir"))),
-        mc_prod=mc_prod,
+        environment=choices.environments[chosen["environment"]],
+        dl1a_config=config_path("dl1a_config"),
+        dl2_config=config_path("dl2_config"),
+        rf_models_dir=settings.inside_base(
+            models.directory, settings.source, f"rf_models.{chosen['rf_models']}.dir"
+        ),
+        mc_prod=models.mc_prod,
         calibration_version=merged["calibration_version"],
         input_state=input_state,
         **booleans,
@@ -288,6 +409,7 @@ def load_settings(
         ) from exc
     data = _mapping(raw, source, "<top level>")
     known = {"telescope", "layout", "calibration", "exclusions", "resources", "version"}
+    known |= set(CHOICE_LISTS.values())
     unknown = sorted(set(data) - known)
     if unknown:
         raise OnsiteConfigError(source, unknown[0], "unknown key", f"use only {sorted(known)}")
@@ -315,7 +437,27 @@ def load_settings(
                 for f in fields(StepResources)
             }
         ),
+        choices=_choices(data, source),
         version_defaults=version,
     )
+    unknown = sorted(set(version) - set(VERSION_KEYS))
+    if unknown:
+        raise OnsiteConfigError(
+            source, f"version.{unknown[0]}", "not an analysis-version key", f"use {VERSION_KEYS}"
+        )
     build_version(settings, source=source)  # fail at load time, not in the first DAG run
     return settings
+
+
+def read_choices(path: Path = DEFAULT_SETTINGS_PATH) -> tuple[Choices, Mapping[str, Any]]:
+    """The reviewed choices and version defaults of a config, without its base (parse time:
+    the DAG's trigger form lists the names; ``load_settings`` validates the rest at run time)."""
+    source = str(path)
+    data = _mapping(yaml.safe_load(path.read_text()), source, "<top level>")
+    return _choices(data, source), _mapping(data.get("version") or {}, source, "version")
+
+
+def default_rf_models(path: Path = DEFAULT_SETTINGS_PATH) -> RFModelSet | None:
+    """The RF model set the config's version defaults pick, ``None`` if it names none."""
+    choices, version = read_choices(path)
+    return choices.rf_models.get(str(version.get("rf_models")))

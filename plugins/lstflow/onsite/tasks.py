@@ -201,6 +201,7 @@ class NightTasks:
                 )
                 argv = lstchain_argv.gain_selection(stream_files[0], paths.r0_dir, log, heuristic)
                 what = "gain selection"
+                outputs = (*outputs, log)  # its directory is made before the job runs
             else:
                 argv = lstchain_argv.copy_r0(stream_files, paths.r0_dir)
                 what = f"copy ({raw.run_type}, streams {list(raw.streams)})"

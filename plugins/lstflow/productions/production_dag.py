@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
+from lstflow.config.contained_files import read_readme
 from lstflow.config.model import ProductionHeader
 from lstflow.config.parts import ProductionParts
 from lstflow.product_base.assets import models_asset
@@ -97,7 +98,7 @@ def production_doc(production: ProductionParts[ProductionHeader]) -> str:
     """The default config's README, and the list of configs when there are several."""
     default = production.default
     if default.readme is not None:
-        doc = default.readme.read_text(errors="replace")
+        doc = read_readme(default.readme)
     else:
         doc = f"Production `{production.prod_id}` from `{default.path}` (no README.md)."
     if len(production.configs) > 1:

@@ -28,7 +28,8 @@ from airflow.sdk import BaseOperator
 from lstflow.config.model import PATH_FIELDS, ProductionConfig
 from lstflow.jobs.provenance import software_versions
 from lstflow.product_base.options import log_root
-from lstflow.productions.stage_operator import load_for_run, run_label
+from lstflow.productions.stage_operator import load_for_run
+from lstflow.run_label import run_label
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.hook import ElementId, ElementStatus, SlurmHook
 from lstflow.slurm.reports import pull_report

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,8 @@ from lstflow.product_base.options import (
     slurm_task_settings,
 )
 from lstflow.productions.dry_run import DryRunPreview
-from lstflow.slurm.cluster_files import ClusterFiles
+from lstflow.run_label import run_label
+from lstflow.slurm.cluster_files import ClusterFiles, TargetExists
 from lstflow.slurm.operator import SlurmArrayOperator
 from lstflow.slurm.reports import SlurmReport
 from lstflow.stages.base import PlanContext, StagePlan
@@ -41,11 +41,6 @@ from lstflow.workitems import ArraySpec, WorkItem
 
 CONFIG_PARAM = "config"
 SHOWN_EXISTING = 10
-
-
-def run_label(run_id: str) -> str:
-    """A run id made safe for file names (run ids hold ':' and '+')."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
 @dataclass(frozen=True)
@@ -230,7 +225,13 @@ class ProductionStageOperator(SlurmArrayOperator):
                 "" if remaining else ": nothing to submit, the stage is already done",
             )
             return remaining
-        files.move_aside(sorted(existing), f".replaced-{label}")
+        try:
+            files.move_aside(sorted(existing), f".replaced-{label}")
+        except TargetExists as error:
+            raise AirflowFailException(
+                f"{self.stage}: {error}; an output renamed aside is never replaced, so nothing "
+                "was submitted. Move that file away by hand, or trigger with overwrite='skip'."
+            ) from None
         self.log.info("%s: renamed %d existing output(s) aside", self.stage, len(existing))
         return tuple(items)
 

@@ -65,6 +65,32 @@ def _stdin(paths: Iterable[str]) -> bytes:
     return "".join(f"{path}\0" for path in paths).encode()
 
 
+#: Exit status of ``no_clobber_moves`` when a target exists: nothing past it was moved.
+TARGET_EXISTS = 17
+
+
+class TargetExists(RuntimeError):
+    """A rename aside found its target taken: nothing was replaced."""
+
+
+def no_clobber_moves(moves: Sequence[tuple[str, str]]) -> str:
+    """One shell line renaming each ``(source, target)``, never replacing an existing target.
+
+    An existing target (or a source ``mv -n`` left in place) stops the line with
+    ``TARGET_EXISTS`` and names the path.
+    """
+    steps = []
+    for source, target in moves:
+        src, dst = shlex.quote(source), shlex.quote(target)
+        message = shlex.quote(f"{source} not renamed: {target} exists or mv failed")
+        refuse = f"{{ echo {message} >&2; exit {TARGET_EXISTS}; }}"
+        steps.append(
+            f"{{ [ ! -e {dst} ] && [ ! -L {dst} ] && mv -n -- {src} {dst} && [ ! -e {src} ]; }}"
+            f" || {refuse}"
+        )
+    return "; ".join(steps)
+
+
 class ClusterFiles:
     """List, test, measure, read (bounded), write and create files on the cluster."""
 
@@ -143,12 +169,14 @@ class ClusterFiles:
             self.hook.check("xargs -0 mkdir -p --", stdin=_stdin(paths))
 
     def move_aside(self, paths: Sequence[str], suffix: str) -> None:
-        """Rename each path to ``<path><suffix>``: outputs are never deleted."""
-        if paths:
-            moves = " && ".join(
-                f"mv -- {shlex.quote(path)} {shlex.quote(path + suffix)}" for path in paths
-            )
-            self.hook.check(moves)
+        """Rename each path to ``<path><suffix>``: outputs are never deleted, and a target
+        that exists is never replaced (``TargetExists``; the paths before it were moved)."""
+        if not paths:
+            return
+        result = self.hook.run(no_clobber_moves([(path, path + suffix) for path in paths]))
+        if result.exit_status == TARGET_EXISTS:
+            raise TargetExists(result.stderr.strip())
+        result.raise_for_status()
 
     def tail(self, paths: Sequence[str], lines: int = 20) -> dict[str, str]:
         """The last ``lines`` lines of each file, in one SSH call; missing files give ''."""

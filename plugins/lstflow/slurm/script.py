@@ -17,7 +17,7 @@ from lstflow.package_data import template_loader
 from lstflow.workitems import WorkItem
 
 TEMPLATE_NAME = "array.sbatch.j2"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @cache
@@ -48,8 +48,10 @@ def render_array_script(
     env: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The script whose element ``i`` runs ``items[i].argv`` after ``prologue`` with ``env``."""
+    if not name.isprintable():  # a newline would end the script's comment line that names it
+        raise ValueError(f"array name {name!r} holds a newline or control character")
     for key, _ in env:
-        if not _ENV_NAME.match(key):
+        if not _ENV_NAME.fullmatch(key):
             raise ValueError(
                 f"array {name!r}: environment variable name {key!r} is not a valid shell name; "
                 "use letters, digits and '_' (not starting with a digit)"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from lstflow.slurm.parsing import SACCT_FIELDS, SQUEUE_FORMAT
 from lstflow.workitems import RESERVED_OPTIONS
 
-_OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_OPTION_NAME = re.compile(r"[a-z][a-z0-9-]*")
 _PURGED = "Invalid job id specified"
 
 
@@ -57,7 +57,7 @@ class SbatchRequest:
         """Resources first and lstflow's own options last (they win)."""
         argv = ["sbatch", "--parsable"]
         for name, value in self.options:
-            if not _OPTION_NAME.match(name) or name in RESERVED_OPTIONS:
+            if not _OPTION_NAME.fullmatch(name) or name in RESERVED_OPTIONS:
                 raise ValueError(
                     f"sbatch option {name!r} cannot be set from resources; use a plain long "
                     f"option name other than {', '.join(sorted(RESERVED_OPTIONS))}"

@@ -89,6 +89,16 @@ def runs_of(dag_id: str, limit: int = 20) -> list[RunInfo]:
         return [_run_info(run) for run in rows]
 
 
+def run_exists(dag_id: str, run_id: str) -> bool:
+    """Whether the metadata DB holds this run: checked before a page reads its cluster files,
+    so made-up run ids cost no SSH connection."""
+    with create_session() as session:
+        found = session.scalar(
+            select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id).limit(1)
+        )
+        return found is not None
+
+
 def run_tasks(dag_id: str, run_id: str) -> dict[str, TaskRecord]:
     """Every (unmapped) task of a run with its XComs and the plans the Slurm operator stored."""
     with create_session() as session:

@@ -1,6 +1,8 @@
 """lstflow's FastAPI app, mounted by the api-server under ``URL_PREFIX`` behind Airflow's auth.
 
-Every route depends on ``require_dag_reader``: the api-server does not protect plugin apps.
+Every route depends on ``require_user`` (the api-server does not protect plugin apps) and checks
+the DAG it shows through ``DagAccess``: a production's page its DAG, the Nights page the nightly
+DAG; the Productions list keeps the DAGs the user may read.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from lstflow.productions.naming import dag_id_for
 from lstflow.ui import views
-from lstflow.ui.auth import refuse_or_login, require_dag_reader
+from lstflow.ui.auth import DagAccessDep, refuse_or_login, require_user
 from lstflow.ui.nights import NIGHTLY_DAG_ID
 from lstflow.ui.plugin import URL_PREFIX
 from lstflow.ui.production_rows import invalid_entry_rows, production_for_dag, read_library
@@ -53,7 +56,7 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="lstflow",
         description="Productions, nights and provenance of the LST-1 analysis chain",
-        dependencies=[require_dag_reader()],
+        dependencies=[require_user()],
         # FastAPI's docs routes would bypass the app's dependencies: none are served.
         docs_url=None,
         redoc_url=None,
@@ -75,15 +78,19 @@ def create_app() -> FastAPI:
         return RedirectResponse(f"{_bases(request)['base']}/productions")
 
     @app.get("/productions", response_class=HTMLResponse)
-    def productions(request: Request) -> HTMLResponse:
-        return _page(request, "productions.html", views.productions_page())
+    def productions(request: Request, access: DagAccessDep) -> HTMLResponse:
+        return _page(request, "productions.html", views.productions_page(access.readable))
 
     @app.get("/productions/{prod_id}", response_class=HTMLResponse)
-    def production(request: Request, prod_id: str, run_id: str | None = None) -> HTMLResponse:
+    def production(
+        request: Request, access: DagAccessDep, prod_id: str, run_id: str | None = None
+    ) -> HTMLResponse:
+        access.check(dag_id_for(prod_id))
         return _page(request, "production.html", views.production_page(prod_id, run_id))
 
     @app.get("/productions/{prod_id}/plots/{name}")
-    def plot(prod_id: str, name: str) -> Response:
+    def plot(access: DagAccessDep, prod_id: str, name: str) -> Response:
+        access.check(dag_id_for(prod_id))
         return Response(
             views.plot_bytes(prod_id, name),
             media_type="image/png",
@@ -91,21 +98,27 @@ def create_app() -> FastAPI:
         )
 
     @app.get("/productions/{prod_id}/provenance.json")
-    def provenance(prod_id: str, run_id: str) -> JSONResponse:
+    def provenance(access: DagAccessDep, prod_id: str, run_id: str) -> JSONResponse:
+        access.check(dag_id_for(prod_id))
         return JSONResponse(views.provenance_document(prod_id, run_id))
 
     @app.get("/nights", response_class=HTMLResponse)
-    def nights(request: Request) -> HTMLResponse:
+    def nights(request: Request, access: DagAccessDep) -> HTMLResponse:
+        access.check(NIGHTLY_DAG_ID)
         return _page(request, "nights.html", views.nights_page())
 
     @app.get("/dags/{dag_id}", include_in_schema=False)
-    def dag_link(request: Request, dag_id: str) -> RedirectResponse:
+    def dag_link(request: Request, access: DagAccessDep, dag_id: str) -> RedirectResponse:
         """Where the DAG tab of the Airflow UI lands: the production's page, or the nights."""
+        access.check(dag_id)
         return RedirectResponse(_page_of_dag(request, dag_id, None))
 
     @app.get("/dags/{dag_id}/runs/{run_id}", include_in_schema=False)
-    def run_link(request: Request, dag_id: str, run_id: str) -> RedirectResponse:
+    def run_link(
+        request: Request, access: DagAccessDep, dag_id: str, run_id: str
+    ) -> RedirectResponse:
         """Where the DAG-run tab lands (the run id is a path part: it holds '+' and ':')."""
+        access.check(dag_id)
         return RedirectResponse(_page_of_dag(request, dag_id, run_id))
 
     return app

@@ -9,16 +9,15 @@ the cluster leave the plan's numbers as they are.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Sequence
 
-from lstflow.product_base.options import ssh_conn_id
+from lstflow.ui.cluster_access import BoundedCache, cluster_lock, shared_hook
 
 CACHE_SECONDS = 15.0
 log = logging.getLogger(__name__)
-_cache: dict[tuple[str, ...], tuple[float, dict[str, str]]] = {}
-_lock = threading.Lock()
+_cache: BoundedCache[dict[str, str]] = BoundedCache(
+    CACHE_SECONDS, max_entries=256, max_size=1_000_000, size=len
+)
 
 
 def element_states(job_ids: Sequence[str]) -> dict[str, str]:
@@ -26,22 +25,15 @@ def element_states(job_ids: Sequence[str]) -> dict[str, str]:
     key = tuple(sorted(set(job_ids)))
     if not key:
         return {}
-    now = time.monotonic()
-    with _lock:
-        hit = _cache.get(key)
-    if hit is not None and now - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    states = _query(key)
-    with _lock:
-        _cache[key] = (now, states)
-    return states
+    return _cache.get(key, lambda: _query(key))
 
 
 def _query(job_ids: Sequence[str]) -> dict[str, str]:
-    from lstflow.slurm.hook import SlurmCommandError, SlurmHook, SlurmOutputError
+    from lstflow.slurm.hook import SlurmCommandError, SlurmOutputError
 
     try:
-        states = SlurmHook(ssh_conn_id()).element_states(list(job_ids))
+        with cluster_lock:
+            states = shared_hook().element_states(list(job_ids))
         return {str(element): str(status.state) for element, status in states.items()}
     except (OSError, SlurmCommandError, SlurmOutputError) as error:
         log.warning("lstflow UI: no live Slurm states for jobs %s: %s", ",".join(job_ids), error)

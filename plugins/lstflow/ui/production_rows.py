@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lstflow.config import ConfigError, load_header, load_library
+from lstflow.config.contained_files import read_readme
 from lstflow.config.library import Library
 from lstflow.config.model import ProductionConfig
 from lstflow.config.parts import ProductionParts
@@ -48,7 +49,7 @@ def read_library() -> Library:
 
 def production_row(production: ProductionParts[ProductionConfig]) -> ProductionRow:
     default = production.default
-    readme = default.readme.read_text(errors="replace") if default.readme else ""
+    readme = read_readme(default.readme) if default.readme else ""
     return ProductionRow(
         prod_id=production.prod_id,
         dag_id=dag_id_for(production.prod_id),

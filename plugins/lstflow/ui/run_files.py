@@ -2,25 +2,22 @@
 
 The api-server does not share the cluster's filesystem in general, so files come through the
 Slurm layer's ``ClusterFiles``. Only paths derived from the production config or
-from the run records are ever read: a URL names a plot, never a path. Files read are cached for
-a minute, so reloading a page does not open SSH sessions again; a missing file is not cached, so
-a plot written a moment ago shows at the next refresh.
+from the run records are ever read: a URL names a plot, never a path. Reads are cached for a
+minute in a bounded cache, through the process's one SSH connection (``cluster_access``). A
+missing file is not cached, so a plot written a moment ago shows at the next refresh.
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lstflow.config.model import Dl2ToSensitivityEntry, ProductionConfig, TrainPipeEntry
-from lstflow.product_base.options import ssh_conn_id
 from lstflow.stages.dl2_to_sensitivity import plot_path as sensitivity_plot_path
 from lstflow.stages.train_pipe import FEATURE_IMPORTANCE_PNG
+from lstflow.ui.cluster_access import BoundedCache, cluster_lock, shared_hook
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 CACHE_SECONDS = 60.0
@@ -51,34 +48,21 @@ def plot_sources(production: ProductionConfig) -> list[PlotSource]:
     return plots
 
 
-class _TimedCache:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.lock = threading.Lock()
-        self.values: dict[str, tuple[float, bytes | None]] = {}
-
-    def get(self, key: str, load: Callable[[], bytes | None]) -> bytes | None:
-        now = time.monotonic()
-        with self.lock:
-            hit = self.values.get(key)
-        if hit is not None and now - hit[0] < self.seconds:
-            return hit[1]
-        value = load()
-        if value is not None:
-            with self.lock:
-                self.values[key] = (now, value)
-        return value
-
-
-_CACHE = _TimedCache(CACHE_SECONDS)
+#: At most 64 files and 64 MiB of them per api-server process; a missing file is not kept.
+_CACHE: BoundedCache[bytes | None] = BoundedCache(
+    CACHE_SECONDS,
+    max_entries=64,
+    max_size=64 * 1024 * 1024,
+    size=lambda v: len(v or b""),
+    keep=lambda v: v is not None,
+)
 
 
 def _read_over_ssh(path: str) -> bytes | None:
-    # paramiko only when a page needs a file
     from lstflow.slurm.cluster_files import ClusterFiles
-    from lstflow.slurm.hook import SlurmHook
 
-    return ClusterFiles(SlurmHook(ssh_conn_id())).read(path, MAX_FILE_BYTES)
+    with cluster_lock:
+        return ClusterFiles(shared_hook()).read(path, MAX_FILE_BYTES)
 
 
 def read_file(path: str) -> bytes | None:

@@ -6,6 +6,7 @@ Routes (``app.py``) stay thin: they call these and render a template.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from markupsafe import Markup
 from lstflow.config.model import ProductionConfig
 from lstflow.config.parts import ProductionParts
 from lstflow.onsite.status import ROW_KEYS
+from lstflow.productions.naming import dag_id_for
 from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
 from lstflow.productions.run_provenance import provenance_path
 from lstflow.stages.lineage import build_lineage
@@ -32,10 +34,20 @@ class NotFound(LookupError):
     """The page names a production, run or plot that does not exist."""
 
 
-def productions_page() -> dict[str, Any]:
+def productions_page(readable: Callable[[Iterable[str]], set[str]]) -> dict[str, Any]:
+    """The library's rows whose DAG ``readable`` keeps (the user's rights)."""
     library = read_library()
-    rows = [production_row(p) for _, p in sorted(library.productions.items())]
-    rows = sorted([*rows, *invalid_entry_rows(library)], key=lambda row: row.prod_id)
+    invalid = invalid_entry_rows(library)
+    allowed = readable(
+        [*(dag_id_for(prod_id) for prod_id in library.productions), *(r.dag_id for r in invalid)]
+    )
+    rows = [
+        production_row(p)
+        for prod_id, p in sorted(library.productions.items())
+        if dag_id_for(prod_id) in allowed
+    ]
+    rows += [row for row in invalid if row.dag_id in allowed]
+    rows.sort(key=lambda row: row.prod_id)
     return {
         "library_root": str(library.root),
         "rows": rows,
@@ -205,6 +217,8 @@ def plot_bytes(prod_id: str, name: str) -> bytes:
 
 def provenance_document(prod_id: str, run_id: str) -> dict[str, Any]:
     find_production(prod_id)
+    if not airflow_db.run_exists(dag_id_for(prod_id), run_id):  # before any cluster read
+        raise NotFound(f"DAG {dag_id_for(prod_id)} has no run {run_id!r}")
     document = run_files.read_json(provenance_path(prod_id, run_id))
     if document is None:
         raise NotFound(f"no provenance.json for run {run_id!r} of {prod_id!r}")

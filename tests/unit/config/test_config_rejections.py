@@ -301,3 +301,84 @@ def test_lstchain_json_syntax_error(write_config: WriteConfig) -> None:
         f"{path}: lstchain_config: {json_file}: invalid JSON: Expecting property name enclosed "
         "in double quotes: line 1 column 14 (char 13) (fix the JSON syntax)"
     ]
+
+
+def test_a_secret_environment_variable_is_not_expanded(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "s3cret")
+    monkeypatch.delenv("AIRFLOW__LSTFLOW__CONFIG_VARIABLES", raising=False)
+    text = minimal().replace("/data/DL0/gamma", "/data/${AIRFLOW__API_AUTH__JWT_SECRET}/gamma")
+    path = write_config(text)
+    assert problems(path) == [
+        f"{path}: stages.r0_to_dl1[0].input: environment variable "
+        "'AIRFLOW__API_AUTH__JWT_SECRET' may not be used in a config (use a LSTFLOW_* "
+        "variable, or define AIRFLOW__API_AUTH__JWT_SECRET in [lstflow] config_variables of "
+        "airflow.cfg ('lstflow init --config-variable AIRFLOW__API_AUTH__JWT_SECRET=VALUE') "
+        "if no secret)"
+    ]
+
+
+def test_a_variable_named_in_the_option_is_expanded(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SITE_DATA", "/fefs/site")
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__CONFIG_VARIABLES", "OTHER = /x\nSITE_DATA = /y")
+    path = write_config(minimal().replace("/data/DL0/gamma", "${SITE_DATA}/DL0/gamma"))
+    production = load_production(path)
+    assert production.stages["r0_to_dl1"][0].input == "/fefs/site/DL0/gamma"
+
+
+@pytest.mark.parametrize("name", ["README.md", "lstchain_config.json", "lstmcpipe_config.yaml"])
+def test_a_file_symlinked_out_of_the_production_is_refused(
+    write_config: WriteConfig, tmp_path: Path, name: str
+) -> None:
+    path = write_config(minimal())
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret-hash:19000:0:99999:7:::\n")
+    link = path.parent / name
+    if name == "lstmcpipe_config.yaml":
+        real = tmp_path / "elsewhere.yaml"
+        real.write_text(path.read_text())
+        link.unlink()
+        link.symlink_to(real)
+    else:
+        link.unlink(missing_ok=True)
+        link.symlink_to(secret)
+    lines = problems(path)
+    assert any(f"{link} is a symlink leading outside {path.parent}" in line for line in lines)
+    assert not any("secret-hash" in line for line in lines)
+
+
+def test_a_huge_readme_is_refused(write_config: WriteConfig) -> None:
+    path = write_config(minimal())
+    (path.parent / "README.md").write_text("# big\n" + "x" * (300 * 1024))
+    (line,) = problems(path)
+    assert "README.md has 307,206 bytes, more than the 262,144 allowed" in line
+
+
+def test_a_prod_id_longer_than_a_dag_id_allows_is_refused(write_config: WriteConfig) -> None:
+    """Issue #15: two 261-character prod_ids passed validate, then shared one (cut) DAG id."""
+    long_id = "p" * 261
+    path = write_config(minimal().replace("prod_id: prod_a", f"prod_id: {long_id}"))
+    assert problems(path) == [
+        f"{path}: prod_id: has 261 characters, more than the 247 a DAG id allows (shorten it: "
+        "the DAG id is 'mc_' + the prod_id, at most 250 characters)"
+    ]
+
+
+def test_a_production_over_the_entry_limit_is_refused(write_config: WriteConfig) -> None:
+    """Issue #15: a 100,000-entry production stored a 36 MB spec and a 32 MB plan in Airflow's
+    metadata DB (MySQL's MEDIUMTEXT holds 16 MB)."""
+    entry = "  - input: /data/DL1/gamma_{n}\n    output: /data/DL1/gamma_merged_{n}.h5\n"
+    head = minimal().split("stages:")[0]
+    text = (
+        head.replace("stages_to_run: [r0_to_dl1, merge_dl1]", "stages_to_run: [merge_dl1]")
+        + "stages:\n  merge_dl1:\n"
+        + "".join(entry.format(n=n) for n in range(20_001))
+    )
+    path = write_config(text)
+    assert problems(path) == [
+        f"{path}: stages: 20,001 entries, more than the 20,000 a production may have (split it "
+        "into several productions (the largest real one has about 3,400))"
+    ]

@@ -36,8 +36,10 @@ from lstflow.nightly.step_operator import (  # noqa: E402
     NIGHT_STEPS,
     RUN_STEPS,
     SUBRUN_STEPS,
+    CalibrationAction,
     NightRequest,
     NightStepOperator,
+    calibration_action,
 )
 from lstflow.nightly.timetable import NightTimetable  # noqa: E402
 from lstflow.onsite.settings import VERSION_KEYS  # noqa: E402
@@ -221,6 +223,10 @@ def test_the_night_param_chooses_the_night_over_the_logical_date() -> None:
     ("conf", "key"),
     [
         ({"prod_id": "v0.13 /tmp"}, "prod_id"),
+        ({"prod_id": "v0.12.3\n"}, "prod_id"),
+        ({"environment": "bash -c 'id > /tmp/x'"}, "environment"),
+        ({"dl1a_config": "/etc/shadow"}, "dl1a_config"),
+        ({"rf_models": "/"}, "rf_models"),
         ({"simulate": "yes"}, "simulate"),
         ({"store_image_dl1ab": "true"}, "store_image_dl1ab"),
     ],
@@ -239,6 +245,7 @@ def test_valid_conf_overrides_params(dag: DAG) -> None:
 
     params = ParamsDict(dict(dag.params.items()))
     params.update({"simulate": True, "prod_id": "v0.13.0", "store_image_dl1ab": True})
+    params.update({"environment": "none", "dl2_config": "standard"})
     assert params.validate()["prod_id"] == "v0.13.0"
 
 
@@ -437,3 +444,28 @@ def test_simulated_runs_of_the_nightly_dag_get_a_note() -> None:
     kept = SimpleNamespace(dag_id=night_dag.DAG_ID, conf={"simulate": True}, note="by hand")
     listener.on_dag_run_running(kept, "started")
     assert kept.note == "by hand"
+
+
+# ---- calibration ownership ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("night", "to_build", "owner_active", "simulate", "action"),
+    [
+        (dt.date(2020, 1, 17), True, True, False, CalibrationAction.BUILD),  # the owner
+        (dt.date(2020, 1, 18), True, True, False, CalibrationAction.WAIT),
+        (dt.date(2020, 1, 18), True, True, True, CalibrationAction.USE),
+        (dt.date(2020, 1, 18), True, False, False, CalibrationAction.BUILD),  # owner not run
+        (dt.date(2020, 1, 18), False, True, False, CalibrationAction.BUILD),  # file exists
+    ],
+)
+def test_only_the_owning_night_builds_a_shared_calibration_run(
+    night: dt.date, to_build: bool, owner_active: bool, simulate: bool, action: CalibrationAction
+) -> None:
+    owner = dt.date(2020, 1, 17)
+    assert (
+        calibration_action(
+            night, owner, to_build=to_build, owner_active=owner_active, simulate=simulate
+        )
+        is action
+    )

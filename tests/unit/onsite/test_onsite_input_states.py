@@ -39,8 +39,9 @@ def test_legacy_raw_gain_selects_data_subruns_with_four_streams(settings: Onsite
         f"lstchain_r0_to_r0g --R0-file={b}/R0/20200117/LST-1.1.Run01807.0002.fits.fz "
         f"--output-dir={b}/R0G/20200117 --log={b}/R0G/log/20200117/r0_to_r0g_01807.0002.log"
     )
-    assert items["gain_selection.01807.0002"].outputs == tuple(
-        f"{b}/R0G/20200117/LST-1.{s}.Run01807.0002.fits.fz" for s in (1, 2, 3, 4)
+    assert items["gain_selection.01807.0002"].outputs == (
+        *(f"{b}/R0G/20200117/LST-1.{s}.Run01807.0002.fits.fz" for s in (1, 2, 3, 4)),
+        f"{b}/R0G/log/20200117/r0_to_r0g_01807.0002.log",
     )
     assert items["gain_selection.01807.0002"].resources.mem == "200M"
 

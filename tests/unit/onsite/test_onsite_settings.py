@@ -15,6 +15,7 @@ from lstflow.onsite.settings import (
     build_version,
     load_settings,
 )
+from lstflow_dev import synthetic_onsite as synthetic
 
 pytestmark = pytest.mark.unit
 
@@ -31,6 +32,7 @@ def test_shipped_config_loads_with_base_from_environment(
     version = build_version(settings)
     assert version.prod_id == "v0.12.3"
     assert version.dl1a_config == str(tmp_path / "cfg/lstchain_standard_config.json")
+    assert version.environment == ()
 
 
 def test_unset_base_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,19 +41,49 @@ def test_unset_base_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings(DEFAULT_SETTINGS_PATH)
 
 
-def test_dag_run_conf_overrides_the_version(settings: OnsiteSettings) -> None:
-    version = build_version(
-        settings,
-        {
-            "prod_id": "v0.13.0",
-            "environment": "source /envs/lstchain-0.13/bin/activate",
-            "rf_models_dir": "/models/elsewhere",
-        },
+def test_dag_run_conf_picks_reviewed_choices_by_name(tmp_path: Path, onsite_base: Path) -> None:
+    config = synthetic.write_settings(
+        tmp_path / "cfg", environments={"lstchain-0.13": "source envs/lstchain-0.13/activate"}
     )
+    settings = load_settings(config, base=onsite_base)
+    version = build_version(settings, {"prod_id": "v0.13.0", "environment": "lstchain-0.13"})
     assert version.prod_id == "v0.13.0"
-    assert version.environment == (("source", "/envs/lstchain-0.13/bin/activate"),)
-    assert version.rf_models_dir == "/models/elsewhere"
+    assert version.environment == (("source", "envs/lstchain-0.13/activate"),)
+    assert version.rf_models_dir == str(onsite_base / "models/AllSky")
+    assert version.mc_prod == synthetic.MC_PROD
     assert version.calibration_version == "v0.12.3"
+
+
+@pytest.mark.parametrize(
+    ("conf", "key"),
+    [
+        ({"environment": "bash -c 'id > /tmp/x'"}, "environment"),
+        ({"dl1a_config": "/etc/shadow"}, "dl1a_config"),
+        ({"dl2_config": "/root/.ssh/id_rsa"}, "dl2_config"),
+        ({"rf_models": "/"}, "rf_models"),
+    ],
+)
+def test_conf_commands_and_paths_are_refused(
+    settings: OnsiteSettings, conf: dict[str, str], key: str
+) -> None:
+    with pytest.raises(OnsiteConfigError, match=f"DAG-run conf: key '{key}': .* is not one of"):
+        build_version(settings, conf)
+
+
+@pytest.mark.parametrize("key", ["rf_models_dir", "mc_prod"])
+def test_conf_cannot_give_model_paths(settings: OnsiteSettings, key: str) -> None:
+    with pytest.raises(OnsiteConfigError, match=f"key '{key}': not an analysis-version key"):
+        build_version(settings, {key: "../../etc"})
+
+
+def test_a_config_symlinked_out_of_the_base_is_refused(tmp_path: Path, onsite_base: Path) -> None:
+    config = onsite_base / "cfg" / "lstchain_standard_config.json"
+    config.unlink()
+    secret = tmp_path / "secret.json"
+    secret.write_text("{}")
+    config.symlink_to(secret)
+    with pytest.raises(OnsiteConfigError, match="outside the onsite base"):
+        load_settings(synthetic.write_settings(tmp_path / "cfg"), base=onsite_base)
 
 
 def test_unknown_conf_key_is_named(settings: OnsiteSettings) -> None:
@@ -59,7 +91,7 @@ def test_unknown_conf_key_is_named(settings: OnsiteSettings) -> None:
         build_version(settings, {"prodid": "v2"})
 
 
-@pytest.mark.parametrize("bad", ["../v1", "v1/x", "", "v 1"])
+@pytest.mark.parametrize("bad", ["../v1", "v1/x", "", "v 1", "v0.12.3\n", "v1\necho x"])
 def test_prod_id_must_be_a_directory_name(settings: OnsiteSettings, bad: str) -> None:
     with pytest.raises(OnsiteConfigError, match="key 'prod_id'"):
         build_version(settings, {"prod_id": bad})
@@ -89,6 +121,17 @@ def _write_config(tmp_path: Path, change: dict[str, object]) -> Path:
         ),
         ({"version.store_image_dl1ab": "no"}, r"key 'store_image_dl1ab': expected true/false"),
         ({"layout.dl3": "DL3"}, r"key 'layout.dl3': unknown directory"),
+        ({"lstchain_configs.standard": "/etc/shadow"}, r"'/etc/shadow' is not a path inside"),
+        (
+            {"rf_models.allsky-20240918.dir": "../models"},
+            r"key 'rf_models.allsky-20240918.dir': '../models' is not a path inside",
+        ),
+        (
+            {"rf_models.allsky-20240918.mc_prod": "../x_"},
+            r"mc_prod': '../x_' cannot be a directory name",
+        ),
+        ({"version.environment": "lstchain"}, r"key 'environment': 'lstchain' is not one of"),
+        ({"version.mc_prod": "x_"}, r"key 'version.mc_prod': not an analysis-version key"),
     ],
 )
 def test_invalid_config_errors_name_file_and_key(

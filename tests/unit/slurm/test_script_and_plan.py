@@ -175,3 +175,17 @@ def test_jobs_cancelled_under_an_earlier_try_rerun_but_a_cancel_in_this_try_is_f
 def test_compact_indices() -> None:
     assert compact_indices([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"
     assert compact_indices([3, 17]) == "3,17"
+
+
+@pytest.mark.parametrize("name", ["lst1_20200117_v0.12.3\nid_r0_to_dl1", "a\rb"])
+def test_an_array_name_cannot_end_the_scripts_comment_line(name: str) -> None:
+    item = WorkItem("k", ("true",), Resources())
+    with pytest.raises(ValueError, match="newline or control character"):
+        render_array_script(name, [item])
+
+
+@pytest.mark.parametrize("key", ["PATH\n", "A\nB"])
+def test_an_environment_name_is_matched_whole(key: str) -> None:
+    item = WorkItem("k", ("true",), Resources())
+    with pytest.raises(ValueError, match="not a valid shell name"):
+        render_array_script("array", [item], env=[(key, "x")])

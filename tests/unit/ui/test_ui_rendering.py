@@ -326,13 +326,12 @@ def test_run_labels_and_readme_titles() -> None:
 
 
 def test_a_missing_file_is_not_cached_so_a_new_plot_shows_at_the_next_refresh() -> None:
-    from lstflow.ui.run_files import _TimedCache
+    from lstflow.ui.run_files import _CACHE
 
-    cache = _TimedCache(60.0)
     reads: list[bytes | None] = [None, b"png", b"newer"]
-    assert cache.get("/p.png", lambda: reads.pop(0)) is None
-    assert cache.get("/p.png", lambda: reads.pop(0)) == b"png"
-    assert cache.get("/p.png", lambda: reads.pop(0)) == b"png"  # a found file stays cached
+    assert _CACHE.get("/test/p.png", lambda: reads.pop(0)) is None
+    assert _CACHE.get("/test/p.png", lambda: reads.pop(0)) == b"png"
+    assert _CACHE.get("/test/p.png", lambda: reads.pop(0)) == b"png"  # a found file stays cached
 
 
 def test_a_production_with_an_invalid_entry_is_listed_with_its_problem(
