@@ -9,6 +9,7 @@ every tier ran.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from support import postgres
+from support.demo_run import DemoRun
 
 from lstflow.commands.init import render_config
 from lstflow_dev import localcluster
@@ -98,14 +100,27 @@ def airflow_db(metadata_database: tuple[postgres.PostgresServer, str]) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_data(slurm_cluster: localcluster.ClusterInfo, airflow_db: Path) -> Path:
-    """The demo productions, run once per session through ``dag.test()`` on the local Slurm;
-    returns the demo data directory (``<data root>/demo``)."""
+def demo_run(
+    slurm_cluster: localcluster.ClusterInfo,
+    airflow_db: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> DemoRun:
+    """The demo productions, run once per session through ``dag.test()`` on the local Slurm,
+    quietly (progress on a console, logs in a file) like ``make demo``."""
     from lstflow_dev import demo
+    from lstflow_dev.demo_console import run_quietly
 
-    states = demo.run_demo(DEMO_DATA_ROOT, {"overwrite": "refuse"})
-    assert states == {prod_id: "success" for prod_id in demo.PRODUCTIONS}, states
-    return DEMO_DATA_ROOT / "demo"
+    console = io.StringIO()
+    log_path = tmp_path_factory.mktemp("demo_log") / "demo.log"
+    states = run_quietly(DEMO_DATA_ROOT, {"overwrite": "refuse"}, console, log_path)
+    assert states == {prod_id: "success" for prod_id in demo.PRODUCTIONS}, console.getvalue()
+    return DemoRun(DEMO_DATA_ROOT / "demo", console.getvalue(), log_path)
+
+
+@pytest.fixture(scope="session")
+def demo_data(demo_run: DemoRun) -> Path:
+    """The demo data directory (``<data root>/demo``) after the demo productions ran."""
+    return demo_run.root
 
 
 # ---- tier guard ----------------------------------------------------------------------------

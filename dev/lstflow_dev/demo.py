@@ -16,6 +16,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ DL0_LINKS = {
     "proton": ("run202_proton_za20deg_azm0deg_North-Prod5_layout_test-prod.simtel.zst", 2),
 }
 TEMPLATE = "demo/DL1/gamma/dl1_gamma_run1.h5"
+SYNTHETIC_STEP = "synthetic DL1"
 
 
 @dataclass(frozen=True)
@@ -138,16 +141,32 @@ def run_production(prod_id: str, conf: dict[str, Any]) -> str:
     return str(run.state)
 
 
-def run_demo(data_root: Path, conf: dict[str, Any] | None = None) -> dict[str, str]:
-    """Run the three productions in order; returns each production's DAG run state."""
+Watch = Callable[[str], AbstractContextManager[object]]
+
+
+def _no_watch(step: str) -> AbstractContextManager[object]:
+    return nullcontext()
+
+
+def run_demo(
+    data_root: Path, conf: dict[str, Any] | None = None, watch: Watch = _no_watch
+) -> dict[str, str]:
+    """Run the three productions in order; returns each production's DAG run state.
+
+    ``watch(step)`` wraps each step (a prod_id, or ``synthetic DL1``): ``make demo`` shows
+    progress with it.
+    """
     os.environ.update(demo_environment(data_root))
     user = localcluster.cluster_env()["SLURM_SSH_USER"]
     prepare_dl0(data_root, user)
-    states = {PRODUCTIONS[0]: run_production(PRODUCTIONS[0], conf or {})}
+    with watch(PRODUCTIONS[0]):
+        states = {PRODUCTIONS[0]: run_production(PRODUCTIONS[0], conf or {})}
     if states[PRODUCTIONS[0]] == "success":
-        make_synthetic_dl1(data_root, user)
+        with watch(SYNTHETIC_STEP):
+            make_synthetic_dl1(data_root, user)
         for prod_id in PRODUCTIONS[1:]:
-            states[prod_id] = run_production(prod_id, conf or {})
+            with watch(prod_id):
+                states[prod_id] = run_production(prod_id, conf or {})
     return states
 
 

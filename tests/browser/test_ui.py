@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from browser_helpers import ApiServer, screenshot
@@ -184,13 +185,14 @@ def test_the_dag_run_tab_of_the_airflow_ui_opens_that_runs_production_page(
     logged_in: webdriver.Chrome, api_server: ApiServer
 ) -> None:
     logged_in.get(f"{api_server.url}{URL_PREFIX}/productions/{ANALYSIS}")
-    run_id = logged_in.find_element(By.CSS_SELECTOR, "#run a").text
+    # the link shows a readable run id; its title holds the full one
+    run_id = logged_in.find_element(By.CSS_SELECTOR, "#run a").get_attribute("title")
     logged_in.get(f"{api_server.url}/dags/{dag_id_for(ANALYSIS)}/runs/{run_id}")
     _click_link(logged_in, "lstflow run")
     _open_iframe_page(logged_in)
     try:
         assert logged_in.find_element(By.TAG_NAME, "h1").text == f"Production {ANALYSIS}"
-        assert logged_in.find_element(By.CSS_SELECTOR, "#run a").text == run_id
+        assert logged_in.find_element(By.CSS_SELECTOR, "#run a").get_attribute("title") == run_id
     finally:
         logged_in.switch_to.default_content()
     screenshot(logged_in, "airflow_dag_run_tab")
@@ -235,3 +237,67 @@ def test_dag_list_shows_the_demo_productions_and_no_import_error(
     assert "Import Error" not in logged_in.find_element(By.TAG_NAME, "body").text
     server, database = metadata_database
     assert server.query(database, "SELECT filename, stacktrace FROM import_error") == []
+
+
+def _visible_prod_ids(driver: webdriver.Chrome) -> list[str]:
+    rows = driver.find_elements(By.CSS_SELECTOR, "#productions tr.production")
+    return [row.get_attribute("data-prod-id") for row in rows if row.is_displayed()]
+
+
+def test_productions_search_and_sort(logged_in: webdriver.Chrome, api_server: ApiServer) -> None:
+    logged_in.get(f"{api_server.url}{URL_PREFIX}/productions")
+    every = _visible_prod_ids(logged_in)
+    assert set(demo.PRODUCTIONS) <= set(every)
+    search = logged_in.find_element(By.CSS_SELECTOR, "input.search[data-for='productions']")
+    search.send_keys("dl1ab")
+    shown = _visible_prod_ids(logged_in)
+    assert "lstflow_demo_dl1ab" in shown and "lstflow_demo_analysis" not in shown
+    screenshot(logged_in, "productions_search")
+    search.clear()
+    search.send_keys(" ")  # an input event with no words: every row again
+    assert _visible_prod_ids(logged_in) == every
+    header = logged_in.find_element(By.CSS_SELECTOR, "#productions th.sortable")
+    header.click()
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    assert header.get_attribute("aria-sort") == "descending"
+    demo_order = [p for p in _visible_prod_ids(logged_in) if p in demo.PRODUCTIONS]
+    assert demo_order == sorted(demo.PRODUCTIONS, reverse=True)
+    screenshot(logged_in, "productions_sorted")
+
+
+def test_a_plot_shows_a_placeholder_then_appears_at_the_next_refresh(
+    logged_in: webdriver.Chrome, api_server: ApiServer, demo_data_root: Path
+) -> None:
+    """A missing plot is a placeholder, not a broken image; once written, one reload shows it
+    (a missing file is not cached)."""
+    plot = demo_data_root / demo.PRODUCTS["sensitivity plot"]
+    aside = plot.with_name(plot.name + ".aside")
+    page = f"{api_server.url}{URL_PREFIX}/productions/{ANALYSIS}"
+    selector = "img[data-plot='sensitivity-0']"
+    plot.rename(aside)
+    try:
+        logged_in.get(page)
+        WebDriverWait(logged_in, 30).until(
+            lambda d: d.find_element(
+                By.CSS_SELECTOR, "[data-missing-plot='sensitivity-0']"
+            ).is_displayed()
+        )
+        assert not logged_in.find_element(By.CSS_SELECTOR, selector).is_displayed()
+        screenshot(logged_in, "plot_placeholder")
+    finally:
+        aside.rename(plot)
+    logged_in.get(page)
+    image = WebDriverWait(logged_in, 30).until(
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, selector)
+            if d.execute_script(
+                "return arguments[0].complete && arguments[0].naturalWidth",
+                d.find_element(By.CSS_SELECTOR, selector),
+            )
+            else None
+        )
+    )
+    assert image.is_displayed()
+    assert logged_in.execute_script("return arguments[0].naturalWidth", image) > 100
+    screenshot(logged_in, "plot_appeared")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.io import fits
+from support.demo_run import DemoRun
 from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.productions.naming import dag_id_for
@@ -168,3 +169,20 @@ def test_second_trigger_without_overwrite_refuses_and_touches_nothing(demo_root:
     assert demo.run_production(demo.PRODUCTIONS[0], {"overwrite": "refuse"}) == "failed"
     assert count_jobs_by_tag(hook, prefix) == submitted_before
     assert snapshot(demo_root) == before
+
+
+def test_the_demo_is_quiet_with_progress_and_a_full_log(demo_run: DemoRun) -> None:
+    """``make demo``: progress per production and stage, at most about 60 lines, the path of
+    the full log (which holds Airflow's own lines) first and last."""
+    lines = demo_run.console.splitlines()
+    assert len(lines) <= 60, demo_run.console
+    assert lines[0] == f"lstflow demo: full log in {demo_run.log_path}"
+    assert lines[-1] == f"Full log: {demo_run.log_path}"
+    for prod_id in demo.PRODUCTIONS:
+        assert f"{prod_id}:" in lines
+    r0_done = [line for line in lines if line.strip().startswith("r0_to_dl1 ")][-1]
+    assert "[####################]" in r0_done and "(success)" in r0_done
+    assert " done" in r0_done
+    log = demo_run.log_path.read_text(errors="replace")
+    # the Airflow lines the terminal no longer shows, e.g. the Slurm trigger's
+    assert "waiting for jobs" in log and len(log.splitlines()) > len(lines)

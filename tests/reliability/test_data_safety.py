@@ -2,8 +2,13 @@
 without the ``overwrite`` param (refuse is in tests/e2e/test_mc_production.py).
 
 - a writer killed with SIGKILL mid-write leaves the previous target intact, never a partial one;
-- ``overwrite='skip'`` with every output present submits nothing and touches nothing;
-- a dry run with ``overwrite='overwrite'`` moves nothing and submits nothing;
+- ``overwrite='skip'`` with every output present submits nothing, touches nothing and says the
+  stage is done (2 of 2, no job), not "0 of 0";
+- a dry run is a safe preview: with the default ``refuse`` it succeeds over existing outputs and
+  reports what each policy would do and every command; with ``overwrite`` it moves nothing and
+  submits nothing;
+- a stage whose input directory does not exist fails when it is planned, naming the path and
+  what to do, and submits nothing;
 - ``overwrite='overwrite'`` renames the old output aside (byte for byte) before submitting;
 - two runs whose ids sanitize alike (``rerun:1``, ``rerun+1``) keep both renamed-aside outputs
   and their own run records, and a rename whose target exists fails the stage, replacing nothing.
@@ -24,7 +29,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.operator_dags import run_production_dag, task_states
+from support.operator_dags import run_production_dag, task_report, task_states
 from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.productions.naming import dag_id_for
@@ -133,8 +138,32 @@ def test_skip_with_every_output_present_submits_and_touches_nothing(
     )
     assert state == "success"
     dag_id = dag_id_for(existing_outputs.prod_id)
-    # the run's provenance record is still written; the stage itself is skipped
-    assert task_states(dag_id, run_id) == {"merge_dl1": "skipped", "provenance": "success"}
+    assert task_states(dag_id, run_id) == {"merge_dl1": "success", "provenance": "success"}
+    report = task_report(dag_id, run_id, "merge_dl1")
+    assert (report["total"], report["completed"], report["job_ids"]) == (2, 2, [])
+    assert existing_outputs.submissions() == 0
+    assert existing_outputs.digests() == before
+
+
+def test_dry_run_over_existing_outputs_is_a_preview_not_a_failure(
+    existing_outputs: ExistingOutputs,
+) -> None:
+    """The default overwrite=refuse: the dry run says a real run would fail, and succeeds."""
+    before = existing_outputs.digests()
+    state, run_id = run_production_dag(
+        CHECKOUT / "dags", existing_outputs.prod_id, {"dry_run": True}
+    )
+    assert state == "success"
+    dag_id = dag_id_for(existing_outputs.prod_id)
+    assert task_states(dag_id, run_id) == {"merge_dl1": "success", "provenance": "success"}
+    preview = task_report(dag_id, run_id, "merge_dl1")
+    assert preview["dry_run"] is True
+    assert (preview["elements"], preview["existing_outputs"]) == (2, 2)
+    assert preview["policies"] == {
+        "refuse": "fail: 2 of 2 output(s) already exist, nothing submitted",
+        "skip": "submit nothing: all 2 element(s) have their outputs",
+        "overwrite": "rename 2 existing output(s) aside, then submit all 2 element(s)",
+    }
     assert existing_outputs.submissions() == 0
     assert existing_outputs.digests() == before
 
@@ -218,3 +247,21 @@ def test_overwrite_never_replaces_an_output_already_renamed_aside(
     assert existing_outputs.submissions() == 0
     after = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in before}
     assert after == before
+
+
+def test_missing_input_directory_fails_at_planning_with_the_path(
+    existing_outputs: ExistingOutputs, tmp_path: Path
+) -> None:
+    config_path = tmp_path / "library" / existing_outputs.prod_id / "lstmcpipe_config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    missing = f"{config['stages']['merge_dl1'][1]['input']}_not_there"
+    config["stages"]["merge_dl1"][1]["input"] = missing
+    config_path.write_text(yaml.safe_dump(config))
+    state, run_id = run_production_dag(
+        CHECKOUT / "dags", existing_outputs.prod_id, {"overwrite": "overwrite"}
+    )
+    assert state == "failed"
+    dag_id = dag_id_for(existing_outputs.prod_id)
+    assert task_states(dag_id, run_id)["merge_dl1"] == "failed"
+    assert existing_outputs.submissions() == 0
+    assert not list(existing_outputs.outputs[0].parent.glob("*.replaced-*"))

@@ -13,6 +13,7 @@ from lstflow.config import ConfigError, SourceEnvironment, load_production
 from lstflow.config.envvars import expand_string
 from lstflow.config.generate import KINDS, GenerationError, GenerationRequest, generate_all
 from lstflow.config.generate.writer import default_dump_config_command, write_productions
+from lstflow.config.schema import PROD_ID_PATTERN
 
 
 def _default_source_file() -> str:
@@ -27,16 +28,39 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=f"Kinds: {kinds}.",
     )
     parser.add_argument("kind", metavar="KIND", help=f"one of {', '.join(KINDS)}")
-    parser.add_argument("--prod-id", required=True)
+    parser.add_argument(
+        "--prod-id",
+        "--prod_id",
+        required=True,
+        help="the production's name, e.g. 20250101_v0.12.3_my_source: letters, digits, '_', "
+        "'.' and '-'; it names the DAG and the log directories",
+    )
     parser.add_argument(
         "--data-root",
+        "--data_root",
         required=True,
         help="the directory holding mc/ and models/ (La Palma: /fefs/aswg/data); may be "
         "written as '${LSTFLOW_DATA_ROOT}' to keep the config portable",
     )
-    parser.add_argument("-o", "--output-dir", type=Path, required=True)
-    parser.add_argument("--dec-list", nargs="+", default=[], metavar="DEC", help="e.g. dec_2276")
-    parser.add_argument("--source-prod-id", help="production reused by the DL1ab/DL1b kinds")
+    parser.add_argument(
+        "-o",
+        "--output-dir",
+        "--output_dir",
+        type=Path,
+        required=True,
+        help="where to write the production directory, e.g. include/production_configs",
+    )
+    parser.add_argument(
+        "--dec-list",
+        "--dec_list",
+        nargs="+",
+        default=[],
+        metavar="DEC",
+        help="declinations, e.g. dec_2276 dec_3476",
+    )
+    parser.add_argument(
+        "--source-prod-id", "--source_prod_id", help="production reused by the DL1ab/DL1b kinds"
+    )
     parser.add_argument("--zenith", default="zenith_20deg", help="prod5 only")
     parser.add_argument(
         "--nsb-levels",
@@ -62,6 +86,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    if not PROD_ID_PATTERN.match(args.prod_id):
+        print(
+            f"generate-config: --prod-id {args.prod_id!r} may hold only letters, digits, '_', "
+            "'.' and '-', starting with a letter or digit (e.g. 20250101_v0.12.3_my_source); "
+            "nothing was written",
+            file=sys.stderr,
+        )
+        return 2
     scan_root = expand_string(args.data_root, os.environ)
     if "${" in scan_root:
         print(f"generate-config: --data-root {args.data_root}: variable not set", file=sys.stderr)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from lstflow.config import load_library
+from lstflow.config.envvars import KeepUnset
 from lstflow.config.loader import readme_title
 
 
@@ -38,13 +40,16 @@ def configured_library() -> Path:
     return production_configs_dir()
 
 
-def library_rows(root: Path, cache_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+def library_rows(
+    root: Path, cache_dir: Path | None, environ: KeepUnset | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per valid config (by prod_id, the default part first) and the others' errors.
 
     Configs sharing a prod_id are parts of one production: ``config`` is each part's label and
-    ``default`` says which one a run uses unless the trigger picks another.
+    ``default`` says which one a run uses unless the trigger picks another. A ``${NAME}`` not set
+    in ``environ`` stays as written: a listing needs no site paths.
     """
-    library = load_library(root, cache_dir=cache_dir)
+    library = load_library(root, cache_dir=cache_dir, environ=environ)
     rows = [
         {
             "prod_id": prod_id,
@@ -67,7 +72,14 @@ def run_list(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"lstflow productions list: {root}: not a directory", file=sys.stderr)
         return 1
-    rows, errors = library_rows(root, args.cache_dir)
+    environ = KeepUnset(os.environ)
+    rows, errors = library_rows(root, args.cache_dir, environ)
+    for name in sorted(environ.unset):
+        print(
+            f"note: ${{{name}}} is not set here, so paths are shown as written; a run expands "
+            f"it from [lstflow] config_variables in airflow.cfg (or export {name}=...)",
+            file=sys.stderr,
+        )
     if args.json:
         json.dump({"productions": rows, "errors": errors}, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -1,4 +1,9 @@
-"""``lstflow validate PATH...``: check production configs, e.g. in the library's pull-request CI."""
+"""``lstflow validate PATH...``: check production configs, e.g. in the library's pull-request CI.
+
+Every problem carries its line and column: ``--format text`` prints ``file:line:col: ...`` as
+compilers do, ``--format json`` has ``line`` and ``column`` keys, and ``--format github`` prints
+GitHub Actions workflow commands, so a pull-request check annotates the line itself.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ from typing import Any
 from lstflow.config import ConfigIssue, discover, load_files
 from lstflow.config.lstchain_json import check_with_lstchain, lstchain_available
 from lstflow.config.parts import common_root, group_parts
+from lstflow.config.yaml_positions import with_positions
+
+FORMATS = ("text", "json", "github")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +30,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "Exits 1 on any error.",
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    parser.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (file:line:col: problem), json (a report on stdout) or github (GitHub "
+        "Actions annotations on the lines of a pull request)",
+    )
+    parser.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="same as --format json"
+    )
     parser.add_argument(
         "--no-lstchain",
         action="store_true",
@@ -49,6 +66,9 @@ def _file_report(
     prod_id: str | None,
     entries: int | None,
 ) -> dict[str, Any]:
+    if (issues or warnings) and path.is_file():
+        text = path.read_text(errors="replace")
+        issues, warnings = with_positions(text, issues), with_positions(text, warnings)
     return {
         "path": str(path),
         "ok": not issues,
@@ -105,12 +125,41 @@ def collect(paths: list[Path], *, use_lstchain: bool, cache_dir: Path | None) ->
 def run(args: argparse.Namespace) -> int:
     use_lstchain = not args.no_lstchain and lstchain_available()
     report = collect(args.paths, use_lstchain=use_lstchain, cache_dir=args.cache_dir)
-    if args.json:
+    if args.format == "json":
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
+    elif args.format == "github":
+        _print_github(report)
     else:
         _print_text(report)
     return 0 if report["ok"] else 1
+
+
+def _located(file: str, issue: dict[str, Any]) -> str:
+    """``file:line:col: yaml.path: problem (fix)``, the form editors and terminals link."""
+    if issue["line"] is None:
+        return str(issue["text"])
+    return f"{file}:{issue['line']}:{issue['column']}:" + str(issue["text"])[len(file) + 1 :]
+
+
+def _escape(value: str, *, prop: bool = False) -> str:
+    """GitHub workflow-command escaping (properties also escape ':' and ',')."""
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if prop else value
+
+
+def _print_github(report: dict[str, Any]) -> None:
+    for file in report["files"]:
+        for level, issues in (("error", file["errors"]), ("warning", file["warnings"])):
+            for issue in issues:
+                where = [f"file={_escape(file['path'], prop=True)}"]
+                if issue["line"] is not None:
+                    where += [f"line={issue['line']}", f"col={issue['column']}"]
+                title = _escape(issue["path"] or "lstflow validate", prop=True)
+                message = issue["message"] + (f" ({issue['fix']})" if issue["fix"] else "")
+                print(f"::{level} {','.join(where)},title={title}::{_escape(message)}")
+    failed = sum(not file["ok"] for file in report["files"])
+    print(f"{len(report['files'])} config(s) checked, {failed} with errors")
 
 
 def _print_text(report: dict[str, Any]) -> None:
@@ -118,9 +167,9 @@ def _print_text(report: dict[str, Any]) -> None:
         if file["ok"]:
             print(f"ok: {file['path']} ({file['prod_id']}, {file['entries']} entries)")
         for error in file["errors"]:
-            print(f"error: {error['text']}")
+            print(f"error: {_located(file['path'], error)}")
         for warning in file["warnings"]:
-            print(f"warning: {warning['text']}")
+            print(f"warning: {_located(file['path'], warning)}")
     for production in report["productions"]:
         if len(production["configs"]) > 1:
             print(

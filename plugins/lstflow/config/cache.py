@@ -18,8 +18,8 @@ from lstflow import __version__
 from lstflow.config.errors import ConfigError, ConfigIssue
 from lstflow.config.model import ProductionHeader
 
-# Bump when the pickled classes change shape.
-CACHE_FORMAT = 3
+# Bump when the pickled classes change shape or validation checks more (4: entry options).
+CACHE_FORMAT = 4
 
 CachedResult = ProductionHeader | ConfigError  # a ProductionConfig is a ProductionHeader
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -112,6 +112,30 @@ class _Expander:
                 )
             )
         return issues
+
+
+class KeepUnset(Mapping[str, str]):
+    """An environment in which an unset ``${NAME}`` stays as written and is remembered.
+
+    For commands that show configs rather than run them (``lstflow productions list``): a shell
+    without the site's variables still sees the library, with those paths as written.
+    """
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.unset: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        if name in self.environ:
+            return self.environ[name]
+        self.unset.add(name)
+        return f"${{{name}}}"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.environ)
+
+    def __len__(self) -> int:
+        return len(self.environ)
 
 
 def expand_string(value: str, environ: Mapping[str, str]) -> str:

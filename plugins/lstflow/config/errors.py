@@ -14,21 +14,26 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
-    """One problem: ``path`` is the YAML path (``stages.merge_dl1[3]``), empty for the document."""
+    """One problem: ``path`` is the YAML path (``stages.merge_dl1[3]``), empty for the document;
+    ``line`` and ``column`` (1-based) where it is in the file, when known."""
 
     path: str
     message: str
     fix: str | None = None
+    line: int | None = None
+    column: int | None = None
 
     def format(self, file: Path | str) -> str:
         where = f"{file}: {self.path}: " if self.path else f"{file}: "
         return where + self.message + (f" ({self.fix})" if self.fix else "")
 
-    def to_json(self, file: Path | str) -> dict[str, str | None]:
+    def to_json(self, file: Path | str) -> dict[str, str | int | None]:
         return {
             "path": self.path,
             "message": self.message,
             "fix": self.fix,
+            "line": self.line,
+            "column": self.column,
             "text": self.format(file),
         }
 

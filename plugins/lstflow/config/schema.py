@@ -25,6 +25,7 @@ from lstflow.config.model import (
     StageEntry,
 )
 from lstflow.config.sbatch_options import translate
+from lstflow.config.tool_options import STAGE_TOOLS
 from lstflow.workitems import RESERVED_OPTIONS
 
 # Scalar kinds of the entry schema; a nested dict is a sub-mapping.
@@ -216,6 +217,14 @@ class _Checker:
                 out[prefix + key] = self.scalar(value[key], kind, key_path)
         return True
 
+    def tool_options(self, options: str, path: str) -> None:
+        """``options`` of ``stages.<stage>[i].options`` against the stage's lstchain tool."""
+        tool = STAGE_TOOLS.get(path.removeprefix("stages.").partition("[")[0])
+        if tool is None:
+            return
+        for problem in tool.problems(options):
+            self.error(path, problem, f"write only options of {tool.tool}, e.g. '{tool.example}'")
+
     def scalar(self, value: object, kind: str, path: str) -> object:
         if kind in (OPTIONAL_PATH, OPTIONS, NAME) and value is None:
             return None
@@ -226,6 +235,7 @@ class _Checker:
             self.error(path, f"expected a path, got {got}", "write a file or directory path")
         elif kind == OPTIONS:
             if isinstance(value, str):
+                self.tool_options(value, path)
                 return value.strip() or None
             self.error(
                 path,

@@ -135,16 +135,45 @@ def parse_text(path: Path, text: str) -> Any:
             )
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise ConfigError(
-            path, [ConfigIssue("", f"invalid YAML: {_describe(exc)}", None)]
-        ) from None
+        raise ConfigError(path, [_yaml_issue(exc)]) from None
     finally:
         loader.dispose()
 
 
-def _describe(exc: yaml.YAMLError) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        return where + " ".join(part for part in (exc.context, exc.problem) if part)
-    return str(exc)
+# libyaml's problem text -> what to do about it, for the mistakes people make in configs.
+_FIXES: tuple[tuple[str, str], ...] = (
+    (
+        "mapping values are not allowed",
+        "a value holding ': ' must be quoted, e.g. options: \"--a: b\"; or a key is indented "
+        "under a line that has no ':'",
+    ),
+    ("cannot start any token", "indent with spaces: YAML does not allow tabs"),
+    ("did not find expected key", "align the keys of one mapping at the same indentation"),
+    (
+        "did not find expected ',' or ']'",
+        "close the list with ']' on the same logical line, or write one '- item' per line",
+    ),
+    ("did not find expected '-'", "align the '- ' items of one list at the same indentation"),
+    ("undefined alias", "define the anchor (&name) before using *name, or write the value out"),
+    ("unexpected end of stream", "close the quote that starts here"),
+    ("another document", "a config is one YAML document: remove the '---' line"),
+    ("duplicate key", "keep one of the two keys (lstmcpipe refuses duplicates too)"),
+    ("could not determine a constructor", "remove the '!!' tag: configs hold plain values"),
+)
+
+
+def _yaml_issue(exc: yaml.YAMLError) -> ConfigIssue:
+    """A YAML syntax error with its line and column, and a fix when the problem is a known one."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return ConfigIssue("", f"invalid YAML: {exc}", None)
+    mark = exc.problem_mark or exc.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = " ".join(part for part in (exc.context, exc.problem) if part)
+    fix = next((fix for known, fix in _FIXES if known in problem), "check indentation and quoting")
+    return ConfigIssue(
+        "",
+        f"invalid YAML: {where}{problem}",
+        fix,
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+    )

@@ -67,6 +67,7 @@ from lstflow.slurm.reports import pull_report
 
 DAG_ID = "lstflow_nightly"
 RUN_GROUP = "run"
+RUN_LABEL_TEMPLATE = "run {{ task.run_id }}"
 FIRST_NIGHT = dt.datetime(2019, 11, 1, tzinfo=dt.UTC)  # before any night worth reprocessing
 
 _VERSION_DOCS = {
@@ -83,19 +84,33 @@ _VERSION_DOCS = {
 }
 
 
+NIGHT_PARAM = "night"
+
+
 def nightly_params() -> dict[str, Param]:
-    """``simulate`` plus one optional override per analysis-version key (empty = config).
+    """``night`` (a date picker), ``simulate`` and one optional override per analysis-version
+    key (empty = config).
 
     The environment, configs and RF models are enums of the onsite config's reviewed names;
     the planner checks every value again (a conf can bypass the trigger form's schema).
     """
     choices, _defaults = read_choices(onsite_config())
     params = {
+        NIGHT_PARAM: Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Night",
+            description="The observation night to process (the evening's date, YYYY-MM-DD). "
+            "Empty: the night of the run's logical date. Triggering from the UI while the DAG "
+            "is paused: untick 'Unpause on trigger' unless this is the onsite machine, or the "
+            "scheduler starts processing every following night.",
+        ),
         "simulate": Param(
             False,
             type="boolean",
             description="Jobs print the command lines they would run and create no outputs.",
-        )
+        ),
     }
     for key in VERSION_KEYS:
         kind = "boolean" if key in BOOLEAN_VERSION_KEYS else "string"
@@ -201,6 +216,9 @@ def build_nightly_dag(dag_id: str = DAG_ID) -> DAG:
     step_kwargs: dict[str, Any] = {**settings.operator_kwargs(), **TASK_RETRIES}
 
     def step(name: str, **kwargs: Any) -> NightStepOperator:
+        if "run_id" in kwargs:
+            # The UI labels each mapped run group by its run number, not by map index 0, 1, ...
+            kwargs.setdefault("map_index_template", RUN_LABEL_TEMPLATE)
         return NightStepOperator(task_id=name, step=name, **step_kwargs, **kwargs)
 
     with DAG(

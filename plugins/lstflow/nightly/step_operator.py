@@ -30,14 +30,24 @@ StepItems = Callable[[NightTasks, int], tuple[WorkItem, ...]]
 
 
 def night_of(context: Mapping[str, Any]) -> dt.date:
-    """The observation night of a DAG run: its logical date (UTC calendar date)."""
+    """The observation night of a DAG run: its ``night`` param (the trigger form's date
+    picker), else its logical date (UTC calendar date)."""
+    chosen = (context.get("params") or {}).get("night")
+    if chosen:
+        try:
+            return dt.date.fromisoformat(str(chosen))
+        except ValueError:
+            raise ValueError(
+                f"param night={chosen!r} is not a date. Fix: YYYY-MM-DD, e.g. 2020-01-17"
+            ) from None
     dag_run = context["dag_run"]
     logical_date = getattr(dag_run, "logical_date", None)
     if logical_date is None:
         raise ValueError(
             f"DAG run {dag_run.run_id!r} has no logical date, so it has no night. Fix: trigger "
             "the nightly DAG with the night as logical date, e.g. "
-            "'airflow dags trigger lstflow_nightly --logical-date 2020-01-17'"
+            "'airflow dags trigger lstflow_nightly --logical-date 2020-01-17', or set the "
+            "'night' param"
         )
     return logical_date.astimezone(dt.UTC).date()
 

@@ -26,12 +26,26 @@ from lstflow.productions.stage_operator import CONFIG_PARAM, ProductionStageOper
 from lstflow.stages.registry import effective_upstream, stages_to_run
 
 OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
+# What each stage runs, shown beside its name in the trigger form's stage picker.
+STAGE_LABELS = {
+    "r0_to_dl1": "r0_to_dl1: R0 to DL1 (lstchain_mc_r0_to_dl1)",
+    "dl1ab": "dl1ab: DL1 images to new DL1b parameters (lstchain_dl1ab)",
+    "train_test_split": "train_test_split: split DL1 files into train and test",
+    "merge_dl1": "merge_dl1: merge DL1 files (lstchain_merge_hdf5_files)",
+    "train_pipe": "train_pipe: train the random forests (lstchain_mc_trainpipe)",
+    "plot_rf_feat": "plot_rf_feat: feature-importance plot of the models",
+    "dl1_to_dl2": "dl1_to_dl2: DL1 to DL2 (lstchain_dl1_to_dl2)",
+    "dl2_to_irfs": "dl2_to_irfs: IRFs (lstchain_create_irf_files)",
+    "dl2_to_sensitivity": "dl2_to_sensitivity: sensitivity curve and plots (pyirf)",
+}
 
 
 def production_params(stages: tuple[str, ...], configs: tuple[str, ...]) -> dict[str, Param]:
     """The trigger form: which config and stages, dry run, and what to do about existing outputs.
 
-    ``configs``: the labels of the production's configs, the default first.
+    ``configs``: the labels of the production's configs, the default first. ``stages`` is a
+    multi-select of this production's own stages (Airflow's form turns an array with
+    ``examples`` into a pick list; ``enum`` items keep the API from accepting others).
     """
     return {
         CONFIG_PARAM: Param(
@@ -48,17 +62,24 @@ def production_params(stages: tuple[str, ...], configs: tuple[str, ...]) -> dict
             list(stages),
             type="array",
             items={"type": "string", "enum": list(stages)},
-            description="Stages to run in this trigger; the others are skipped.",
+            examples=list(stages),
+            values_display={stage: STAGE_LABELS.get(stage, stage) for stage in stages},
+            title="Stages",
+            description="Stages to run in this trigger (all of them by default); the others "
+            "are skipped. plot_rf_feat runs with train_pipe.",
         ),
         "dry_run": Param(
             False,
             type="boolean",
-            description="Plan every stage and log its command lines, submit nothing.",
+            title="Dry run",
+            description="A safe preview: plan every stage, log its lstchain command lines and "
+            "what each overwrite policy would do; submit, write and move nothing.",
         ),
         "overwrite": Param(
             "refuse",
             type="string",
             enum=list(OVERWRITE_POLICIES),
+            title="Existing outputs",
             description=(
                 "When a stage's outputs already exist: refuse (fail, touch nothing), skip the "
                 "elements whose outputs exist, or overwrite them (old outputs are renamed aside)."

@@ -28,11 +28,14 @@ from lstflow.product_base.options import (
     parse_cache_dir,
     slurm_task_settings,
 )
+from lstflow.productions.dry_run import DryRunPreview
 from lstflow.run_label import run_label
 from lstflow.slurm.cluster_files import ClusterFiles, TargetExists
 from lstflow.slurm.operator import SlurmArrayOperator
+from lstflow.slurm.reports import SlurmReport
 from lstflow.stages.base import PlanContext, StagePlan
 from lstflow.stages.file_batches import InputDirectoryError
+from lstflow.stages.inputs import INPUT_ADVICE, input_problems
 from lstflow.stages.registry import plan_stage, stages_to_run, stages_with_implicit
 from lstflow.workitems import ArraySpec, WorkItem
 
@@ -85,27 +88,60 @@ class ProductionStageOperator(SlurmArrayOperator):
         self.config_paths = dict(config_paths)
         self.stage = stage
         self._records = ""
+        self._complete_elements = 0
+
+    def execute(self, context: Any) -> Any:
+        """A dry run previews the stage and succeeds; a real run plans, submits and waits."""
+        if context["params"]["dry_run"]:
+            return self._dry_run(context)
+        result = super().execute(context)
+        if self._complete_elements and not SlurmReport.from_json(result).total:
+            # overwrite=skip and every output exists: say so, not "0 of 0".
+            count = self._complete_elements
+            return SlurmReport(self.stage, total=count, completed=count, job_ids=()).to_json()
+        return result
 
     def spec_ready(self, context: Any, spec: ArraySpec) -> None:
         self._records = _records_dir(spec, run_label(context["run_id"]))
 
-    def build_array_spec(self, context: Any) -> ArraySpec:
-        label = run_label(context["run_id"])
+    def _chosen_config(self, context: Any) -> RunConfig:
+        """The run's config of this production; skips the stage when the run does not run it."""
         params = context["params"]
         if self.stage not in stages_with_implicit(params["stages"]):
             raise AirflowSkipException(f"{self.stage} is not among this run's stages")
         chosen = load_for_run(self.config_paths, params)
-        production = chosen.production
-        if self.stage not in stages_to_run(production):
+        if self.stage not in stages_to_run(chosen.production):
             raise AirflowSkipException(
                 f"{self.stage} is not among the stages of config {chosen.label} "
-                f"({', '.join(production.stages_to_run)})"
+                f"({', '.join(chosen.production.stages_to_run)})"
             )
+        return chosen
+
+    def _dry_run(self, context: Any) -> dict[str, Any]:
+        """Plan, check inputs and outputs, log every command: write and submit nothing."""
+        production = self._chosen_config(context).production
+        files = self.cluster_files()
+        plan = self._plan(production, files, run_label(context["run_id"]), publish=False)
+        problems = input_problems(plan.inputs, files.kinds(p.path for p in plan.inputs))
+        existing = files.existing(path for item in plan.items for path in item.outputs)
+        preview = DryRunPreview.of(plan, existing, problems)
+        for line in preview.log_lines():
+            self.log.info("%s", line)
+        return preview.to_json()
+
+    def build_array_spec(self, context: Any) -> ArraySpec:
+        label = run_label(context["run_id"])
+        params = context["params"]
+        chosen = self._chosen_config(context)
+        production = chosen.production
         files = self.cluster_files()
         plan = self._plan(production, files, label)
-        items = self._apply_overwrite_policy(
-            files, plan.items, params["overwrite"], label, dry_run=params["dry_run"]
-        )
+        problems = input_problems(plan.inputs, files.kinds(p.path for p in plan.inputs))
+        if problems:
+            raise AirflowFailException(
+                f"{production.path}:\n" + "\n".join(problems) + f"\n{INPUT_ADVICE}"
+            )
+        items = self._apply_overwrite_policy(files, plan.items, params["overwrite"], label)
         spec = ArraySpec(
             name=self.stage,
             items=items,
@@ -114,9 +150,6 @@ class ProductionStageOperator(SlurmArrayOperator):
             prologue=production.source_environment.prologue(),
             throttle=array_throttle(),
         )
-        if params["dry_run"]:
-            self._log_dry_run(spec, plan)
-            raise AirflowSkipException(f"dry run: {len(items)} {self.stage} elements not submitted")
         for path, content in plan.files:
             files.write(path, content)
         # lstchain tools do not create their output's directory: make them as the job user.
@@ -124,10 +157,12 @@ class ProductionStageOperator(SlurmArrayOperator):
         self._write_run_record(files, spec, _records_dir(spec, label), chosen)
         return spec
 
-    def _plan(self, production: ProductionConfig, files: ClusterFiles, label: str) -> StagePlan:
+    def _plan(
+        self, production: ProductionConfig, files: ClusterFiles, label: str, *, publish: bool = True
+    ) -> StagePlan:
         context = PlanContext(
             prod_id=production.prod_id,
-            lstchain_config=self._publish_lstchain_config(production, files),
+            lstchain_config=self._publish_lstchain_config(production, files, publish=publish),
             log_root=log_root(),
             run_label=label,
             slurm_config=production.slurm_config,
@@ -139,11 +174,14 @@ class ProductionStageOperator(SlurmArrayOperator):
         except InputDirectoryError as error:
             raise AirflowFailException(f"{production.path}:\n{error}") from error
 
-    def _publish_lstchain_config(self, production: ProductionConfig, files: ClusterFiles) -> str:
+    def _publish_lstchain_config(
+        self, production: ProductionConfig, files: ClusterFiles, *, publish: bool = True
+    ) -> str:
         """Copy the lstchain config to the cluster under a content-addressed name.
 
         The jobs read this copy, so they see the config this run was planned with, and the
-        production's log directory keeps a record of it.
+        production's log directory keeps a record of it. A dry run (``publish=False``) only
+        names the copy.
         """
         if production.lstchain_config is None:
             raise AirflowFailException(
@@ -154,7 +192,7 @@ class ProductionStageOperator(SlurmArrayOperator):
         remote = posixpath.join(
             log_root(), production.prod_id, "config", f"lstchain_config_{digest}.json"
         )
-        if not files.existing([remote]):
+        if publish and not files.existing([remote]):
             files.write(remote, text)
         return remote
 
@@ -164,13 +202,8 @@ class ProductionStageOperator(SlurmArrayOperator):
         items: Sequence[WorkItem],
         policy: str,
         label: str,
-        *,
-        dry_run: bool = False,
     ) -> tuple[WorkItem, ...]:
-        """Never delete outputs at submission: refuse, skip done elements, or move them aside.
-
-        A dry run only says what it would move: it changes nothing on the cluster.
-        """
+        """Never delete outputs at submission: refuse, skip done elements, or move them aside."""
         existing = files.existing(path for item in items for path in item.outputs)
         if not existing:
             return tuple(items)
@@ -184,18 +217,14 @@ class ProductionStageOperator(SlurmArrayOperator):
             )
         if policy == "skip":
             remaining = tuple(item for item in items if not set(item.outputs) <= existing)
+            self._complete_elements = len(items) - len(remaining)
             self.log.info(
-                "%s: skipping %d element(s) whose outputs all exist",
+                "%s: skipping %d element(s) whose outputs all exist%s",
                 self.stage,
-                len(items) - len(remaining),
+                self._complete_elements,
+                "" if remaining else ": nothing to submit, the stage is already done",
             )
-            if not remaining:
-                raise AirflowSkipException(f"{self.stage}: every output already exists")
             return remaining
-        if dry_run:
-            for path in sorted(existing):
-                self.log.info("%s: would rename %s aside", self.stage, path)
-            return tuple(items)
         try:
             files.move_aside(sorted(existing), f".replaced-{label}")
         except TargetExists as error:
@@ -231,13 +260,6 @@ class ProductionStageOperator(SlurmArrayOperator):
             "%s: job ids in %s; to cancel by hand: %s", self.stage, self._records, scancel
         )
         super().defer(trigger=trigger, method_name=method_name, **kwargs)
-
-    def _log_dry_run(self, spec: ArraySpec, plan: StagePlan) -> None:
-        self.log.info("%s: dry run, %d elements", self.stage, len(spec.items))
-        for item in spec.items:
-            self.log.info("%s: %s", item.key, shlex.join(item.argv))
-        for path, _content in plan.files:
-            self.log.info("would write %s", path)
 
 
 def _records_dir(spec: ArraySpec, label: str) -> str:

@@ -34,6 +34,13 @@ _LIST_SNIPPET = (
 _EXISTS_SNIPPET = (
     "while IFS= read -r -d '' p; do [ -e \"$p\" ] && printf '%s\\0' \"$p\"; done; true"
 )
+# For each path on stdin: its kind (f, d or m for missing) then the path.
+_KINDS_SNIPPET = (
+    "while IFS= read -r -d '' p; do "
+    'if [ -d "$p" ]; then k=d; elif [ -f "$p" ]; then k=f; else k=m; fi; '
+    'printf \'%s%s\\0\' "$k" "$p"; done; true'
+)
+_KIND_NAMES = {"f": "file", "d": "directory", "m": "missing"}
 # For each path on stdin: kind, size in bytes, file count, path.
 _SIZES_SNIPPET = (
     "while IFS= read -r -d '' p; do "
@@ -119,6 +126,19 @@ class ClusterFiles:
             return set()
         output = self.hook.check(_EXISTS_SNIPPET, stdin=_stdin(wanted)).stdout
         return {path for path in output.split("\0") if path}
+
+    def kinds(self, paths: Iterable[str]) -> dict[str, str]:
+        """Each path's kind: ``file``, ``directory`` or ``missing``, in one SSH call (cheap:
+        nothing is listed or measured, unlike ``sizes``)."""
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return {}
+        output = self.hook.check(_KINDS_SNIPPET, stdin=_stdin(wanted)).stdout
+        return {
+            record[1:]: _KIND_NAMES[record[0]]
+            for record in output.split("\0")
+            if record and record[0] in _KIND_NAMES
+        }
 
     def sizes(self, paths: Sequence[str]) -> dict[str, PathSize]:
         """Kind, size and file count of each path (directories summed), in one SSH call."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lstflow.config.model import SlurmConfig, SlurmOptions, StageEntry
+from lstflow.stages.inputs import PlannedInput
 from lstflow.workitems import Resources, WorkItem
 
 # lstmcpipe submits every job to `short` unless a stage default says otherwise.
@@ -34,6 +35,8 @@ class PlanContext:
     run_label: str = "plan"
     slurm_config: SlurmConfig = field(default_factory=SlurmConfig)
     python: str = "python"
+    # None: plan without seeing the data (``lstflow plan --no-inputs``); stages whose elements
+    # depend on listing inputs report those inputs as unlisted instead.
     files: FileLister | None = None
 
     def stage_log_dir(self, stage: str) -> str:
@@ -48,14 +51,32 @@ class PlanContext:
         return (self.python, "-m", f"lstflow.jobs.{module}", *args)
 
 
+Argv = tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class StagePlan:
-    """A stage's work items, plus the small files (e.g. batch manifests) they read."""
+    """A stage's work items, plus the small files (e.g. batch manifests) they read.
+
+    ``tool_commands`` holds, per work item key, the analysis tool command lines an element runs
+    when its argv is a job-side wrapper (a file batch): what people want to read in a plan or a
+    dry run is ``lstchain_mc_r0_to_dl1 ...``, not ``python -m lstflow.jobs.batch ...``.
+    ``unlisted_inputs`` are the input directories of a plan made without seeing the data
+    (``PlanContext.files`` is None): their elements are unknown, not an error. ``inputs`` are
+    the files and directories the items read, checked before submission.
+    """
 
     stage: str
     items: tuple[WorkItem, ...]
     log_dir: str
     files: tuple[tuple[str, str], ...] = ()
+    tool_commands: tuple[tuple[str, tuple[Argv, ...]], ...] = ()
+    unlisted_inputs: tuple[str, ...] = ()
+    inputs: tuple[PlannedInput, ...] = ()
+
+    def commands_of(self, item: WorkItem) -> tuple[Argv, ...]:
+        """The tool command lines ``item`` runs (its argv when it runs one tool itself)."""
+        return dict(self.tool_commands).get(item.key, (item.argv,))
 
 
 # Where a work item's sbatch option came from (``WorkItem.resource_sources``), lowest first.

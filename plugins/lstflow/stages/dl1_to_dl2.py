@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from lstflow.config.model import Dl1ToDl2Entry
 from lstflow.stages.base import PlanContext, StagePlan, entry_layers, stage_resources
+from lstflow.stages.inputs import DIRECTORY, FILE, entry_input
 from lstflow.workitems import Resources, WorkItem
 
 FILES_PER_ELEMENT = 10
@@ -62,7 +63,17 @@ class Dl1ToDl2Stage:
                         resource_sources=planned.sources,
                     )
                 )
-        return StagePlan(self.name, tuple(items), context.stage_log_dir(self.name))
+        planned_inputs = tuple(
+            planned
+            for entry in entries
+            for planned in (
+                entry_input(entry, "input", FILE),
+                entry_input(entry, "path_model", DIRECTORY),
+            )
+        )
+        return StagePlan(
+            self.name, tuple(items), context.stage_log_dir(self.name), inputs=planned_inputs
+        )
 
 
 DL1_TO_DL2 = Dl1ToDl2Stage("dl1_to_dl2", Resources(partition="short", mem="32GB"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lstflow.config.model import Dl2ToIrfsEntry
 from lstflow.stages.base import PlanContext
+from lstflow.stages.inputs import FILE, PlannedInput, entry_input
 from lstflow.stages.simple import Command, EntryStage, split_options
 from lstflow.workitems import Resources
 
@@ -18,4 +19,11 @@ def irf_command(entry: Dl2ToIrfsEntry, context: PlanContext) -> Command:
     return (*argv, f"--config={context.lstchain_config}"), (entry.output,)
 
 
-DL2_TO_IRFS = EntryStage("dl2_to_irfs", Resources(partition="short"), irf_command)
+def irf_inputs(entry: Dl2ToIrfsEntry) -> tuple[PlannedInput, ...]:
+    fields = ("gamma_file", "proton_file", "electron_file")
+    return tuple(entry_input(entry, name, FILE) for name in fields if getattr(entry, name))
+
+
+DL2_TO_IRFS = EntryStage(
+    "dl2_to_irfs", Resources(partition="short"), irf_command, inputs=irf_inputs
+)

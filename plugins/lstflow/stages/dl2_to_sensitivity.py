@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lstflow.config.model import Dl2ToSensitivityEntry
 from lstflow.stages.base import PlanContext
+from lstflow.stages.inputs import FILE, PlannedInput, entry_input
 from lstflow.stages.simple import Command, EntryStage
 from lstflow.workitems import Resources
 
@@ -30,6 +31,14 @@ def sensitivity_command(entry: Dl2ToSensitivityEntry, context: PlanContext) -> C
     return argv, (entry.output, plot_path(entry.output), plot_path(entry.output, "_irfs"))
 
 
+def sensitivity_inputs(entry: Dl2ToSensitivityEntry) -> tuple[PlannedInput, ...]:
+    fields = ("gamma_file", "proton_file", "electron_file")
+    return tuple(entry_input(entry, name, FILE) for name in fields)
+
+
 DL2_TO_SENSITIVITY = EntryStage(
-    "dl2_to_sensitivity", Resources(partition="short", mem="32GB"), sensitivity_command
+    "dl2_to_sensitivity",
+    Resources(partition="short", mem="32GB"),
+    sensitivity_command,
+    inputs=sensitivity_inputs,
 )

@@ -40,11 +40,10 @@ class FileBatchStage:
         elements: list[tuple[FileTask, ...]] = []
         items: list[WorkItem] = []
         problems: list[str] = []
-        listings = (
-            context.files.list_directories([entry.input for entry in entries], self.patterns)
-            if context.files
-            else {}
-        )
+        if context.files is None:
+            inputs = tuple(dict.fromkeys(entry.input for entry in entries))
+            return StagePlan(self.name, (), log_dir, unlisted_inputs=inputs)
+        listings = context.files.list_directories([entry.input for entry in entries], self.patterns)
         for entry in entries:
             files = listings.get(entry.input)
             if not files:
@@ -79,7 +78,16 @@ class FileBatchStage:
         if problems:
             raise InputDirectoryError("\n".join(problems))
         manifest = json.dumps(BatchManifest(tuple(elements)).to_json())
-        return StagePlan(self.name, tuple(items), log_dir, files=((manifest_path, manifest),))
+        return StagePlan(
+            self.name,
+            tuple(items),
+            log_dir,
+            files=((manifest_path, manifest),),
+            tool_commands=tuple(
+                (item.key, tuple(task.argv for task in batch))
+                for item, batch in zip(items, elements, strict=True)
+            ),
+        )
 
     def _input_problem(self, entry: DirectoryEntry, files: list[str] | None) -> str:
         where = f"stages.{self.name}[{entry.index}]: input directory {entry.input}"

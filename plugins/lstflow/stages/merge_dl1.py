@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lstflow.config.model import MergeDl1Entry
 from lstflow.stages.base import PlanContext
+from lstflow.stages.inputs import DIRECTORY, PlannedInput, entry_input
 from lstflow.stages.simple import Command, EntryStage, split_options
 from lstflow.workitems import Resources
 
@@ -13,4 +14,8 @@ def merge_command(entry: MergeDl1Entry, context: PlanContext) -> Command:
     return argv + split_options(entry.options), (entry.output,)
 
 
-MERGE_DL1 = EntryStage("merge_dl1", Resources(partition="long"), merge_command)
+def merge_inputs(entry: MergeDl1Entry) -> tuple[PlannedInput, ...]:
+    return (entry_input(entry, "input", DIRECTORY),)
+
+
+MERGE_DL1 = EntryStage("merge_dl1", Resources(partition="long"), merge_command, inputs=merge_inputs)

@@ -19,24 +19,33 @@ from lstflow.stages.base import (
     entry_layers,
     stage_resources,
 )
+from lstflow.stages.inputs import PlannedInput
 from lstflow.workitems import Resources, WorkItem
 
 Entry = TypeVar("Entry", bound=StageEntry)
 Command = tuple[tuple[str, ...], tuple[str, ...]]
 
 
+def no_inputs(entry: StageEntry) -> tuple[PlannedInput, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class EntryStage(Generic[Entry]):
-    """A stage planned entry by entry: ``command`` gives (argv, outputs) for one entry."""
+    """A stage planned entry by entry: ``command`` gives (argv, outputs) for one entry,
+    ``inputs`` what it reads."""
 
     name: str
     defaults: Resources
     command: Callable[[Entry, PlanContext], Command]
     layers: Callable[[Entry, PlanContext], OptionLayers] = entry_layers
+    inputs: Callable[[Entry], tuple[PlannedInput, ...]] = no_inputs
 
     def plan(self, entries: Sequence[Entry], context: PlanContext) -> StagePlan:
         items = []
+        inputs: list[PlannedInput] = []
         for entry in entries:
+            inputs.extend(self.inputs(entry))
             argv, outputs = self.command(entry, context)
             planned = stage_resources(context, self.defaults, self.layers(entry, context))
             items.append(
@@ -49,7 +58,9 @@ class EntryStage(Generic[Entry]):
                     resource_sources=planned.sources,
                 )
             )
-        return StagePlan(self.name, tuple(items), context.stage_log_dir(self.name))
+        return StagePlan(
+            self.name, tuple(items), context.stage_log_dir(self.name), inputs=tuple(inputs)
+        )
 
 
 def split_options(options: str | None) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ import posixpath
 
 from lstflow.config.model import TrainPipeEntry
 from lstflow.stages.base import SLURM_CONFIG, OptionLayers, PlanContext
+from lstflow.stages.inputs import DIRECTORY, FILE, PlannedInput, entry_input
 from lstflow.stages.simple import Command, EntryStage
 from lstflow.workitems import Resources
 
@@ -38,9 +39,25 @@ def plot_layers(entry: TrainPipeEntry, context: PlanContext) -> OptionLayers:
     return ((SLURM_CONFIG, context.slurm_config.plot_rf_feat),)
 
 
+def train_inputs(entry: TrainPipeEntry) -> tuple[PlannedInput, ...]:
+    return (entry_input(entry, "gamma", FILE), entry_input(entry, "proton", FILE))
+
+
+def plot_inputs(entry: TrainPipeEntry) -> tuple[PlannedInput, ...]:
+    """The plot reads the models the training wrote."""
+    return (entry_input(entry, "output", DIRECTORY),)
+
+
 TRAIN_PIPE = EntryStage(
-    "train_pipe", Resources(partition="xxl", mem="100GB", cpus_per_task=16), train_command
+    "train_pipe",
+    Resources(partition="xxl", mem="100GB", cpus_per_task=16),
+    train_command,
+    inputs=train_inputs,
 )
 PLOT_RF_FEAT = EntryStage(
-    "plot_rf_feat", Resources(partition="short", mem="16GB"), plot_command, plot_layers
+    "plot_rf_feat",
+    Resources(partition="short", mem="16GB"),
+    plot_command,
+    plot_layers,
+    inputs=plot_inputs,
 )

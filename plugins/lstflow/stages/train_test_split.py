@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lstflow.config.model import TrainTestSplitEntry
 from lstflow.stages.base import PlanContext
+from lstflow.stages.inputs import DIRECTORY, PlannedInput, entry_input
 from lstflow.stages.simple import Command, EntryStage
 from lstflow.workitems import Resources
 
@@ -23,4 +24,10 @@ def split_command(entry: TrainTestSplitEntry, context: PlanContext) -> Command:
     return argv, (entry.train, entry.test)
 
 
-TRAIN_TEST_SPLIT = EntryStage("train_test_split", Resources(partition="short"), split_command)
+def split_inputs(entry: TrainTestSplitEntry) -> tuple[PlannedInput, ...]:
+    return (entry_input(entry, "input", DIRECTORY),)
+
+
+TRAIN_TEST_SPLIT = EntryStage(
+    "train_test_split", Resources(partition="short"), split_command, inputs=split_inputs
+)

@@ -19,7 +19,7 @@ from lstflow.ui import views
 from lstflow.ui.auth import DagAccessDep, refuse_or_login, require_user
 from lstflow.ui.nights import NIGHTLY_DAG_ID
 from lstflow.ui.plugin import URL_PREFIX
-from lstflow.ui.production_rows import production_for_dag, read_library
+from lstflow.ui.production_rows import invalid_entry_rows, production_for_dag, read_library
 from lstflow.ui.render import render
 
 
@@ -38,8 +38,15 @@ def _page_of_dag(request: Request, dag_id: str, run_id: str | None) -> str:
     base = _bases(request)["base"]
     if dag_id == NIGHTLY_DAG_ID:
         return f"{base}/nights"
-    production = production_for_dag(read_library(), dag_id)
+    library = read_library()
+    production = production_for_dag(library, dag_id)
     if production is None:
+        invalid = [row for row in invalid_entry_rows(library) if row.dag_id == dag_id]
+        if invalid:
+            raise views.NotFound(
+                f"Production {invalid[0].prod_id}: its config has invalid entries, so its "
+                f"stages fail until it is fixed:\n{invalid[0].problem}"
+            )
         raise views.NotFound(f"DAG {dag_id!r} is not an lstflow production")
     query = f"?{urlencode({'run_id': run_id})}" if run_id else ""
     return f"{base}/productions/{quote(production.prod_id)}{query}"
@@ -60,6 +67,10 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(views.NotFound)
     async def not_found(request: Request, error: views.NotFound) -> Response:
+        # A page (an "lstflow" tab, a link) gets a page; an API client gets JSON.
+        if "text/html" in request.headers.get("accept", ""):
+            html = render("not_found.html", **_bases(request), message=str(error))
+            return HTMLResponse(html, status_code=404)
         return JSONResponse({"detail": str(error)}, status_code=404)
 
     @app.get("/", include_in_schema=False)

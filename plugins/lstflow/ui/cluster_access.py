@@ -44,9 +44,16 @@ class BoundedCache(Generic[V]):
     """A time-limited LRU cache bounded in entries and in total ``size`` of its values."""
 
     def __init__(
-        self, seconds: float, max_entries: int, max_size: int, size: Callable[[V], int]
+        self,
+        seconds: float,
+        max_entries: int,
+        max_size: int,
+        size: Callable[[V], int],
+        keep: Callable[[V], bool] = lambda value: True,
     ) -> None:
+        """``keep``: which values are cached (a missing file is not: it may appear soon)."""
         self.seconds = seconds
+        self.keep = keep
         self.max_entries = max_entries
         self.max_size = max_size
         self.size = size
@@ -62,8 +69,9 @@ class BoundedCache(Generic[V]):
                 self.values.move_to_end(key)
                 return hit[1]
         value = load()
-        with self.lock:
-            self._put(key, (now, value, self.size(value)))
+        if self.keep(value):
+            with self.lock:
+                self._put(key, (now, value, self.size(value)))
         return value
 
     def _put(self, key: object, entry: tuple[float, V, int]) -> None:

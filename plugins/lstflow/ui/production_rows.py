@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lstflow.config import load_library
+from lstflow.config import ConfigError, load_header, load_library
 from lstflow.config.contained_files import read_readme
 from lstflow.config.library import Library
 from lstflow.config.model import ProductionConfig
@@ -36,6 +36,9 @@ class ProductionRow:
     environment: str
     readme: str
     configs: tuple[str, ...] = ()
+    # Set when the config's header is valid (it has a DAG) but an entry is not: the page lists
+    # the production with its problem instead of leaving it out.
+    problem: str = ""
 
 
 def read_library() -> Library:
@@ -57,6 +60,33 @@ def production_row(production: ProductionParts[ProductionConfig]) -> ProductionR
         readme=readme,
         configs=production.labels,
     )
+
+
+def invalid_entry_rows(library: Library) -> list[ProductionRow]:
+    """Configs that failed to load but whose header is valid: they have a DAG (built from the
+    header), so the Productions page lists them, with the problem."""
+    rows = []
+    known = set(library.productions)
+    for path, error in sorted(library.errors.items()):
+        try:
+            header = load_header(path, cache_dir=parse_cache_dir(), environ=config_environment())
+        except ConfigError:
+            continue
+        if header.prod_id in known:
+            continue
+        rows.append(
+            ProductionRow(
+                prod_id=header.prod_id,
+                dag_id=dag_id_for(header.prod_id),
+                config_path=str(path),
+                stages=stages_to_run(header),
+                entry_counts={},
+                environment=header.source_environment.label,
+                readme=header.readme.read_text(errors="replace") if header.readme else "",
+                problem=str(error),
+            )
+        )
+    return rows
 
 
 def production_for_dag(library: Library, dag_id: str) -> ProductionParts[ProductionConfig] | None:

@@ -8,10 +8,13 @@ unit-tested without Airflow.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lstflow.productions.dry_run import DRY_RUN_KEY
 from lstflow.slurm.array_plan import ArrayPlan
 from lstflow.slurm.reports import FAILURE_XCOM_KEY, FailedElement, SlurmReport
 
@@ -30,6 +33,7 @@ class StageProgress:
     job_ids: tuple[str, ...] = ()
     failures: tuple[FailedElement, ...] = ()
     source: str = "none"
+    dry_run_elements: int | None = None
 
     @property
     def pending(self) -> int:
@@ -40,9 +44,31 @@ class StageProgress:
 
     @property
     def percent_done(self) -> float:
+        if self.dry_run_elements is not None:
+            return 0.0
         if not self.total:
             return 100.0 if self.task_state in ("success", "skipped") else 0.0
         return self.percent(self.done)
+
+    @property
+    def summary(self) -> str:
+        """What the stage's bar means, in words: never a bare percentage of nothing."""
+        if self.dry_run_elements is not None:
+            return f"dry run: {self.dry_run_elements} element(s) planned, none submitted"
+        if not self.total:
+            if self.task_state in ("running", "deferred", "queued", "scheduled"):
+                return "planning"
+            if self.task_state == "success":
+                return "no Slurm work"
+            return self.task_state or "not started"
+        if not self.job_ids and self.done == self.total:
+            return f"{self.done}/{self.total} done: every output already existed, nothing submitted"
+        text = f"{self.done}/{self.total} done"
+        if self.failed:
+            text += f", {self.failed} failed"
+        if self.in_slurm:
+            text += f", {self.in_slurm} queued or running in Slurm"
+        return text
 
 
 def from_report(stage: str, task_state: str | None, report: SlurmReport) -> StageProgress:
@@ -100,6 +126,13 @@ def stage_progress(
     live: Mapping[str, str] | None = None,
 ) -> StageProgress:
     """The best view available: the final report, else the latest plan, else nothing yet."""
+    preview = xcoms.get("return_value")
+    if isinstance(preview, str):
+        with contextlib.suppress(ValueError):
+            preview = json.loads(preview)
+    if isinstance(preview, Mapping) and preview.get(DRY_RUN_KEY):
+        elements = int(preview.get("elements") or 0)
+        return StageProgress(stage, task_state, source="dry run", dry_run_elements=elements)
     for key in ("return_value", FAILURE_XCOM_KEY):
         report = SlurmReport.parse(xcoms.get(key))
         if report is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -20,6 +21,25 @@ def human_bytes(size: float | None) -> str:
     return f"{size:.1f} TiB"
 
 
+_RUN_ID = re.compile(r"(?P<kind>[a-z_]+)__(?P<date>\d{4}-\d\d-\d\d)T(?P<time>\d\d:\d\d:\d\d)")
+
+
+def readable_run_id(run_id: str) -> str:
+    """``manual__2026-12-06T04:25:14.123456+00:00`` -> ``manual 2026-12-06 04:25:14``."""
+    match = _RUN_ID.match(run_id)
+    if match is None:
+        return run_id
+    return f"{match['kind']} {match['date']} {match['time']}"
+
+
+def readme_title(readme: str) -> str:
+    """The README's first non-empty line without its markdown heading marks."""
+    for line in readme.splitlines():
+        if line.strip():
+            return line.strip().lstrip("#").strip() or "README"
+    return "README"
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -30,6 +50,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["bytes"] = human_bytes
+    env.filters["run_label"] = readable_run_id
+    env.filters["readme_title"] = readme_title
     return env
 
 

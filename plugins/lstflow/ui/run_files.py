@@ -3,7 +3,8 @@
 The api-server does not share the cluster's filesystem in general, so files come through the
 Slurm layer's ``ClusterFiles``. Only paths derived from the production config or
 from the run records are ever read: a URL names a plot, never a path. Reads are cached for a
-minute in a bounded cache, through the process's one SSH connection (``cluster_access``).
+minute in a bounded cache, through the process's one SSH connection (``cluster_access``). A
+missing file is not cached, so a plot written a moment ago shows at the next refresh.
 """
 
 from __future__ import annotations
@@ -47,9 +48,13 @@ def plot_sources(production: ProductionConfig) -> list[PlotSource]:
     return plots
 
 
-#: At most 64 files and 64 MiB of them per api-server process.
+#: At most 64 files and 64 MiB of them per api-server process; a missing file is not kept.
 _CACHE: BoundedCache[bytes | None] = BoundedCache(
-    CACHE_SECONDS, max_entries=64, max_size=64 * 1024 * 1024, size=lambda v: len(v or b"")
+    CACHE_SECONDS,
+    max_entries=64,
+    max_size=64 * 1024 * 1024,
+    size=lambda v: len(v or b""),
+    keep=lambda v: v is not None,
 )
 
 

@@ -24,7 +24,7 @@ from lstflow.ui import airflow_db, live, run_files
 from lstflow.ui.histograms import svg_histogram
 from lstflow.ui.lineage_progress import LineageRow, StageRecord, lineage_rows
 from lstflow.ui.nights import NIGHTLY_DAG_ID, STATUS_TASK_ID, night_statuses
-from lstflow.ui.production_rows import production_row, read_library
+from lstflow.ui.production_rows import invalid_entry_rows, production_row, read_library
 from lstflow.ui.progress import StageProgress, stage_progress, watched_jobs
 
 LIVE_TASK_STATES = frozenset({"running", "deferred"})
@@ -37,12 +37,17 @@ class NotFound(LookupError):
 def productions_page(readable: Callable[[Iterable[str]], set[str]]) -> dict[str, Any]:
     """The library's rows whose DAG ``readable`` keeps (the user's rights)."""
     library = read_library()
-    allowed = readable(dag_id_for(prod_id) for prod_id in library.productions)
+    invalid = invalid_entry_rows(library)
+    allowed = readable(
+        [*(dag_id_for(prod_id) for prod_id in library.productions), *(r.dag_id for r in invalid)]
+    )
     rows = [
         production_row(p)
         for prod_id, p in sorted(library.productions.items())
         if dag_id_for(prod_id) in allowed
     ]
+    rows += [row for row in invalid if row.dag_id in allowed]
+    rows.sort(key=lambda row: row.prod_id)
     return {
         "library_root": str(library.root),
         "rows": rows,

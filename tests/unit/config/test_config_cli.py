@@ -71,3 +71,80 @@ def test_productions_list(samples_dir: Path, capsys: pytest.CaptureFixture[str])
     assert lines[0].split() == ["PROD_ID", "STAGES", "(entries)", "ENVIRONMENT", "README"]
     assert lines[2].split()[0] == "20240430_v0.10.4_src9_dec3476_tuned"
     assert lines[2].endswith("lstchain-v0.10.7  New Product Configuration for src9")
+
+
+def test_productions_list_without_the_site_variables_lists_the_library(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh shell has no ${LSTFLOW_DATA_ROOT}: the demo library is still listed, paths as
+    written, with a note saying where a run takes the values from."""
+    monkeypatch.delenv("LSTFLOW_DATA_ROOT", raising=False)
+    monkeypatch.delenv("LSTFLOW_ANALYSIS_ENV", raising=False)
+    library = Path(__file__).resolve().parents[3] / "include" / "production_configs"
+    assert main(["productions", "list", str(library)]) == 0
+    captured = capsys.readouterr()
+    prod_ids = [line.split()[0] for line in captured.out.splitlines()[1:]]
+    assert prod_ids == ["lstflow_demo_analysis", "lstflow_demo_dl1", "lstflow_demo_dl1ab"]
+    assert "${LSTFLOW_ANALYSIS_ENV}/bin/activate" in captured.out
+    assert "note: ${LSTFLOW_DATA_ROOT} is not set here" in captured.err
+    assert "[lstflow] config_variables in airflow.cfg" in captured.err
+
+
+BAD_ENTRIES = """\
+workflow_kind: lstchain
+prod_id: located
+source_environment:
+  source_file: /a
+stages_to_run: [merge_dl1]
+stages:
+  merge_dl1:
+  - input: /data/DL1/gamma
+    output: /data/m.h5
+    options: --no-imag
+  - input: /data/DL1/proton
+    ouput: /data/p.h5
+"""
+
+
+def test_validate_locates_every_problem_by_line_and_column(
+    write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(BAD_ENTRIES)
+    assert main(["validate", "--no-lstchain", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"error: {path}:10:5: stages.merge_dl1[0].options: unknown option")
+    assert lines[1] == (
+        f"error: {path}:12:5: stages.merge_dl1[1]: unknown key 'ouput' (did you mean 'output'?)"
+    )
+    assert main(["validate", "--format", "json", "--no-lstchain", str(path)]) == 1
+    [file] = json.loads(capsys.readouterr().out)["files"]
+    assert [(e["path"], e["line"], e["column"]) for e in file["errors"]] == [
+        ("stages.merge_dl1[0].options", 10, 5),
+        ("stages.merge_dl1[1]", 12, 5),
+        ("stages.merge_dl1[1]", 11, 5),
+    ]
+
+
+def test_validate_github_format_annotates_the_lines(
+    write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(BAD_ENTRIES)
+    assert main(["validate", "--format", "github", "--no-lstchain", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    escaped = str(path).replace(":", "%3A").replace(",", "%2C")
+    assert lines[1] == (
+        f"::error file={escaped},line=12,col=5,title=stages.merge_dl1[1]::unknown key 'ouput' "
+        "(did you mean 'output'?)"
+    )
+    assert lines[-1] == "1 config(s) checked, 1 with errors"
+
+
+def test_a_yaml_syntax_error_has_its_position_and_a_fix(
+    write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config("prod_id: x\nsource_environment:\n\tsource_file: /a\n")
+    assert main(["validate", "--json", "--no-lstchain", str(path)]) == 1
+    [file] = json.loads(capsys.readouterr().out)["files"]
+    [error] = file["errors"]
+    assert (error["line"], error["column"]) == (3, 1)
+    assert error["fix"] == "indent with spaces: YAML does not allow tabs"

@@ -200,3 +200,31 @@ def test_cli_writes_a_valid_portable_production(
         == 0
     )
     assert {"alt_tel", "sin_az_tel"} <= features(dl1b / "lstchain_config_b.json")
+
+
+def test_cli_refuses_an_invalid_prod_id_before_writing_anything(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["generate-config", "Prod5Trans80", "--prod-id", "bad id!"]
+    assert main([*argv, "--data-root", str(data_root), "-o", str(out)]) == 2
+    assert "--prod-id 'bad id!' may hold only letters" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_takes_lstmcpipe_spellings_and_documents_its_options(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """lstmcpipe users type --prod_id and --dec_list; every option has a help text."""
+    out = tmp_path / "dl1b"
+    argv = ["generate-config", "AllTrainTestDL1b", "--prod_id", "b", "--source_prod_id", "src"]
+    argv += ["--dec_list", "dec_2276", "--data_root", str(data_root), "--output_dir", str(out)]
+    assert main(argv) == 0
+    assert (out / "lstmcpipe_config_b.yaml").exists()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["generate-config", "--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    for text in ("--prod-id PROD_ID, --prod_id PROD_ID the production's name", "e.g. include/"):
+        assert text in usage
+    assert "--data-root DATA_ROOT, --data_root DATA_ROOT the directory holding mc/" in usage

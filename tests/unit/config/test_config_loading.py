@@ -163,9 +163,14 @@ def test_environment_variables_expand(write_config: WriteConfig) -> None:
         (
             b"a: [1\n",
             "invalid YAML: line 2, column 1: while parsing a flow sequence did not "
-            "find expected ',' or ']'",
+            "find expected ',' or ']' (close the list with ']' on the same logical line, or "
+            "write one '- item' per line)",
         ),
-        (b"prod_id: a\nprod_id: b\n", "invalid YAML: line 2, column 1: duplicate key 'prod_id'"),
+        (
+            b"prod_id: a\nprod_id: b\n",
+            "invalid YAML: line 2, column 1: duplicate key 'prod_id' (keep one of the two keys "
+            "(lstmcpipe refuses duplicates too))",
+        ),
         (b"\xff\xfeprod_id", "not UTF-8 text (byte 0) (save the file as UTF-8)"),
         (
             b"- a\n- b\n",

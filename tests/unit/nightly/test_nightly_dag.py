@@ -59,7 +59,7 @@ def dag() -> DAG:
 
 def _context(night: dt.datetime | None, **params: Any) -> dict[str, Any]:
     """What a task's context gives the planner: the DAG run and the resolved params."""
-    resolved = {"simulate": False, **dict.fromkeys(VERSION_KEYS), **params}
+    resolved = {"night": None, "simulate": False, **dict.fromkeys(VERSION_KEYS), **params}
     return {
         "dag_run": SimpleNamespace(run_id="manual__test", logical_date=night),
         "params": resolved,
@@ -193,10 +193,30 @@ def test_timetable_round_trips() -> None:
 # ---- params and conf -------------------------------------------------------------------------
 
 
-def test_params_are_simulate_and_the_version_keys(dag: DAG) -> None:
-    assert set(dag.params) == {"simulate", *VERSION_KEYS}
+def test_params_are_the_night_simulate_and_the_version_keys(dag: DAG) -> None:
+    assert set(dag.params) == {"night", "simulate", *VERSION_KEYS}
     assert dag.params["simulate"] is False
+    assert dag.params["night"] is None
     assert all(dag.params[key] is None for key in VERSION_KEYS)
+
+
+def test_the_night_is_a_date_picker_that_warns_about_unpausing(dag: DAG) -> None:
+    """The form shows a date-only picker (format 'date'), not a date-time one."""
+    night = dag.params.get_param("night")
+    assert night.schema["format"] == "date"
+    assert night.schema["type"] == ["null", "string"]
+    assert "untick 'Unpause on trigger'" in (night.description or "")
+
+
+def test_the_night_param_chooses_the_night_over_the_logical_date() -> None:
+    def with_night(night: str) -> dict[str, Any]:
+        context = _context(NIGHT)
+        return {**context, "params": {**context["params"], "night": night}}
+
+    assert NightRequest.from_context(with_night("2020-01-18")).night == dt.date(2020, 1, 18)
+    assert NightRequest.from_context(_context(NIGHT)).night == NIGHT.date()
+    with pytest.raises(ValueError, match=r"night='2020-13-45' is not a date\. Fix: YYYY-MM-DD"):
+        NightRequest.from_context(with_night("2020-13-45"))
 
 
 @pytest.mark.parametrize(
@@ -374,6 +394,13 @@ def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().out == text
     assert lstflow_main([*argv, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == document["runs"]
+
+
+def test_run_groups_are_labelled_by_run_number_not_map_index(dag: DAG) -> None:
+    per_run = [task for task in dag.tasks if task.task_id.startswith(f"{night_dag.RUN_GROUP}.")]
+    assert per_run
+    assert {task.map_index_template for task in per_run} == {"run {{ task.run_id }}"}
+    assert dag.get_task("drs4_baseline").map_index_template is None
 
 
 # ---- skipped steps, the night-not-closed alert, the simulate note -------------------------------

@@ -151,6 +151,12 @@ def test_dag_shape_params_tags_doc_and_schedule(library: Path) -> None:
     assert dag.is_paused_upon_creation is False
     assert set(dag.tags) == {*stages, "env:lstchain-v0.10.7"}
     assert dag.params["stages"] == stages
+    # a multi-select of the production's own stages, each with what it runs
+    picker = dag.params.get_param("stages").schema
+    assert picker["examples"] == stages and picker["items"]["enum"] == stages
+    assert picker["values_display"]["merge_dl1"] == (
+        "merge_dl1: merge DL1 files (lstchain_merge_hdf5_files)"
+    )
     assert dag.params["config"] == (
         "20240122_v0.10.4_prod5_trans_80/lstmcpipe_config_2024-01-22_PathConfigProd5Trans80.yaml"
     )

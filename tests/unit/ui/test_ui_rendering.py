@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.library_cases import SHARED_PROD_ID, write_shared_prod_id_library
@@ -14,8 +15,9 @@ from lstflow.onsite.status import ROW_KEYS, RunProgress, status_json
 from lstflow.ui.airflow_db import RunInfo
 from lstflow.ui.histograms import bin_counts, svg_histogram
 from lstflow.ui.production_rows import ProductionRow
-from lstflow.ui.progress import StageProgress
-from lstflow.ui.render import human_bytes, render
+from lstflow.ui.progress import StageProgress, stage_progress
+from lstflow.ui.render import human_bytes, readable_run_id, readme_title, render
+from lstflow.ui.run_files import PlotSource
 from lstflow.ui.views import histograms, production_plots, run_config
 
 pytestmark = pytest.mark.unit
@@ -69,6 +71,27 @@ def test_human_bytes() -> None:
     assert human_bytes(3 * 2**20) == "3.0 MiB"
 
 
+def production_html(
+    run: RunInfo, stages: list[StageProgress], plots: list[Any], **values: Any
+) -> str:
+    """The production page of ``ROW``; ``values`` override the other template values."""
+    defaults: dict[str, Any] = {
+        "base": "/lstflow",
+        "airflow_base": "",
+        "row": ROW,
+        "runs": [run],
+        "lineages": [],
+        "histograms": [],
+        "provenance": None,
+        "provenance_path": "",
+        "provenance_note": "not run yet",
+        "run_config": "prod/lstmcpipe_config.yaml",
+    }
+    return render(
+        "production.html", **{**defaults, **values, "run": run, "stages": stages, "plots": plots}
+    )
+
+
 def test_production_page_shows_bars_failures_plots_and_provenance() -> None:
     failure = {
         "element": "7_1",
@@ -94,17 +117,10 @@ def test_production_page_shows_bars_failures_plots_and_provenance() -> None:
         "inputs": [{"path": "/d/DL0", "kind": "dir", "size": 2048, "files": 2}],
         "outputs": [{"path": "/d/DL1", "kind": "missing", "size": None, "files": None}],
     }
-    html = render(
-        "production.html",
-        base="/lstflow",
-        airflow_base="",
-        row=ROW,
-        run=RUN,
-        runs=[RUN],
-        stages=stages,
-        lineages=[],
-        plots=[],
-        histograms=[],
+    html = production_html(
+        RUN,
+        stages,
+        [],
         provenance=provenance,
         provenance_path="/logs/prod/runs/manual__1/provenance.json",
         provenance_note="",
@@ -230,3 +246,132 @@ def test_run_config_and_plots_of_every_part(tmp_path: Path) -> None:
     assert [(plot.name, plot.path) for plot in production_plots(production)] == [
         ("rf-importance-0", "/data/models/dec_2276/features_importance.png")
     ]
+
+
+def test_a_dry_run_is_marked_and_its_stages_say_what_was_planned() -> None:
+    run = RunInfo(
+        "mc_prod_1_",
+        "manual__2026-12-06T04:25:14.123456+00:00",
+        "success",
+        None,
+        None,
+        {"dry_run": True},
+    )
+    stage = stage_progress(
+        "merge_dl1", "success", {"return_value": {"dry_run": True, "elements": 22}}, []
+    )
+    html = production_html(run, [stage], [])
+    assert '<span class="dry-run" id="dry-run">dry run: nothing was submitted</span>' in html
+    assert "dry run: 22 element(s) planned, none submitted" in html
+    assert 'data-percent-done="0.0"' in html
+    # readable run ids: no microseconds, no timezone
+    assert ">manual 2026-12-06 04:25:14</a>" in html
+
+
+def test_a_running_stage_says_how_many_are_done_not_a_bare_percentage() -> None:
+    running = StageProgress("r0_to_dl1", "deferred", total=5, done=0, in_slurm=5, job_ids=("9",))
+    html = production_html(RUN, [running], [])
+    assert "0/5 done, 5 queued or running in Slurm" in html
+    assert 'class="done" style="width: 0.0%"' in html
+    assert "0.0%</span>" not in html
+
+
+def test_a_skip_run_whose_outputs_all_existed_says_so() -> None:
+    report = {"name": "merge_dl1", "total": 2, "completed": 2, "job_ids": []}
+    progress = stage_progress("merge_dl1", "success", {"return_value": report}, [])
+    assert progress.summary == "2/2 done: every output already existed, nothing submitted"
+
+
+def test_a_missing_plot_has_a_placeholder() -> None:
+    plot = PlotSource("sensitivity-0", "Sensitivity", "/irf/sensitivity.png")
+    html = production_html(RUN, [], [plot])
+    assert 'onerror="this.hidden = true; this.nextElementSibling.hidden = false;"' in html
+    assert 'data-missing-plot="sensitivity-0">not written yet' in html
+
+
+def test_productions_list_is_searchable_sortable_with_readme_titles() -> None:
+    latest = {
+        "mc_prod_1_": RunInfo(
+            "mc_prod_1_",
+            "manual__2026-01-02T03:04:05.5+00:00",
+            "success",
+            None,
+            None,
+            {"dry_run": True},
+        )
+    }
+    html = render(
+        "productions.html",
+        base="/lstflow",
+        airflow_base="",
+        library_root="/lib",
+        rows=[ROW],
+        latest=latest,
+        errors=[],
+    )
+    assert 'input class="search" type="search" data-for="productions"' in html
+    assert '<table id="productions" data-searchable>' in html
+    assert html.count('<th class="sortable">') == 5
+    assert "<summary>Prod 1</summary>" in html
+    assert '<span class="dry-run">dry run</span>' in html
+    assert "manual 2026-01-02 03:04:05" in html
+
+
+def test_run_labels_and_readme_titles() -> None:
+    assert (
+        readable_run_id("scheduled__2020-01-17T07:00:00+00:00") == "scheduled 2020-01-17 07:00:00"
+    )
+    assert readable_run_id("my own id") == "my own id"
+    assert readme_title("\n## Crab, dec 2276\nmore") == "Crab, dec 2276"
+
+
+def test_a_missing_file_is_not_cached_so_a_new_plot_shows_at_the_next_refresh() -> None:
+    from lstflow.ui.run_files import _CACHE
+
+    reads: list[bytes | None] = [None, b"png", b"newer"]
+    assert _CACHE.get("/test/p.png", lambda: reads.pop(0)) is None
+    assert _CACHE.get("/test/p.png", lambda: reads.pop(0)) == b"png"
+    assert _CACHE.get("/test/p.png", lambda: reads.pop(0)) == b"png"  # a found file stays cached
+
+
+def test_a_production_with_an_invalid_entry_is_listed_with_its_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its header is valid, so it has a DAG: the Productions page lists it, not only the error."""
+    from lstflow.ui.production_rows import invalid_entry_rows, read_library
+
+    production = tmp_path / "library" / "broken"
+    production.mkdir(parents=True)
+    (production / "lstchain_config.json").write_text("{}\n")
+    (production / "README.md").write_text("# Broken one\n")
+    (production / "lstmcpipe_config.yaml").write_text(
+        "workflow_kind: lstchain\nprod_id: broken_entry\n"
+        "source_environment:\n  source_file: /env/bin/activate\n"
+        "stages_to_run: [merge_dl1]\n"
+        "stages:\n  merge_dl1:\n  - input: /dl1\n    ouput: /m.h5\n"
+    )
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__PRODUCTION_CONFIGS", str(tmp_path / "library"))
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__PARSE_CACHE_DIR", str(tmp_path / "cache"))
+    library = read_library()
+    assert not library.productions
+    [row] = invalid_entry_rows(library)
+    assert (row.prod_id, row.stages) == ("broken_entry", ("merge_dl1",))
+    assert "unknown key 'ouput'" in row.problem
+    html = render(
+        "productions.html",
+        base="/lstflow",
+        airflow_base="",
+        library_root="/lib",
+        rows=[row],
+        latest={},
+        errors=[row.problem],
+    )
+    assert 'data-prod-id="broken_entry"' in html
+    assert "invalid entries: its stages fail until the config is fixed" in html
+    assert 'href="/dags/mc_broken_entry" target="_top">broken_entry</a>' in html
+
+
+def test_a_page_that_is_not_found_is_a_page_not_raw_json() -> None:
+    html = render("not_found.html", base="/lstflow", airflow_base="", message="Production x <y>")
+    assert '<pre id="not-found">Production x &lt;y&gt;</pre>' in html
+    assert 'href="/lstflow/productions"' in html
