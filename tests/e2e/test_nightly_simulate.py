@@ -248,6 +248,8 @@ def deployment() -> Iterator[Deployment]:
         "init",
         "--airflow-home",
         str(home),
+        "--dags-folder",
+        str(CHECKOUT / "dags"),  # the thin DAG files `lstflow dags write` writes
         "--api-port",
         api_port,
     )
