@@ -7,28 +7,24 @@ The user-facing commands (validate, plan, generate-config, productions, night, i
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+
+from lstflow.cli import command_parser, run_command
 
 COMMAND_MODULES: tuple[str, ...] = ("lstflow_dev.commands.cluster", "lstflow_dev.commands.demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m lstflow_dev",
-        description="lstflow development tooling: the local Slurm cluster and the demo.",
+    return command_parser(
+        "python -m lstflow_dev",
+        "lstflow development tooling: the local Slurm cluster and the demo.",
+        COMMAND_MODULES,
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    result: int = args.handler(args)
-    return result
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -21,19 +21,32 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lstflow",
-        description="Run the LST-1 analysis chain (lstchain) on Slurm from Apache Airflow.",
-    )
+def command_parser(
+    prog: str, description: str, command_modules: Sequence[str]
+) -> argparse.ArgumentParser:
+    """A parser with one sub-command per module (also the development CLI's, ``lstflow_dev``)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    for module_name in command_modules:
         importlib.import_module(module_name).register(subparsers)
     return parser
 
 
+def build_parser() -> argparse.ArgumentParser:
+    return command_parser(
+        "lstflow",
+        "Run the LST-1 analysis chain (lstchain) on Slurm from Apache Airflow.",
+        COMMAND_MODULES,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_command(build_parser(), argv)
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and run the chosen command's handler; its exit status."""
+    args = parser.parse_args(argv)
     try:
         result: int = args.handler(args)
         sys.stdout.flush()
