@@ -1,4 +1,4 @@
-"""Benchmark 5: CPU time of the ``lstflow`` command line (what a user and a pre-commit hook pay).
+"""Benchmark 6: CPU time of the ``lstflow`` command line (what a user and a pre-commit hook pay).
 
 ``lstflow --help``, and ``lstflow validate`` (lstchain check included) on the 3,409-entry
 production: cold (empty cache: YAML parsed, lstchain imported in its checker subprocess), after
