@@ -1,12 +1,13 @@
 """Shell metacharacters in config paths and options never reach a shell unquoted.
 
-A valid production whose paths and options hold ``$(…)``, backticks, ``;``, quotes, ``&&``,
+A valid production whose paths hold ``$(…)``, backticks, ``;``, quotes, ``&&``,
 ``|``, ``>`` and newlines goes through ``lstflow validate``, ``lstflow plan`` and a real run on
 the local Slurm (planning over SSH, directories made, the lstchain config published, sbatch,
 the jobs themselves). Each payload would create a canary file if any shell ever interpreted
 it; the canary directory is writable by everybody, and is checked as root and, over SSH, as
 the job user. A plain ``SlurmArrayOperator`` also prints its argv back: the job must see every
-payload byte for byte.
+payload byte for byte. A payload in an ``options`` string is not an option of the stage's
+lstchain tool: ``lstflow validate`` refuses it before any run.
 """
 
 from __future__ import annotations
@@ -98,9 +99,8 @@ def injection_production(canary: Canary, library: Path) -> tuple[Path, dict[str,
     paths = {
         "input": f"{work}/in {p[0]} {p[1]}",
         "output": f"{work}/out {p[2]} {p[3]}/merged {p[4]}.h5",
-        "output2": f"{work}/out2 {p[5]}/merged.h5",
+        "output2": f"{work}/out2 {p[5]} {p[9]}/merged.h5",
         "env": f"{work}/env {p[6]} {p[7]} {p[8]}",
-        "option": p[9],
     }
     config = {
         "workflow_kind": "lstchain",
@@ -118,7 +118,7 @@ def injection_production(canary: Canary, library: Path) -> tuple[Path, dict[str,
                 {
                     "input": paths["input"],
                     "output": paths["output2"],
-                    "options": f"--no-progress {shlex.quote(paths['option'])}",
+                    "options": "--no-progress",
                     "extra_slurm_options": {"mem": "1G", "time": "00:10:00"},
                 },
             ]
@@ -158,10 +158,38 @@ def test_validate_and_plan_keep_payloads_literal(canary: Canary, tmp_path: Path)
             "-o",
             paths["output2"],
             "--no-progress",
-            paths["option"],
         ),
     ):
         assert shlex.join(argv) in plan.stdout
+    assert canary.hits(SlurmHook()) == {}
+
+
+def test_validate_refuses_a_payload_in_options(canary: Canary, tmp_path: Path) -> None:
+    """An ``options`` string reaches lstchain as arguments, never a shell: a payload there is
+    not an option of the stage's tool, so ``validate`` refuses it before any run (#17)."""
+    config_file, _ = injection_production(canary, tmp_path / "library")
+    config = yaml.safe_load(config_file.read_text())
+    payload = canary.payloads()[9]
+    config["stages"]["merge_dl1"][1]["options"] = f"--no-progress {shlex.quote(payload)}"
+    config_file.write_text(yaml.safe_dump(config, allow_unicode=True))
+    validate = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lstflow.cli",
+            "validate",
+            "--json",
+            "--no-lstchain",
+            str(config_file),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=canary.workdir,
+        check=False,
+    )
+    assert validate.returncode == 1, validate.stdout
+    messages = [e["message"] for e in json.loads(validate.stdout)["files"][0]["errors"]]
+    assert any(f"{payload!r} is not an option of lstchain_merge_hdf5_files" in m for m in messages)
     assert canary.hits(SlurmHook()) == {}
 
 
@@ -198,15 +226,12 @@ def test_real_production_run_passes_payloads_verbatim_to_the_jobs(
             "-o",
             paths["output2"],
             "--no-progress",
-            paths["option"],
         ),
     }
     for key, row in rows.items():
         assert row["command"] == shlex.join(("lstchain_merge_hdf5_files", *expected[key]))
         assert row["exit_code"] not in (96, 97, 127), row  # the prologue and the tool both ran
         assert row["attempts"] == 3  # FAILED is retried twice
-    # argparse quotes nothing: the payload reached lstchain as one literal argument
-    assert f"unrecognized arguments: {paths['option']}" in rows["merge_dl1[1]"]["stderr_tail"]
     # the output directories were made over SSH under their literal names
     assert Path(paths["output"]).parent.is_dir() and Path(paths["output2"]).parent.is_dir()
     assert canary.hits(SlurmHook()) == {}
