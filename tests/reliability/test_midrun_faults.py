@@ -130,9 +130,23 @@ def write_production(workdir: Path, prod_id: str) -> Path:
             (dl0 / f"{particle}_run{run}.simtel.zst").touch()
     ledger = workdir / "ledger"
     # Outside a job (provenance asks python for versions over SSH) a stub just exits.
+    # Each stage plans only from inputs that exist (#17), so a stub writes what its tool would:
+    # -o / --otrain / --otest targets (a file for *.h5 / *.gz, else a directory) and, for
+    # lstchain_dl1_to_dl2, one DL2 file per -f input in its -o directory.
     body = (
         '[ -n "$SLURM_ARRAY_TASK_ID" ] || exit 0\n'
         f'sleep {PAYLOAD_S}\necho "$SLURM_JOB_NAME $SLURM_ARRAY_TASK_ID" >> {ledger}\n'
+        "prev= out= inputs=\n"
+        'for arg in "$@"; do\n'
+        '  case "$prev" in\n'
+        '    -o|--otrain|--otest) out=$arg; case "$arg" in\n'
+        '      *.h5|*.gz) mkdir -p "$(dirname "$arg")" && : > "$arg" ;;\n'
+        '      *) mkdir -p "$arg" ;; esac ;;\n'
+        '    -f) inputs="$inputs $arg" ;;\n'
+        "  esac\n"
+        "  prev=$arg\n"
+        "done\n"
+        'for f in $inputs; do : > "$out/$(basename "$f" | sed s/dl1/dl2/)"; done\n'
     )
     env_file = write_stub_env(workdir, stub_names(), body)
     data = workdir / "data"
@@ -159,7 +173,7 @@ def write_production(workdir: Path, prod_id: str) -> Path:
         "merge_dl1": [
             entry(input=str(data / "DL1" / p / split), output=str(data / f"{p}_{split}.h5"))
             for p in ("gamma", "proton")
-            for split in ("train",)
+            for split in ("train", "test")
         ],
         "train_pipe": [
             entry(
@@ -181,8 +195,8 @@ def write_production(workdir: Path, prod_id: str) -> Path:
         "dl2_to_irfs": [
             entry(
                 input={
-                    "gamma_file": str(data / "DL2" / "dl2_gamma_test.h5"),
-                    "proton_file": str(data / "DL2" / "dl2_proton_test.h5"),
+                    "gamma_file": str(data / "DL2" / "gamma_test.h5"),
+                    "proton_file": str(data / "DL2" / "proton_test.h5"),
                     "electron_file": None,
                 },
                 output=str(data / "IRF" / "irf.fits.gz"),
