@@ -316,8 +316,13 @@ class AirflowStack:
                 f"DAG {dag_id} to be parsed (log: {self.log_path('dag-processor')})",
             )
         except StackError as error:
-            tail = self.log_text("dag-processor")[-6000:]
-            raise StackError(f"{error}\n--- end of the dag-processor's log ---\n{tail}") from None
+            errors = self.query("SELECT filename, stacktrace FROM import_error")
+            found = "\n".join(f"{name}:\n{trace[-3000:]}" for name, trace in errors)
+            tail = self.log_text("dag-processor")[-4000:]
+            raise StackError(
+                f"{error}\n--- import errors ---\n{found or 'none'}"
+                f"\n--- end of the dag-processor's log ---\n{tail}"
+            ) from None
 
     def trigger(self, dag_id: str, run_id: str) -> str:
         self.airflow("dags", "trigger", dag_id, "--run-id", run_id, "--output", "json")
