@@ -9,6 +9,7 @@ run (Slurm cancels them) and nothing of the run is left in the queue.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import uuid
@@ -220,6 +221,10 @@ def test_dec_a_irfs_exist_while_dec_b_still_trains(
     groups = lineage_states(ran, "dl2_to_irfs")
     assert len([g for g in groups if "decA" in g]) == 1, groups
     assert set(groups.values()) == {"success"}
+    # The run's provenance sums each stage's lineage groups.
+    (provenance,) = (workdir / "prod_logs").rglob("provenance.json")
+    stages = json.loads(provenance.read_text())["stages"]
+    assert (stages["train_pipe"]["total"], stages["train_pipe"]["completed"]) == (2, 2)
     # Nothing submitted twice: one job per planned submission name.
     counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{ran.dag_id}.")
     assert counts and set(counts.values()) == {1}, counts

@@ -57,6 +57,8 @@ from lstflow.stages.registry import stages_to_run, stages_with_implicit
 from lstflow.workitems import ArraySpec
 
 FEEDER_TASK_ID = "plan_and_submit"
+#: The mapped task group of the watchers: its tasks are ``lineage.<stage>``.
+LINEAGE_GROUP_ID = "lineage"
 #: The feeder's XCom (and state-store key) with every array and its submitted plan.
 ARRAYS_KEY = "lstflow.lineage.arrays"
 #: The feeder's state-store key of the arrays it planned, stored before the first sbatch.

@@ -22,6 +22,7 @@ from lstflow.product_base.options import SlurmTaskSettings
 from lstflow.product_base.task_retries import TASK_RETRIES
 from lstflow.productions.lineage_operators import (
     FEEDER_TASK_ID,
+    LINEAGE_GROUP_ID,
     LineageFeederOperator,
     LineageStageOperator,
 )
@@ -32,7 +33,6 @@ from lstflow.productions.stage_operator import CONFIG_PARAM, ProductionStageOper
 from lstflow.stages.registry import effective_upstream, stages_to_run
 
 OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
-LINEAGE_GROUP_ID = "lineage"
 # What each stage runs, shown beside its name in the trigger form's stage picker.
 STAGE_LABELS = {
     "r0_to_dl1": "r0_to_dl1: R0 to DL1 (lstchain_mc_r0_to_dl1)",
@@ -144,6 +144,7 @@ def build_production_dag(
             config_paths=config_paths,
             stages=stages,
             ssh_conn_id=settings.ssh_conn_id,
+            lineage=lineage,
         )
         if lineage:
             _lineage_tasks(production.prod_id, stages, config_paths, settings) >> provenance
