@@ -83,7 +83,7 @@ def run() -> dict[str, Any]:
     try:
         print("[lineage] lstflow through Airflow ...", flush=True)
         prod_flow = "bench_lineage_lstflow"
-        flow = run_lstflow(workspace, LINEAGE, prod_flow, "airflow-lineage")
+        flow = run_lstflow(workspace, LINEAGE, prod_flow, "airflow-lineage", lineage=True)
         flow |= irf_times(workspace, prod_flow, flow["started_epoch"])
         flow["total_s"] = flow["wall_to_run_end_s"]
         print("[lineage] lstmcpipe ...", flush=True)

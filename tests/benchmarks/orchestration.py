@@ -48,9 +48,12 @@ def run_lstflow(
     template: Template = MINI,
     prod_id: str = "bench_mini_lstflow",
     home_name: str = "airflow-orchestration",
+    *,
+    lineage: bool = False,
 ) -> dict[str, Any]:
     """``template`` as ``prod_id`` through a fresh Airflow stack in ``BENCH_DIR/home_name``;
-    wall times from the trigger (``started_epoch``: the trigger, as seconds since the epoch)."""
+    wall times from the trigger (``started_epoch``: the trigger, as seconds since the epoch).
+    ``lineage``: run it lineage-aware (``[lstflow] lineage_runs``)."""
     from lstflow.productions.naming import dag_id_for
 
     config = workspace.production(template, prod_id, {})
@@ -63,6 +66,7 @@ def run_lstflow(
         "AIRFLOW__LSTFLOW__LOG_ROOT": str(workspace.root / "prod_logs"),
         "AIRFLOW__LSTFLOW__POLL_INTERVAL": str(POLL_INTERVAL),
         "AIRFLOW__LSTFLOW__MAX_POLL_INTERVAL": str(POLL_INTERVAL),
+        "AIRFLOW__LSTFLOW__LINEAGE_RUNS": str(lineage),
     }
     stack = AirflowStack.create(home, home / "dags", settings)
     (stack.dags_folder / DAG_FILE.name).symlink_to(DAG_FILE)

@@ -82,6 +82,12 @@ def array_throttle() -> int:
     return conf.getint(SECTION, "array_throttle", fallback=100)
 
 
+def lineage_runs() -> bool:
+    """``[lstflow] lineage_runs``: productions run lineage-aware (docs/lineage.md): every
+    stage submitted at the start with Slurm dependencies, watched per lineage group."""
+    return conf.getboolean(SECTION, "lineage_runs", fallback=False)
+
+
 def validation_budget() -> float:
     """Seconds the config-errors DAG file may spend validating entries: half the import timeout.
 

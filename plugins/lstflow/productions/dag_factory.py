@@ -31,7 +31,7 @@ from lstflow.config import (
     load_production,
 )
 from lstflow.config.parts import ProductionParts, group_parts
-from lstflow.product_base.options import config_environment, slurm_task_settings
+from lstflow.product_base.options import config_environment, lineage_runs, slurm_task_settings
 from lstflow.productions.dag_index import read_index, write_index
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.production_dag import build_production_dag
@@ -74,12 +74,13 @@ def build_production_dags(config_root: Path, cache_dir: Path | None = None) -> d
         index = {dag_id: [str(c.path) for c in parts.configs] for dag_id, parts in owners.items()}
         write_index(cache_dir, index)
     settings = slurm_task_settings()
+    lineage = lineage_runs()
     dags: dict[str, DAG] = {}
     for dag_id, production in sorted(owners.items()):
         if only is not None and dag_id != only:
             continue
         try:
-            dags[dag_id] = build_production_dag(production, settings)
+            dags[dag_id] = build_production_dag(production, settings, lineage=lineage)
         except (OSError, ValueError):
             log.exception("%s: cannot build the DAG %s", production.default.path, dag_id)
     return dags

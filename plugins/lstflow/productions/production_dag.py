@@ -1,4 +1,4 @@
-"""One Airflow DAG per production: one task per stage, in lstmcpipe's order.
+"""One Airflow DAG per production: one task per stage in lstmcpipe's order, or lineage-aware.
 
 A production is every config of one prod_id (``lstflow.config.parts``): its DAG has the union
 of their stages, and each run picks one config through the ``config`` trigger param (the default
@@ -11,7 +11,8 @@ network access), so parsing a whole production library stays cheap: the work ite
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Asset, Param, task_group
+from airflow.sdk.definitions._internal.node import DAGNode
 
 from lstflow.config.contained_files import read_readme
 from lstflow.config.model import ProductionHeader
@@ -19,6 +20,12 @@ from lstflow.config.parts import ProductionParts
 from lstflow.product_base.assets import models_asset
 from lstflow.product_base.options import SlurmTaskSettings
 from lstflow.product_base.task_retries import TASK_RETRIES
+from lstflow.productions.lineage_operators import (
+    FEEDER_TASK_ID,
+    LINEAGE_GROUP_ID,
+    LineageFeederOperator,
+    LineageStageOperator,
+)
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.run_provenance import TASK_ID as PROVENANCE_TASK_ID
 from lstflow.productions.run_provenance import ProductionProvenanceOperator
@@ -111,9 +118,13 @@ def production_doc(production: ProductionParts[ProductionHeader]) -> str:
 
 
 def build_production_dag(
-    production: ProductionParts[ProductionHeader], settings: SlurmTaskSettings
+    production: ProductionParts[ProductionHeader],
+    settings: SlurmTaskSettings,
+    *,
+    lineage: bool = False,
 ) -> DAG:
-    """``settings``: ``product_base.options.slurm_task_settings()``, read once per library."""
+    """``settings``: ``product_base.options.slurm_task_settings()``, read once per library;
+    ``lineage``: the lineage-aware shape (``[lstflow] lineage_runs``, docs/lineage.md)."""
     stages = stages_to_run(production)
     config_paths = {label: str(production.find(label).path) for label in production.labels}
     with DAG(
@@ -128,30 +139,71 @@ def build_production_dag(
         auto_register=False,
         default_args=TASK_RETRIES,
     ) as dag:
-        tasks = {
-            stage: ProductionStageOperator(
-                task_id=stage,
-                config_paths=config_paths,
-                stage=stage,
-                **settings.operator_kwargs(),
-                # The models directory is an Asset: nights reading these models declare it.
-                outlets=[models_asset(production.prod_id)] if stage == "train_pipe" else [],
-            )
-            for stage in stages
-        }
-        for stage, task in tasks.items():
-            for upstream in effective_upstream(stage, stages):
-                tasks[upstream] >> task
-        # Last, whatever happened (all done): what ran, with which software and resources. A
-        # teardown, so it never decides the run's state: a failed stage still fails the run.
         provenance = ProductionProvenanceOperator(
             task_id=PROVENANCE_TASK_ID,
             config_paths=config_paths,
             stages=stages,
             ssh_conn_id=settings.ssh_conn_id,
+            lineage=lineage,
         )
-        list(tasks.values()) >> provenance.as_teardown()
+        if lineage:
+            _lineage_tasks(production.prod_id, stages, config_paths, settings) >> provenance
+        else:
+            tasks = {
+                stage: ProductionStageOperator(
+                    task_id=stage,
+                    config_paths=config_paths,
+                    stage=stage,
+                    **settings.operator_kwargs(),
+                    # The models directory is an Asset: nights reading these models declare it.
+                    outlets=_outlets(production.prod_id, stage),
+                )
+                for stage in stages
+            }
+            for stage, task in tasks.items():
+                for upstream in effective_upstream(stage, stages):
+                    tasks[upstream] >> task
+            list(tasks.values()) >> provenance
+        # Last, whatever happened (all done): what ran, with which software and resources. A
+        # teardown, so it never decides the run's state: a failed stage still fails the run.
+        provenance.as_teardown()
     # Set after the tasks: each operator would deep-copy the DAG's params into its own (the
     # largest part of building the DAG), and tasks read them from the DAG run anyway.
     dag.params = production_params(stages, production.labels)  # type: ignore[assignment]
     return dag
+
+
+def _outlets(prod_id: str, stage: str) -> list[Asset]:
+    return [models_asset(prod_id)] if stage == "train_pipe" else []
+
+
+def _lineage_tasks(
+    prod_id: str,
+    stages: tuple[str, ...],
+    config_paths: dict[str, str],
+    settings: SlurmTaskSettings,
+) -> DAGNode:
+    """The feeder, then one mapped task group ``lineage`` per lineage group (named by it in the
+    grid) holding one watcher per stage in stage order; returns the group."""
+    feeder = LineageFeederOperator(
+        task_id=FEEDER_TASK_ID, config_paths=config_paths, ssh_conn_id=settings.ssh_conn_id
+    )
+
+    @task_group(group_id=LINEAGE_GROUP_ID)
+    def lineage(group: str) -> None:
+        watchers = {
+            stage: LineageStageOperator(
+                task_id=stage,
+                stage=stage,
+                lineage_group=group,
+                **settings.operator_kwargs(),
+                outlets=_outlets(prod_id, stage),
+            )
+            for stage in stages
+        }
+        for stage, watcher in watchers.items():
+            for upstream in effective_upstream(stage, stages):
+                watchers[upstream] >> watcher
+
+    groups: DAGNode = lineage.expand(group=feeder.output)
+    return groups

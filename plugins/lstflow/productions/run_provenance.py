@@ -28,11 +28,12 @@ from airflow.sdk import BaseOperator
 from lstflow.config.model import PATH_FIELDS, ProductionConfig
 from lstflow.jobs.software import software_versions
 from lstflow.product_base.options import log_root
+from lstflow.productions.lineage_operators import FEEDER_TASK_ID, LINEAGE_GROUP_ID
 from lstflow.productions.stage_operator import load_for_run
 from lstflow.run_label import run_label
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.hook import ElementId, ElementStatus, SlurmHook
-from lstflow.slurm.reports import pull_report
+from lstflow.slurm.reports import SlurmReport, pull_report
 
 FORMAT = "lstflow-provenance-run/1"
 PROVENANCE_FILE = "provenance.json"
@@ -134,12 +135,25 @@ class ProductionProvenanceOperator(BaseOperator):
         config_paths: Mapping[str, str],
         stages: Sequence[str],
         ssh_conn_id: str,
+        lineage: bool = False,
         **kwargs: Any,
     ) -> None:
+        """``lineage``: the run is lineage-aware, its stages' reports are per lineage group."""
         super().__init__(**kwargs)
         self.config_paths = dict(config_paths)
         self.stages = tuple(stages)
         self.ssh_conn_id = ssh_conn_id
+        self.lineage = lineage
+
+    def _reports(self, ti: Any, stage: str) -> list[SlurmReport]:
+        """The stage's report, or in a lineage-aware run each lineage group's."""
+        if not self.lineage:
+            report = pull_report(ti, stage)
+            return [report] if report else []
+        groups = ti.xcom_pull(task_ids=FEEDER_TASK_ID) or []
+        task_id = f"{LINEAGE_GROUP_ID}.{stage}"
+        found = (pull_report(ti, task_id, map_indexes=index) for index in range(len(groups)))
+        return [report for report in found if report is not None]
 
     def execute(self, context: Any) -> dict[str, Any]:
         chosen = load_for_run(self.config_paths, context["params"])
@@ -149,12 +163,12 @@ class ProductionProvenanceOperator(BaseOperator):
         run_id = context["run_id"]
         stages: dict[str, Any] = {}
         for stage in self.stages:
-            report = pull_report(ti, stage)
+            reports = self._reports(ti, stage)
             stages[stage] = {
-                "job_ids": list(report.job_ids) if report else [],
-                "total": report.total if report else 0,
-                "completed": report.completed if report else 0,
-                "failed": len(report.failed) if report else 0,
+                "job_ids": [job for report in reports for job in report.job_ids],
+                "total": sum(report.total for report in reports),
+                "completed": sum(report.completed for report in reports),
+                "failed": sum(len(report.failed) for report in reports),
             }
         all_jobs = sorted({j for s in stages.values() for j in s["job_ids"]}, key=int)
         usage = hook.element_usage(all_jobs)

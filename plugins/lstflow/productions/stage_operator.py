@@ -7,10 +7,7 @@ try see exactly the same work and re-attach to its jobs instead of submitting ag
 
 from __future__ import annotations
 
-import hashlib
-import json
 import posixpath
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,24 +20,27 @@ from lstflow.config.model import ProductionConfig
 from lstflow.product_base.options import (
     array_throttle,
     config_environment,
-    job_python,
-    log_root,
     parse_cache_dir,
     slurm_task_settings,
 )
 from lstflow.productions.dry_run import DryRunPreview
+from lstflow.productions.stage_planning import (
+    RunConfigRecord,
+    apply_overwrite_policy,
+    plan_for_run,
+    records_dir,
+    write_run_record,
+)
 from lstflow.run_label import run_label
-from lstflow.slurm.cluster_files import ClusterFiles, TargetExists
+from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.operator import SlurmArrayOperator
 from lstflow.slurm.reports import SlurmReport
-from lstflow.stages.base import PlanContext, StagePlan
-from lstflow.stages.file_batches import InputDirectoryError
+from lstflow.stages.base import StagePlan
 from lstflow.stages.inputs import INPUT_ADVICE, input_problems
-from lstflow.stages.registry import plan_stage, stages_to_run, stages_with_implicit
+from lstflow.stages.registry import stages_to_run, stages_with_implicit
 from lstflow.workitems import ArraySpec, WorkItem
 
 CONFIG_PARAM = "config"
-SHOWN_EXISTING = 10
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class ProductionStageOperator(SlurmArrayOperator):
         return result
 
     def spec_ready(self, context: Any, spec: ArraySpec) -> None:
-        self._records = _records_dir(spec, run_label(context["run_id"]))
+        self._records = records_dir(spec.log_dir, run_label(context["run_id"]))
 
     def _chosen_config(self, context: Any) -> RunConfig:
         """The run's config of this production; skips the stage when the run does not run it."""
@@ -154,47 +154,14 @@ class ProductionStageOperator(SlurmArrayOperator):
             files.write(path, content)
         # lstchain tools do not create their output's directory: make them as the job user.
         files.make_dirs(sorted({posixpath.dirname(p) for item in items for p in item.outputs}))
-        self._write_run_record(files, spec, _records_dir(spec, label), chosen)
+        record = RunConfigRecord(chosen.label, str(production.path))
+        write_run_record(files, self.stage, spec, records_dir(spec.log_dir, label), record)
         return spec
 
     def _plan(
         self, production: ProductionConfig, files: ClusterFiles, label: str, *, publish: bool = True
     ) -> StagePlan:
-        context = PlanContext(
-            prod_id=production.prod_id,
-            lstchain_config=self._publish_lstchain_config(production, files, publish=publish),
-            log_root=log_root(),
-            run_label=label,
-            slurm_config=production.slurm_config,
-            python=job_python(),
-            files=files,
-        )
-        try:
-            return plan_stage(production, self.stage, context)
-        except InputDirectoryError as error:
-            raise AirflowFailException(f"{production.path}:\n{error}") from error
-
-    def _publish_lstchain_config(
-        self, production: ProductionConfig, files: ClusterFiles, *, publish: bool = True
-    ) -> str:
-        """Copy the lstchain config to the cluster under a content-addressed name.
-
-        The jobs read this copy, so they see the config this run was planned with, and the
-        production's log directory keeps a record of it. A dry run (``publish=False``) only
-        names the copy.
-        """
-        if production.lstchain_config is None:
-            raise AirflowFailException(
-                f"{production.path}: no lstchain config JSON beside the production config"
-            )
-        text = production.lstchain_config.read_text()
-        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-        remote = posixpath.join(
-            log_root(), production.prod_id, "config", f"lstchain_config_{digest}.json"
-        )
-        if publish and not files.existing([remote]):
-            files.write(remote, text)
-        return remote
+        return plan_for_run(production, self.stage, files, label, publish=publish)
 
     def _apply_overwrite_policy(
         self,
@@ -203,52 +170,10 @@ class ProductionStageOperator(SlurmArrayOperator):
         policy: str,
         label: str,
     ) -> tuple[WorkItem, ...]:
-        """Never delete outputs at submission: refuse, skip done elements, or move them aside."""
-        existing = files.existing(path for item in items for path in item.outputs)
-        if not existing:
-            return tuple(items)
-        if policy == "refuse":
-            shown = "\n  ".join(sorted(existing)[:SHOWN_EXISTING])
-            raise AirflowFailException(
-                f"{self.stage}: {len(existing)} output(s) already exist, e.g.\n  {shown}\n"
-                "Nothing was submitted and nothing was deleted. Trigger again with "
-                "overwrite='skip' to run only the missing outputs, or overwrite='overwrite' to "
-                "replace them (existing outputs are renamed aside, not deleted)."
-            )
+        remaining = apply_overwrite_policy(self.stage, files, items, policy, label, self.log)
         if policy == "skip":
-            remaining = tuple(item for item in items if not set(item.outputs) <= existing)
             self._complete_elements = len(items) - len(remaining)
-            self.log.info(
-                "%s: skipping %d element(s) whose outputs all exist%s",
-                self.stage,
-                self._complete_elements,
-                "" if remaining else ": nothing to submit, the stage is already done",
-            )
-            return remaining
-        try:
-            files.move_aside(sorted(existing), f".replaced-{label}")
-        except TargetExists as error:
-            raise AirflowFailException(
-                f"{self.stage}: {error}; an output renamed aside is never replaced, so nothing "
-                "was submitted. Move that file away by hand, or trigger with overwrite='skip'."
-            ) from None
-        self.log.info("%s: renamed %d existing output(s) aside", self.stage, len(existing))
-        return tuple(items)
-
-    def _write_run_record(
-        self, files: ClusterFiles, spec: ArraySpec, records: str, chosen: RunConfig
-    ) -> None:
-        record = {
-            "stage": self.stage,
-            "config": chosen.label,
-            "config_path": str(chosen.production.path),
-            "log_dir": spec.log_dir,
-            "elements": [
-                {"key": item.key, "command": shlex.join(item.argv), "outputs": item.outputs}
-                for item in spec.items
-            ],
-        }
-        files.write(posixpath.join(records, f"{self.stage}.json"), json.dumps(record, indent=1))
+        return remaining
 
     def defer(self, *, trigger: Any, method_name: str, **kwargs: Any) -> None:  # type: ignore[override]
         """Before each deferral, record the job ids and the scancel line users expect."""
@@ -260,8 +185,3 @@ class ProductionStageOperator(SlurmArrayOperator):
             "%s: job ids in %s; to cancel by hand: %s", self.stage, self._records, scancel
         )
         super().defer(trigger=trigger, method_name=method_name, **kwargs)
-
-
-def _records_dir(spec: ArraySpec, label: str) -> str:
-    """``<log_root>/<prod_id>/runs/<run>/``: what each stage of a run submitted."""
-    return posixpath.join(posixpath.dirname(spec.log_dir), "runs", label)

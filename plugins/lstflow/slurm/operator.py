@@ -201,13 +201,7 @@ class SlurmArrayOperator(BaseOperator):
     # ---- steps -----------------------------------------------------------------------------
 
     def _write_scripts(self, plan: ArrayPlan, spec: ArraySpec) -> None:
-        from lstflow.slurm.script import render_array_script
-
-        files = self.cluster_files()
-        files.make_dirs([spec.log_dir, spec.workdir])
-        for chunk, path in enumerate(plan.chunk_scripts):
-            items = plan.chunk_items(spec, chunk)
-            files.write(path, render_array_script(spec.name, items, spec.prologue, spec.env))
+        write_array_scripts(self.cluster_files(), plan, spec)
 
     def _submit_round(
         self,
@@ -335,6 +329,16 @@ class SlurmArrayOperator(BaseOperator):
                 + "; ".join(f"{r.element} {r.state} exit {r.exit_code}" for r in failed)
             )
         return report.to_json()
+
+
+def write_array_scripts(files: ClusterFiles, plan: ArrayPlan, spec: ArraySpec) -> None:
+    """One batch script per chunk of ``plan`` (and the log and work directories)."""
+    from lstflow.slurm.script import render_array_script
+
+    files.make_dirs([spec.log_dir, spec.workdir])
+    for chunk, path in enumerate(plan.chunk_scripts):
+        items = plan.chunk_items(spec, chunk)
+        files.write(path, render_array_script(spec.name, items, spec.prologue, spec.env))
 
 
 def _report(spec: ArraySpec, plan: ArrayPlan, failed: list[FailedElement]) -> SlurmReport:

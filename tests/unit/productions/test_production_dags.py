@@ -199,3 +199,18 @@ def test_provenance_reports_an_analysis_python_that_prints_no_versions() -> None
     versions = analysis_versions(SilentPython(), load_production(config))  # type: ignore[arg-type]
 
     assert versions == {"error": "no versions printed: ''"}
+
+
+def test_lineage_runs_give_a_feeder_and_one_watcher_group_per_lineage(
+    library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[lstflow] lineage_runs``: plan_and_submit, then the mapped group ``lineage`` whose
+    watchers keep the stage order; built from the header alone, like the stage-by-stage DAG."""
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__LINEAGE_RUNS", "True")
+    dag = DagBag(str(DAG_FILE)).dags[dag_id_for("20240430_v0.10.4_src9_dec3476_tuned")]
+    watchers = [t for t in dag.task_ids if t.startswith("lineage.")]
+    assert set(dag.task_ids) == {"plan_and_submit", "provenance", *watchers}
+    # Every watcher reads the feeder's groups; inside the group, the stage order.
+    upstream = dag.get_task("lineage.train_pipe").upstream_task_ids
+    assert upstream == {"lineage.merge_dl1", "plan_and_submit"}
+    assert "lineage.dl1_to_dl2" in dag.get_task("lineage.train_pipe").downstream_task_ids

@@ -1,0 +1,298 @@
+"""A lineage-aware production run's tasks (docs/lineage.md): one feeder submits every stage at
+the start with Slurm dependencies between elements; watchers, one per (lineage group, stage),
+follow their elements and own their later attempts.
+
+The feeder (``plan_and_submit``) plans every stage the run runs, applies the overwrite policy to
+all of them before anything is submitted, and submits one job array per (stage, lineage group)
+in stage order, each with ``--dependency=afterok:`` on the upstream elements it waits for and
+``--kill-on-invalid-dep=yes`` (a failed upstream cancels its dependants: nothing is left pending
+for ever). A declination's chain then runs at Slurm's pace, whatever the others do. Its specs
+are stored before the first ``sbatch`` and job names are deterministic, so a retried feeder
+adopts what it already submitted.
+
+Each watcher adopts its (stage, group) array's plan from the feeder and is a
+``SlurmArrayOperator`` from there on: it waits deferred, retries failed elements, reports. It
+runs after the same group's earlier stages succeeded, so elements Slurm cancelled because an
+upstream attempt failed (and was then retried) are resubmitted without a dependency. A failure
+fails the watcher, and Airflow marks only the same group's later watchers ``upstream_failed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from lstflow.config.model import ProductionConfig
+from lstflow.product_base.options import array_throttle
+from lstflow.productions.dry_run import DryRunPreview
+from lstflow.productions.lineage_arrays import (
+    LineageArray,
+    ProducedPaths,
+    cut_arrays,
+    dependency_option,
+    group_names,
+)
+from lstflow.productions.stage_operator import load_for_run
+from lstflow.productions.stage_planning import (
+    RunConfigRecord,
+    apply_overwrite_policy,
+    plan_for_run,
+    records_dir,
+    write_run_record,
+)
+from lstflow.run_label import run_label
+from lstflow.slurm.array_plan import ArrayPlan, RunIdentity, plan_key, read_plan
+from lstflow.slurm.cluster_files import ClusterFiles
+from lstflow.slurm.elements import ElementId
+from lstflow.slurm.hook import SbatchRequest, SlurmHook
+from lstflow.slurm.operator import SlurmArrayOperator, write_array_scripts
+from lstflow.stages.base import StagePlan
+from lstflow.stages.element_graph import element_graph
+from lstflow.stages.inputs import INPUT_ADVICE, input_problems
+from lstflow.stages.lineage import build_lineage
+from lstflow.stages.registry import stages_to_run, stages_with_implicit
+from lstflow.workitems import ArraySpec
+
+FEEDER_TASK_ID = "plan_and_submit"
+#: The mapped task group of the watchers: its tasks are ``lineage.<stage>``.
+LINEAGE_GROUP_ID = "lineage"
+#: The feeder's XCom (and state-store key) with every array and its submitted plan.
+ARRAYS_KEY = "lstflow.lineage.arrays"
+#: The feeder's state-store key of the arrays it planned, stored before the first sbatch.
+PLANNED_KEY = "lstflow.lineage.planned"
+
+
+class LineageFeederOperator(BaseOperator):
+    """Plan every stage of the run, submit them all with dependencies; return the groups."""
+
+    template_fields: Sequence[str] = ("ssh_conn_id",)
+    ui_color = "#ffe4b5"
+
+    def __init__(self, *, config_paths: Mapping[str, str], ssh_conn_id: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.config_paths = dict(config_paths)
+        self.ssh_conn_id = ssh_conn_id
+
+    def execute(self, context: Any) -> list[str]:
+        params = context["params"]
+        chosen = load_for_run(self.config_paths, params)
+        production = chosen.production
+        wanted = set(stages_with_implicit(params["stages"]))
+        stages = [stage for stage in stages_to_run(production) if stage in wanted]
+        hook = SlurmHook(self.ssh_conn_id)
+        files = ClusterFiles(hook)
+        label = run_label(context["run_id"])
+        if params["dry_run"]:
+            self._dry_run(production, stages, files, label)
+            return []
+        store = context["task_state_store"]
+        stored = store.get(PLANNED_KEY)
+        if stored:
+            arrays = [LineageArray.from_json(raw) for raw in stored["arrays"]]
+            self.log.info("re-attaching to the %d arrays planned by an earlier try", len(arrays))
+        else:
+            record = RunConfigRecord(chosen.label, str(production.path))
+            arrays = self._plan(production, stages, files, label, params["overwrite"], record)
+            store.set(PLANNED_KEY, {"arrays": [array.to_json() for array in arrays]})
+        plans = self._submit(context, hook, files, arrays)
+        submitted = {
+            "arrays": [
+                {"array": array.to_json(), "plan": plan.to_json()}
+                for array, plan in zip(arrays, plans, strict=True)
+            ]
+        }
+        context["ti"].xcom_push(key=ARRAYS_KEY, value=submitted)
+        return group_names(arrays)
+
+    def _plans(
+        self, production: ProductionConfig, stages: Sequence[str], files: ClusterFiles, label: str
+    ) -> dict[str, StagePlan]:
+        return {stage: plan_for_run(production, stage, files, label) for stage in stages}
+
+    def _dry_run(
+        self, production: ProductionConfig, stages: Sequence[str], files: ClusterFiles, label: str
+    ) -> None:
+        """Plan every stage and log what a real run would submit; write nothing."""
+        plans = {
+            stage: plan_for_run(production, stage, files, label, publish=False) for stage in stages
+        }
+        problems = _external_input_problems(plans, files)
+        for plan in plans.values():
+            existing = files.existing(path for item in plan.items for path in item.outputs)
+            mine = [line for line in problems if line.startswith(f"stages.{plan.stage}[")]
+            for line in DryRunPreview.of(plan, existing, mine).log_lines():
+                self.log.info("%s", line)
+
+    def _plan(
+        self,
+        production: ProductionConfig,
+        stages: Sequence[str],
+        files: ClusterFiles,
+        label: str,
+        overwrite: str,
+        record: RunConfigRecord,
+    ) -> list[LineageArray]:
+        """Every stage planned, inputs checked and the overwrite policy applied to all of them
+        before anything is written or submitted."""
+        plans = self._plans(production, stages, files, label)
+        problems = _external_input_problems(plans, files)
+        if problems:
+            raise AirflowFailException(
+                f"{production.path}:\n" + "\n".join(problems) + f"\n{INPUT_ADVICE}"
+            )
+        to_run = {
+            stage: apply_overwrite_policy(stage, files, plan.items, overwrite, label, self.log)
+            for stage, plan in plans.items()
+        }
+        nodes = element_graph(build_lineage(production), plans)
+        templates = {
+            stage: ArraySpec(
+                name=stage,
+                items=items,
+                log_dir=plans[stage].log_dir,
+                workdir=plans[stage].log_dir,
+                prologue=production.source_environment.prologue(),
+                throttle=array_throttle(),
+            )
+            for stage, items in to_run.items()
+        }
+        for plan in plans.values():
+            for path, content in plan.files:
+                files.write(path, content)
+        outputs = {path for items in to_run.values() for item in items for path in item.outputs}
+        files.make_dirs(sorted({path.rsplit("/", 1)[0] for path in outputs if "/" in path}))
+        for stage, spec in templates.items():
+            write_run_record(files, stage, spec, records_dir(spec.log_dir, label), record)
+        return cut_arrays(to_run, nodes, templates)
+
+    def _submit(
+        self, context: Any, hook: SlurmHook, files: ClusterFiles, arrays: Sequence[LineageArray]
+    ) -> list[ArrayPlan]:
+        """Submit every array once, upstream first, adopting jobs an earlier try submitted."""
+        ti = context["ti"]
+        groups = group_names(arrays)
+        max_size = hook.cluster_limits().max_array_size
+        plans = []
+        for array in arrays:
+            plan = ArrayPlan.create(array.spec, max_size)
+            plan.round = 1
+            plans.append(plan)
+            write_array_scripts(files, plan, array.spec)
+        identities = [
+            RunIdentity(ti.dag_id, ti.run_id, array.stage, groups.index(array.group), ti.try_number)
+            for array in arrays
+        ]
+        submissions = [plan.submissions(who) for plan, who in zip(plans, identities, strict=True)]
+        existing = hook.find_jobs([s.job_name for batch in submissions for s in batch])
+        located: dict[str, ElementId] = {}
+        job_sizes: dict[str, int] = {}
+        for array, plan, who, batch in zip(arrays, plans, identities, submissions, strict=True):
+            dependency = dependency_option(array.upstream, located, job_sizes)
+            for submission in batch:
+                adopted = sorted(existing.get(submission.job_name, ()), key=int)
+                if adopted:
+                    job_id = adopted[0]
+                    self.log.info("%s: adopting job %s (%s)", array.stage, job_id, array.group)
+                else:
+                    job_id = _sbatch(hook, plan, array, who, submission, dependency)
+                    self.log.info(
+                        "%s [%s]: submitted job %s --array=%s, %s",
+                        array.stage,
+                        array.group,
+                        job_id,
+                        submission.array_option(array.spec.throttle),
+                        dependency or "no dependency",
+                    )
+                plan.record_submission(submission, job_id)
+                job_sizes[job_id] = len(submission.array_indices)
+            for element in plan.elements:
+                assert element.job_id is not None
+                located[array.spec.items[element.item].key] = ElementId(
+                    element.job_id, element.array_index
+                )
+        return plans
+
+
+def _external_input_problems(plans: Mapping[str, StagePlan], files: ClusterFiles) -> list[str]:
+    """Missing inputs of the plans that no planned item of the run produces."""
+    produced = ProducedPaths(
+        path for plan in plans.values() for item in plan.items for path in item.outputs
+    )
+    inputs = [planned for plan in plans.values() for planned in plan.inputs]
+    external = [planned for planned in inputs if not produced.produces(planned.path)]
+    return input_problems(external, files.kinds(p.path for p in external))
+
+
+def _sbatch(
+    hook: SlurmHook,
+    plan: ArrayPlan,
+    array: LineageArray,
+    who: RunIdentity,
+    submission: Any,
+    dependency: str | None,
+) -> str:
+    spec = array.spec
+    options = list(submission.resources.sbatch_options())
+    if dependency:
+        options += [("dependency", dependency), ("kill-on-invalid-dep", "yes")]
+    return hook.submit(
+        SbatchRequest(
+            plan.chunk_scripts[submission.chunk],
+            array=submission.array_option(spec.throttle),
+            options=tuple(options),
+            job_name=submission.job_name,
+            comment=(
+                f"lstflow dag={who.dag_id} run={who.run_id} task={FEEDER_TASK_ID} "
+                f"stage={array.stage} map={who.map_index} token={submission.token}"
+            ),
+            workdir=spec.workdir,
+            output=f"{spec.log_dir}/{spec.name}_%A_%a.out",
+            error=f"{spec.log_dir}/{spec.name}_%A_%a.err",
+        )
+    )
+
+
+class LineageStageOperator(SlurmArrayOperator):
+    """One stage of one lineage group: adopts the feeder's jobs, then watches and retries."""
+
+    template_fields: Sequence[str] = ("ssh_conn_id", "lineage_group")
+
+    def __init__(self, *, stage: str, lineage_group: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", "none_failed")
+        kwargs.setdefault("map_index_template", "{{ task.lineage_group }}")
+        super().__init__(**kwargs)
+        self.stage = stage
+        self.lineage_group = lineage_group
+
+    def _submitted(self, context: Any) -> tuple[LineageArray, ArrayPlan] | None:
+        """The feeder's array and plan of this stage and group (none: nothing to watch)."""
+        found = context["ti"].xcom_pull(task_ids=FEEDER_TASK_ID, key=ARRAYS_KEY) or {}
+        for raw in found.get("arrays", ()):
+            array = LineageArray.from_json(raw["array"])
+            if array.stage == self.stage and array.group == self.lineage_group:
+                return array, read_plan(raw["plan"])
+        return None
+
+    def build_array_spec(self, context: Any) -> ArraySpec:
+        if self.stage not in stages_with_implicit(context["params"]["stages"]):
+            raise AirflowSkipException(f"{self.stage} is not among this run's stages")
+        submitted = self._submitted(context)
+        if submitted is None:
+            return ArraySpec(name=self.stage, items=(), log_dir="", workdir="")
+        return submitted[0].spec
+
+    def execute(self, context: Any) -> Any:
+        """Adopt the feeder's plan once; every try after that re-attaches to its own."""
+        spec = self.spec_for(context)
+        store = context["task_state_store"]
+        if spec.items and not store.get(plan_key(spec)):
+            submitted = self._submitted(context)
+            if submitted is None:
+                raise AirflowFailException(f"{self.stage}: the feeder's plan is gone")
+            # The parent's re-attach starts a new try (task_try 2): elements Slurm cancelled
+            # because an upstream attempt failed are then resubmitted, not failures.
+            store.set(plan_key(spec), submitted[1].to_json())
+        return super().execute(context)
