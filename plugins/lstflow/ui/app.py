@@ -89,12 +89,15 @@ def create_app() -> FastAPI:
         return _page(request, "production.html", views.production_page(prod_id, run_id))
 
     @app.get("/productions/{prod_id}/plots/{name}")
-    def plot(access: DagAccessDep, prod_id: str, name: str) -> Response:
+    def plot(access: DagAccessDep, prod_id: str, name: str, v: str | None = None) -> Response:
+        """``v``: the file's version token from the page, so a URL never shows other bytes
+        (kept by the browser); without it the browser asks again each time."""
         access.check(dag_id_for(prod_id))
+        cache = "private, max-age=31536000, immutable" if v else "private, no-cache"
         return Response(
-            views.plot_bytes(prod_id, name),
+            views.plot_bytes(prod_id, name, v),
             media_type="image/png",
-            headers={"Cache-Control": "private, max-age=60"},
+            headers={"Cache-Control": cache},
         )
 
     @app.get("/productions/{prod_id}/provenance.json")
