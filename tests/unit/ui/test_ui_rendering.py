@@ -396,3 +396,14 @@ def test_a_page_that_is_not_found_is_a_page_not_raw_json() -> None:
     html = render("not_found.html", base="/lstflow", airflow_base="", message="Production x <y>")
     assert '<pre id="not-found">Production x &lt;y&gt;</pre>' in html
     assert 'href="/lstflow/productions"' in html
+
+
+def test_plots_shown_whatever_the_cluster_connection_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstflow.ui import run_files
+
+    def refused(paths: list[str]) -> dict[str, str]:
+        raise RuntimeError("The conn_id `lstflow_local_slurm` isn't defined")
+
+    monkeypatch.setattr(run_files, "_versions_over_ssh", refused)
+    source = PlotSource("irfs-0", "IRF performance", "/irf/irfs.png")
+    assert run_files.plot_views([source]) == [PlotView(source, None, known=False)]
