@@ -25,6 +25,8 @@ from lstflow.ui.cluster_access import BoundedCache, cluster_lock, shared_hook
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 CACHE_SECONDS = 60.0
+#: A file version token as the pages put it in a plot's URL (``?v=``).
+VERSION_PATTERN = "^[0-9a-f]{16}$"
 log = logging.getLogger(__name__)
 
 

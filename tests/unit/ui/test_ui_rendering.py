@@ -355,6 +355,14 @@ def test_the_file_cache_is_keyed_by_version_and_never_keeps_a_missing_file() -> 
     assert _CACHE.get(("/test/p.png", "v2"), lambda: reads.pop(0)) == b"newer"  # rewritten
 
 
+def test_a_plot_url_carries_a_short_token_of_the_files_version() -> None:
+    from lstflow.ui import run_files
+
+    token = run_files._token("2026-12-06 07:15:41.873598320 +0000 3 2149357")
+    assert re.fullmatch(run_files.VERSION_PATTERN, token)  # what the plot route accepts
+    assert token != run_files._token("2026-12-06 07:15:41.873598320 +0000 3 2149358")
+
+
 def test_a_production_with_an_invalid_entry_is_listed_with_its_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
