@@ -32,6 +32,22 @@ class RunNotes:
         self.notes = tuple(notes)
 
     def write(self, dag_run: Any) -> None:
+        """In the caller's session (the scheduler's); a run the caller holds detached from
+        any session (``dag.test()``) is noted through a session of its own."""
+        from sqlalchemy import inspect
+
+        state = inspect(dag_run)
+        if state.session is not None or state.identity is None:
+            self._note(dag_run)
+            return
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            attached = session.get(type(dag_run), state.identity)
+            if attached is not None:
+                self._note(attached)
+
+    def _note(self, dag_run: Any) -> None:
         if dag_run.note:
             return
         for note in self.notes:

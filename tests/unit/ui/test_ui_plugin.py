@@ -5,11 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from airflow.api_fastapi.app import RESERVED_URL_PREFIXES
 from airflow.dag_processing.dagbag import DagBag
+from airflow.models.dagrun import DagRun
 
 from lstflow.nightly.night_dag import DAG_ID as NIGHTLY_DAG_ID
 from lstflow.nightly.run_note import SIMULATE_NOTE
@@ -76,26 +77,31 @@ def test_train_pipe_produces_the_models_asset_and_provenance_is_a_last_teardown(
     assert provenance.upstream_task_ids == {t.task_id for t in dag.tasks} - {"provenance"}
 
 
+def _run(dag_id: str, conf: dict[str, Any] | None) -> DagRun:
+    return DagRun(dag_id=dag_id, run_id="manual__1", conf=conf)
+
+
 def test_simulated_runs_and_dry_runs_get_a_note_when_they_start_or_end() -> None:
     """The plugin's listener: the scheduler calls it when a run starts, ``dag.test()`` when it
     ends; a note someone wrote stays."""
     listener = LstflowPlugin.listeners[0]
-    night = SimpleNamespace(dag_id=NIGHTLY_DAG_ID, conf={"simulate": True}, note=None)
+    night = _run(NIGHTLY_DAG_ID, {"simulate": True})
     listener.on_dag_run_running(night, "started")
     assert night.note == SIMULATE_NOTE
-    dry = SimpleNamespace(dag_id="mc_prod", conf={"dry_run": True, "stages": []}, note=None)
+    dry = _run("mc_prod", {"dry_run": True, "stages": []})
     listener.on_dag_run_success(dry, "success")
     assert dry.note == DRY_RUN_NOTE
     for other in (
-        SimpleNamespace(dag_id=NIGHTLY_DAG_ID, conf={}, note=None),
-        SimpleNamespace(dag_id="mc_prod", conf={"simulate": True}, note=None),
-        SimpleNamespace(dag_id="mc_prod", conf={"dry_run": False}, note=None),
-        SimpleNamespace(dag_id="other_dag", conf={"dry_run": True}, note=None),
-        SimpleNamespace(dag_id="mc_prod", conf=None, note=None),
+        _run(NIGHTLY_DAG_ID, {}),
+        _run("mc_prod", {"simulate": True}),
+        _run("mc_prod", {"dry_run": False}),
+        _run("other_dag", {"dry_run": True}),
+        _run("mc_prod", None),
     ):
         listener.on_dag_run_running(other, "started")
         listener.on_dag_run_failed(other, "task_failure")
         assert other.note is None
-    kept = SimpleNamespace(dag_id=NIGHTLY_DAG_ID, conf={"simulate": True}, note="by hand")
+    kept = _run(NIGHTLY_DAG_ID, {"simulate": True})
+    kept.note = "by hand"
     listener.on_dag_run_running(kept, "started")
     assert kept.note == "by hand"
