@@ -9,18 +9,23 @@ import re
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from browser_helpers import ApiServer, screenshot
+from running_run import running_run
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from support import postgres
 
 from lstflow.productions.naming import dag_id_for
+from lstflow.productions.production_dag import STAGE_LABELS
 from lstflow.ui.app import create_app
-from lstflow.ui.nights import night_statuses
+from lstflow.ui.nights import NIGHTLY_DAG_ID, night_statuses
 from lstflow.ui.plugin import URL_PREFIX
 from lstflow_dev import demo
 
@@ -28,6 +33,16 @@ from lstflow_dev import demo
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demo")]
 
 ANALYSIS = "lstflow_demo_analysis"
+#: Its stages in run order (plot_rf_feat, implicit, runs with train_pipe).
+ANALYSIS_STAGES = (
+    "train_test_split",
+    "merge_dl1",
+    "train_pipe",
+    "plot_rf_feat",
+    "dl1_to_dl2",
+    "dl2_to_irfs",
+    "dl2_to_sensitivity",
+)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -96,15 +111,7 @@ def test_production_page_after_the_demo_shows_full_progress_plots_and_provenance
 ) -> None:
     logged_in.get(f"{api_server.url}{URL_PREFIX}/productions/{ANALYSIS}")
     stages = logged_in.find_elements(By.CSS_SELECTOR, "tr.stage")
-    assert [s.get_attribute("data-stage") for s in stages] == [
-        "train_test_split",
-        "merge_dl1",
-        "train_pipe",
-        "plot_rf_feat",
-        "dl1_to_dl2",
-        "dl2_to_irfs",
-        "dl2_to_sensitivity",
-    ]
+    assert [s.get_attribute("data-stage") for s in stages] == list(ANALYSIS_STAGES)
     assert {s.get_attribute("data-percent-done") for s in stages} == {"100.0"}
     images = logged_in.find_elements(By.CSS_SELECTOR, ".plots img")
     assert {i.get_attribute("data-plot") for i in images} == {
@@ -300,4 +307,123 @@ def test_a_plot_shows_a_placeholder_then_appears_at_the_next_refresh(
     )
     assert image.is_displayed()
     assert logged_in.execute_script("return arguments[0].naturalWidth", image) > 100
+    assert not logged_in.find_element(
+        By.CSS_SELECTOR, "[data-missing-plot='sensitivity-0']"
+    ).is_displayed()
     screenshot(logged_in, "plot_appeared")
+
+
+def _width_share(driver: webdriver.Chrome, part: WebElement, whole: WebElement) -> float:
+    return float(
+        driver.execute_script(
+            "return arguments[0].getBoundingClientRect().width"
+            " / arguments[1].getBoundingClientRect().width",
+            part,
+            whole,
+        )
+    )
+
+
+def _animation(driver: webdriver.Chrome, element: WebElement) -> str:
+    return str(
+        driver.execute_script("return getComputedStyle(arguments[0]).animationName", element)
+    )
+
+
+def test_a_running_stage_shows_its_share_done_and_moving_work_not_a_full_bar(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    """merge_dl1 waits on Slurm with 1 of its 5 elements done; then, in a run where it has
+    planned nothing yet, its bar moves over its whole width without a percentage."""
+    dag_id = dag_id_for(ANALYSIS)
+    page = f"{api_server.url}{URL_PREFIX}/productions/{ANALYSIS}?run_id="
+    stage = "tr.stage[data-stage='merge_dl1']"
+    with running_run(dag_id, ("train_test_split",), "merge_dl1") as run:
+        logged_in.get(page + quote(run.run_id))
+        row = logged_in.find_element(By.CSS_SELECTOR, stage)
+        share = run.done / run.elements
+        assert 0 < share < 1
+        assert row.get_attribute("data-percent-done") == str(round(100 * share, 1))
+        bar = row.find_element(By.CSS_SELECTOR, ".bar")
+        done = bar.find_element(By.CSS_SELECTOR, ".done")
+        in_slurm = bar.find_element(By.CSS_SELECTOR, ".in-slurm")
+        assert _width_share(logged_in, done, bar) == pytest.approx(share, abs=0.02)
+        assert _width_share(logged_in, in_slurm, bar) == pytest.approx(1 - share, abs=0.02)
+        assert _animation(logged_in, in_slurm) == "lstflow-busy"  # moving hatches, not done
+        waiting = run.elements - run.done
+        assert f"{run.done}/{run.elements} done, {waiting} queued or running in Slurm" in row.text
+        screenshot(logged_in, "running_stage_progress")
+    with running_run(dag_id, ("train_test_split",), "merge_dl1", planned=False) as run:
+        logged_in.get(page + quote(run.run_id))
+        row = logged_in.find_element(By.CSS_SELECTOR, stage)
+        bar = row.find_element(By.CSS_SELECTOR, ".bar")
+        assert "indeterminate" in (bar.get_attribute("class") or "")
+        assert _animation(logged_in, bar) == "lstflow-busy"
+        nothing_done = bar.find_element(By.CSS_SELECTOR, ".done")
+        assert _width_share(logged_in, nothing_done, bar) == 0
+        assert "planning" in row.text and "%" not in row.text
+        screenshot(logged_in, "planning_stage_progress")
+
+
+def _open_trigger_form(driver: webdriver.Chrome, api_server: ApiServer, dag_id: str) -> None:
+    """Airflow's own trigger form of ``dag_id`` (its "Trigger Dag" dialog), run parameters open."""
+    driver.get(f"{api_server.url}/dags/{dag_id}")
+    wait = WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "button[aria-label='Trigger Dag']"))
+    driver.find_element(By.CSS_SELECTOR, "button[aria-label='Trigger Dag']").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role=dialog] [id^='element_']"))
+
+
+def _selected_stages(driver: webdriver.Chrome) -> list[str]:
+    """What the form submits: react-select keeps one hidden input per chosen value."""
+    inputs = driver.find_elements(By.CSS_SELECTOR, "input[name='element_stages']")
+    return [str(i.get_attribute("value")) for i in inputs]
+
+
+def _menu_options(driver: webdriver.Chrome) -> list[str]:
+    """The options the open stages menu offers (the chosen ones are not offered again)."""
+    menu = driver.find_elements(By.CSS_SELECTOR, "#element_stages [role=listbox]")
+    return [o.text for o in menu[0].find_elements(By.CSS_SELECTOR, "[role=option]")] if menu else []
+
+
+def test_the_mc_trigger_form_picks_stages_from_the_productions_own_stage_names(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    _open_trigger_form(logged_in, api_server, dag_id_for(ANALYSIS))
+    try:
+        picker = logged_in.find_element(By.ID, "element_stages")
+        assert _selected_stages(logged_in) == list(ANALYSIS_STAGES)  # all, in run order
+        label = STAGE_LABELS["dl2_to_sensitivity"]
+        picker.find_element(By.CSS_SELECTOR, f"[aria-label='Remove {label}'] [role=button]").click()
+        assert _selected_stages(logged_in) == list(ANALYSIS_STAGES[:-1])
+        box = picker.find_element(By.CSS_SELECTOR, "input[role=combobox]")
+        box.send_keys("r0_to")  # a stage this production does not run: nothing to pick
+        menu = WebDriverWait(logged_in, 10).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "#element_stages [role=listbox]")
+        )
+        assert menu.text == "No options" and not _menu_options(logged_in)
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(Keys.BACKSPACE)
+        WebDriverWait(logged_in, 10).until(lambda d: _menu_options(d) == [label])
+        screenshot(logged_in, "trigger_form_stages")
+        logged_in.find_element(By.CSS_SELECTOR, "#element_stages [role=option]").click()
+        assert sorted(_selected_stages(logged_in)) == sorted(ANALYSIS_STAGES)
+    finally:
+        logged_in.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)  # never triggered
+
+
+def test_the_nightly_trigger_form_picks_the_night_with_a_date_picker(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    _open_trigger_form(logged_in, api_server, NIGHTLY_DAG_ID)
+    try:
+        night = logged_in.find_element(By.ID, "element_night")
+        assert night.get_attribute("type") == "date"  # a day, no time of day
+        night.send_keys("03152026")  # Chromium's en-US date field: mm dd yyyy
+        assert night.get_attribute("value") == "2026-03-15"
+        field = night.find_element(By.XPATH, "./ancestor::*[@role='group'][1]")
+        assert "Night" in field.text
+        assert "untick 'Unpause on trigger'" in field.text  # the DAG starts paused
+        screenshot(logged_in, "trigger_form_night")
+    finally:
+        logged_in.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)  # never triggered

@@ -59,6 +59,10 @@ def test_files_round_trip_and_existing_paths_in_one_call(remote_dir: str) -> Non
     assert (sizes[f"{remote_dir}/sub dir"].kind, sizes[f"{remote_dir}/sub dir"].files) == ("dir", 1)
     assert sizes[f"{remote_dir}/sub dir/a.h5"].size == 12
     assert sizes[f"{remote_dir}/x"].kind == "missing"
+    versions = files.versions([tricky, f"{remote_dir}/missing", remote_dir])
+    assert set(versions) == {tricky}  # regular files only
+    files.write(tricky, "rewritten\n")  # a new file renamed over it: a new version
+    assert files.versions([tricky])[tricky] != versions[tricky]
 
 
 def test_submit_find_count_cancel_and_query(remote_dir: str) -> None:

@@ -29,10 +29,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.operator_dags import run_production_dag, task_report, task_states
+from support.operator_dags import run_note, run_production_dag, task_report, task_states
 from support.slurm_counts import count_jobs_by_tag
 
 from lstflow.productions.naming import dag_id_for
+from lstflow.productions.run_note import DRY_RUN_NOTE
 from lstflow.run_label import run_label
 from lstflow.slurm.hook import SlurmHook
 from lstflow_dev import localcluster
@@ -138,6 +139,7 @@ def test_skip_with_every_output_present_submits_and_touches_nothing(
     )
     assert state == "success"
     dag_id = dag_id_for(existing_outputs.prod_id)
+    assert run_note(dag_id, run_id) is None  # a real run has no dry-run note
     assert task_states(dag_id, run_id) == {"merge_dl1": "success", "provenance": "success"}
     report = task_report(dag_id, run_id, "merge_dl1")
     assert (report["total"], report["completed"], report["job_ids"]) == (2, 2, [])
@@ -148,13 +150,15 @@ def test_skip_with_every_output_present_submits_and_touches_nothing(
 def test_dry_run_over_existing_outputs_is_a_preview_not_a_failure(
     existing_outputs: ExistingOutputs,
 ) -> None:
-    """The default overwrite=refuse: the dry run says a real run would fail, and succeeds."""
+    """The default overwrite=refuse: the dry run says a real run would fail, and succeeds;
+    Airflow's UI shows it as a dry run (its DAG-run note, from the plugin's listener)."""
     before = existing_outputs.digests()
     state, run_id = run_production_dag(
         CHECKOUT / "dags", existing_outputs.prod_id, {"dry_run": True}
     )
     assert state == "success"
     dag_id = dag_id_for(existing_outputs.prod_id)
+    assert run_note(dag_id, run_id) == DRY_RUN_NOTE
     assert task_states(dag_id, run_id) == {"merge_dl1": "success", "provenance": "success"}
     preview = task_report(dag_id, run_id, "merge_dl1")
     assert preview["dry_run"] is True

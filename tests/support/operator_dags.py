@@ -121,6 +121,17 @@ def task_states(dag_id: str, run_id: str) -> dict[str, str]:
         return {row.task_id: str(row.state) for row in rows}
 
 
+def run_note(dag_id: str, run_id: str) -> str | None:
+    """The DAG run's note, as Airflow's UI shows it in the run list and the grid."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(dag_id=dag_id, run_id=run_id).one()
+        note: str | None = run.note
+        return note
+
+
 def task_xcoms(dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session

@@ -7,20 +7,23 @@ DAG; the Productions list keeps the DAGs the user may read.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from lstflow.productions.naming import dag_id_for
-from lstflow.ui import views
+from lstflow.ui import run_files, views
 from lstflow.ui.auth import DagAccessDep, refuse_or_login, require_user
 from lstflow.ui.nights import NIGHTLY_DAG_ID
 from lstflow.ui.plugin import URL_PREFIX
 from lstflow.ui.production_rows import invalid_entry_rows, production_for_dag, read_library
 from lstflow.ui.render import render
+
+#: A plot URL's file version (``run_files.plot_views``): a short token, nothing else is kept.
+PlotVersion = Annotated[str | None, Query(pattern=run_files.VERSION_PATTERN)]
 
 
 def _bases(request: Request) -> dict[str, str]:
@@ -89,12 +92,15 @@ def create_app() -> FastAPI:
         return _page(request, "production.html", views.production_page(prod_id, run_id))
 
     @app.get("/productions/{prod_id}/plots/{name}")
-    def plot(access: DagAccessDep, prod_id: str, name: str) -> Response:
+    def plot(access: DagAccessDep, prod_id: str, name: str, v: PlotVersion = None) -> Response:
+        """``v``: the file's version token from the page, so a URL never shows other bytes
+        (kept by the browser); without it the browser asks again each time."""
         access.check(dag_id_for(prod_id))
+        cache = "private, max-age=31536000, immutable" if v else "private, no-cache"
         return Response(
-            views.plot_bytes(prod_id, name),
+            views.plot_bytes(prod_id, name, v),
             media_type="image/png",
-            headers={"Cache-Control": "private, max-age=60"},
+            headers={"Cache-Control": cache},
         )
 
     @app.get("/productions/{prod_id}/provenance.json")

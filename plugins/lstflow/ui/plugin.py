@@ -12,8 +12,10 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from lstflow.nightly.run_note import SimulateRunNote
+from lstflow.nightly.run_note import SIMULATE_RUN_NOTE
 from lstflow.nightly.timetable import NightTimetable
+from lstflow.product_base.run_notes import RunNotes
+from lstflow.productions.run_note import DRY_RUN_RUN_NOTE
 
 URL_PREFIX = "/lstflow"  # lstflow.ui.app.URL_PREFIX, kept here to keep this import light
 
@@ -89,5 +91,5 @@ class LstflowPlugin(AirflowPlugin):
     # Custom timetables must be registered for the scheduler to deserialize the DAGs using them;
     # AirflowPlugin declares this a plain class attribute, not a ClassVar.
     timetables = [NightTimetable]  # noqa: RUF012
-    # The scheduler notes simulated nights on their DAG run (lstflow.nightly.run_note).
-    listeners = [SimulateRunNote()]  # noqa: RUF012
+    # Simulated nights and dry runs get a DAG-run note (lstflow.product_base.run_notes).
+    listeners = [RunNotes((SIMULATE_RUN_NOTE, DRY_RUN_RUN_NOTE))]  # noqa: RUF012

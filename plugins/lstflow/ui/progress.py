@@ -18,6 +18,9 @@ from lstflow.productions.dry_run import DRY_RUN_KEY
 from lstflow.slurm.array_plan import ArrayPlan
 from lstflow.slurm.reports import FAILURE_XCOM_KEY, FailedElement, SlurmReport
 
+#: Task states of a stage that is working or about to: its bar moves, it never reads as done.
+LIVE_STATES = frozenset({"running", "deferred", "queued", "scheduled", "up_for_retry"})
+
 
 @dataclass(frozen=True)
 class StageProgress:
@@ -34,6 +37,11 @@ class StageProgress:
     failures: tuple[FailedElement, ...] = ()
     source: str = "none"
     dry_run_elements: int | None = None
+
+    @property
+    def indeterminate(self) -> bool:
+        """The task works (plans, submits) but counts no elements yet: a moving bar, no %."""
+        return not self.total and self.task_state in LIVE_STATES
 
     @property
     def pending(self) -> int:
@@ -56,7 +64,7 @@ class StageProgress:
         if self.dry_run_elements is not None:
             return f"dry run: {self.dry_run_elements} element(s) planned, none submitted"
         if not self.total:
-            if self.task_state in ("running", "deferred", "queued", "scheduled"):
+            if self.task_state in LIVE_STATES:
                 return "planning"
             if self.task_state == "success":
                 return "no Slurm work"

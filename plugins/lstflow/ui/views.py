@@ -180,7 +180,7 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
         "stages": [],
         "run_config": "",
         "lineages": [],
-        "plots": production_plots(production),
+        "plots": run_files.plot_views(production_plots(production)),
         "histograms": [],
         "provenance": None,
         "provenance_path": "",
@@ -204,11 +204,13 @@ def production_page(prod_id: str, run_id: str | None) -> dict[str, Any]:
     return page
 
 
-def plot_bytes(prod_id: str, name: str) -> bytes:
+def plot_bytes(prod_id: str, name: str, version: str | None) -> bytes:
+    """The plot's bytes; ``version`` is the page's token of the file (asked now if absent)."""
     production = find_production(prod_id)
     for plot in production_plots(production):
         if plot.name == name:
-            data = run_files.read_file(plot.path)
+            version = version or run_files.file_version(plot.path)
+            data = run_files.read_file(plot.path, version) if version else None
             if data is None:
                 raise NotFound(f"plot {name} ({plot.path}) is not on the cluster (yet)")
             return data

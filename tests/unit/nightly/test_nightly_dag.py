@@ -30,7 +30,6 @@ from lstflow.nightly.night_status import (  # noqa: E402
     night_status,
     status_files,
 )
-from lstflow.nightly.run_note import SIMULATE_NOTE, SimulateRunNote  # noqa: E402
 from lstflow.nightly.step_operator import (  # noqa: E402
     CALIBRATION_STEPS,
     NIGHT_STEPS,
@@ -428,22 +427,6 @@ def test_deadline_alert_mails_the_configured_recipients_through_smtp(
     assert alert.callback.path == "airflow.providers.smtp.notifications.smtp.SmtpNotifier"
     assert alert.callback.kwargs["to"] == ["osa@lst.example", "shifter@lst.example"]
     assert alert.callback.kwargs["smtp_conn_id"] == "smtp_default"
-
-
-def test_simulated_runs_of_the_nightly_dag_get_a_note() -> None:
-    listener = SimulateRunNote()
-    run = SimpleNamespace(dag_id=night_dag.DAG_ID, conf={"simulate": True}, note=None)
-    listener.on_dag_run_running(run, "started")
-    assert run.note == SIMULATE_NOTE
-    for other in (
-        SimpleNamespace(dag_id=night_dag.DAG_ID, conf={}, note=None),
-        SimpleNamespace(dag_id="mc_prod", conf={"simulate": True}, note=None),
-    ):
-        listener.on_dag_run_running(other, "started")
-        assert other.note is None
-    kept = SimpleNamespace(dag_id=night_dag.DAG_ID, conf={"simulate": True}, note="by hand")
-    listener.on_dag_run_running(kept, "started")
-    assert kept.note == "by hand"
 
 
 # ---- calibration ownership ------------------------------------------------------------------

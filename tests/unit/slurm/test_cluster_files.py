@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lstflow.slurm.cluster_files import PathSize, parse_sizes
+from lstflow.slurm.cluster_files import PathSize, parse_sizes, parse_versions
 
 pytestmark = pytest.mark.unit
 
@@ -17,3 +17,11 @@ def test_sizes_of_files_directories_and_missing_paths() -> None:
     assert rows["/d/DL1"] == PathSize("/d/DL1", "dir", 4096, 3)
     assert rows["/d/a.h5"].size == 12
     assert rows["/d/x"] == PathSize("/d/x", "missing", None, None)
+
+
+def test_versions_of_files_leave_missing_paths_out() -> None:
+    output = "2026-12-06 07:15:41.873598320 +0000 3 2149357\x00/d/plot.png\x00"
+    assert parse_versions(output) == {
+        "/d/plot.png": "2026-12-06 07:15:41.873598320 +0000 3 2149357"
+    }
+    assert parse_versions("") == {}

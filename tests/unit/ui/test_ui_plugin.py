@@ -5,13 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.api_fastapi.app import RESERVED_URL_PREFIXES
 from airflow.dag_processing.dagbag import DagBag
+from airflow.models.dagrun import DagRun
 
+from lstflow.nightly.night_dag import DAG_ID as NIGHTLY_DAG_ID
+from lstflow.nightly.run_note import SIMULATE_NOTE
 from lstflow.product_base.assets import models_asset, models_uri
 from lstflow.productions.naming import dag_id_for
+from lstflow.productions.run_note import DRY_RUN_NOTE
 from lstflow.ui.app import create_app
 from lstflow.ui.plugin import URL_PREFIX, LstflowPlugin
 
@@ -70,3 +75,33 @@ def test_train_pipe_produces_the_models_asset_and_provenance_is_a_last_teardown(
     provenance = dag.get_task("provenance")
     assert provenance.is_teardown
     assert provenance.upstream_task_ids == {t.task_id for t in dag.tasks} - {"provenance"}
+
+
+def _run(dag_id: str, conf: dict[str, Any] | None) -> DagRun:
+    return DagRun(dag_id=dag_id, run_id="manual__1", conf=conf)
+
+
+def test_simulated_runs_and_dry_runs_get_a_note_when_they_start_or_end() -> None:
+    """The plugin's listener: the scheduler calls it when a run starts, ``dag.test()`` when it
+    ends; a note someone wrote stays."""
+    listener = LstflowPlugin.listeners[0]
+    night = _run(NIGHTLY_DAG_ID, {"simulate": True})
+    listener.on_dag_run_running(night, "started")
+    assert night.note == SIMULATE_NOTE
+    dry = _run("mc_prod", {"dry_run": True, "stages": []})
+    listener.on_dag_run_success(dry, "success")
+    assert dry.note == DRY_RUN_NOTE
+    for other in (
+        _run(NIGHTLY_DAG_ID, {}),
+        _run("mc_prod", {"simulate": True}),
+        _run("mc_prod", {"dry_run": False}),
+        _run("other_dag", {"dry_run": True}),
+        _run("mc_prod", None),
+    ):
+        listener.on_dag_run_running(other, "started")
+        listener.on_dag_run_failed(other, "task_failure")
+        assert other.note is None
+    kept = _run(NIGHTLY_DAG_ID, {"simulate": True})
+    kept.note = "by hand"
+    listener.on_dag_run_running(kept, "started")
+    assert kept.note == "by hand"

@@ -17,7 +17,7 @@ from lstflow.ui.histograms import bin_counts, svg_histogram
 from lstflow.ui.production_rows import ProductionRow
 from lstflow.ui.progress import StageProgress, stage_progress
 from lstflow.ui.render import human_bytes, readable_run_id, readme_title, render
-from lstflow.ui.run_files import PlotSource
+from lstflow.ui.run_files import PlotSource, PlotView
 from lstflow.ui.views import histograms, production_plots, run_config
 
 pytestmark = pytest.mark.unit
@@ -274,6 +274,16 @@ def test_a_running_stage_says_how_many_are_done_not_a_bare_percentage() -> None:
     assert "0/5 done, 5 queued or running in Slurm" in html
     assert 'class="done" style="width: 0.0%"' in html
     assert "0.0%</span>" not in html
+    assert 'class="in-slurm" style="width: 100.0%"' in html  # hatched and moving, not done
+    assert '<div class="bar" title=' in html
+
+
+def test_a_stage_planning_its_work_has_a_moving_bar_without_a_percentage() -> None:
+    planning = StageProgress("plot_rf_feat", "running")
+    html = production_html(RUN, [planning, StageProgress("train_pipe", "success")], [])
+    assert '<div class="bar indeterminate" title="planning">' in html
+    assert html.count("bar indeterminate") == 1  # a finished stage without Slurm work is done
+    assert '<span class="percent">planning</span>' in html
 
 
 def test_a_skip_run_whose_outputs_all_existed_says_so() -> None:
@@ -282,11 +292,21 @@ def test_a_skip_run_whose_outputs_all_existed_says_so() -> None:
     assert progress.summary == "2/2 done: every output already existed, nothing submitted"
 
 
-def test_a_missing_plot_has_a_placeholder() -> None:
-    plot = PlotSource("sensitivity-0", "Sensitivity", "/irf/sensitivity.png")
-    html = production_html(RUN, [], [plot])
-    assert 'onerror="this.hidden = true; this.nextElementSibling.hidden = false;"' in html
-    assert 'data-missing-plot="sensitivity-0">not written yet' in html
+def test_a_missing_plot_is_a_placeholder_and_a_written_one_a_versioned_image() -> None:
+    source = PlotSource("sensitivity-0", "Sensitivity", "/irf/sensitivity.png")
+    missing = production_html(RUN, [], [PlotView(source, None)])
+    assert '<img hidden alt="Sensitivity" data-plot="sensitivity-0"' in missing
+    assert '<span class="plot-missing" data-missing-plot="sensitivity-0">not written' in missing
+    written = production_html(RUN, [], [PlotView(source, "0123abcd")])
+    assert 'src="/lstflow/productions/prod%3C1%3E/plots/sensitivity-0?v=0123abcd"' in written
+    assert '<span class="plot-missing" hidden data-missing-plot="sensitivity-0">' in written
+    # the cluster could not be asked: the image decides, its onerror shows the placeholder
+    unknown = production_html(RUN, [], [PlotView(source, None, known=False)])
+    assert 'plots/sensitivity-0" alt="Sensitivity"' in unknown
+    assert 'onerror="this.hidden = true; this.nextElementSibling.hidden = false;"' in unknown
+    assert '<span class="plot-missing" hidden data-missing-plot="sensitivity-0">' in unknown
+    # the placeholder's display never overrides the hidden attribute
+    assert "[hidden] { display: none !important; }" in written
 
 
 def test_productions_list_is_searchable_sortable_with_readme_titles() -> None:
@@ -325,13 +345,22 @@ def test_run_labels_and_readme_titles() -> None:
     assert readme_title("\n## Crab, dec 2276\nmore") == "Crab, dec 2276"
 
 
-def test_a_missing_file_is_not_cached_so_a_new_plot_shows_at_the_next_refresh() -> None:
+def test_the_file_cache_is_keyed_by_version_and_never_keeps_a_missing_file() -> None:
     from lstflow.ui.run_files import _CACHE
 
     reads: list[bytes | None] = [None, b"png", b"newer"]
-    assert _CACHE.get("/test/p.png", lambda: reads.pop(0)) is None
-    assert _CACHE.get("/test/p.png", lambda: reads.pop(0)) == b"png"
-    assert _CACHE.get("/test/p.png", lambda: reads.pop(0)) == b"png"  # a found file stays cached
+    assert _CACHE.get(("/test/p.png", "v1"), lambda: reads.pop(0)) is None
+    assert _CACHE.get(("/test/p.png", "v1"), lambda: reads.pop(0)) == b"png"
+    assert _CACHE.get(("/test/p.png", "v1"), lambda: reads.pop(0)) == b"png"  # kept
+    assert _CACHE.get(("/test/p.png", "v2"), lambda: reads.pop(0)) == b"newer"  # rewritten
+
+
+def test_a_plot_url_carries_a_short_token_of_the_files_version() -> None:
+    from lstflow.ui import run_files
+
+    token = run_files._token("2026-12-06 07:15:41.873598320 +0000 3 2149357")
+    assert re.fullmatch(run_files.VERSION_PATTERN, token)  # what the plot route accepts
+    assert token != run_files._token("2026-12-06 07:15:41.873598320 +0000 3 2149358")
 
 
 def test_a_production_with_an_invalid_entry_is_listed_with_its_problem(
@@ -375,3 +404,14 @@ def test_a_page_that_is_not_found_is_a_page_not_raw_json() -> None:
     html = render("not_found.html", base="/lstflow", airflow_base="", message="Production x <y>")
     assert '<pre id="not-found">Production x &lt;y&gt;</pre>' in html
     assert 'href="/lstflow/productions"' in html
+
+
+def test_plots_shown_whatever_the_cluster_connection_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstflow.ui import run_files
+
+    def refused(paths: list[str]) -> dict[str, str]:
+        raise RuntimeError("The conn_id `lstflow_local_slurm` isn't defined")
+
+    monkeypatch.setattr(run_files, "_versions_over_ssh", refused)
+    source = PlotSource("irfs-0", "IRF performance", "/irf/irfs.png")
+    assert run_files.plot_views([source]) == [PlotView(source, None, known=False)]
