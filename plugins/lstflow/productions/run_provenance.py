@@ -154,7 +154,7 @@ class ProductionProvenanceOperator(BaseOperator):
                 "job_ids": list(report.job_ids) if report else [],
                 "total": report.total if report else 0,
                 "completed": report.completed if report else 0,
-                "failed": len(report.failed) if report else 0,
+                "failed": report.failure_count if report else 0,
             }
         all_jobs = sorted({j for s in stages.values() for j in s["job_ids"]}, key=int)
         usage = hook.element_usage(all_jobs)
