@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from typing import Any
 import pytest
 import yaml
 from support.airflow_stack import AirflowStack
-from support.slurm_counts import count_jobs_by_tag
+from support.slurm_counts import AccountedJob, jobs_under
 from support.stub_env import output_writing_body, stub_names, write_stub_env
 
 from lstflow.onsite.paths import night_paths, night_tag
@@ -63,7 +63,7 @@ CALIBRATION_NIGHTS = frozenset(NIGHTS[k] for k in (0, 3, 6, 9))
 MAX_ACTIVE_NIGHTS = 3
 RUN_ID = "load"
 PAYLOAD_S = 1
-TIMEOUT_S = 900
+TIMEOUT_S = 1500  # about 8 min on an idle 2-core machine; see the README
 MAX_SSH_PER_PROCESS = 2
 MAX_SSH_PER_COMPONENT = 40  # the scheduler's LocalExecutor runs up to parallelism=32 tasks
 DEMO_CONFIGS = CHECKOUT / "include" / "production_configs" / "demo"
@@ -150,15 +150,15 @@ class SshSampler:
             text=True,
             check=True,
         ).stdout
-        groups = {process.pid: name for name, process in self.stack.processes.items()}
+        roots = {process.pid: name for name, process in self.stack.processes.items()}
+        parents = parent_pids()
         now: Counter[tuple[str, int]] = Counter()
         for pid in (int(p) for p in re.findall(r"pid=(\d+)", out)):
-            try:
-                component = groups.get(os.getpgid(pid))
-            except OSError:
-                continue
-            if component is not None:
-                now[(component, pid)] += 1
+            ancestor = pid
+            while ancestor > 1 and ancestor not in roots:  # task workers are the scheduler's
+                ancestor = parents.get(ancestor, 0)
+            if ancestor in roots:
+                now[(roots[ancestor], pid)] += 1
         for key, count in now.items():
             self.per_process[key] = max(self.per_process[key], count)
         totals: Counter[str] = Counter()
@@ -177,6 +177,17 @@ class SshSampler:
         for (component, _), count in self.per_process.items():
             result[component] = max(result.get(component, 0), count)
         return result
+
+
+def parent_pids() -> dict[int, int]:
+    """``{pid: parent pid}`` of every process (``/proc/<pid>/stat``)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return parents
 
 
 @dataclass
@@ -303,16 +314,11 @@ def run_load(cluster: localcluster.ClusterInfo, workdir: Path) -> LoadRun:
         )
         thread.start()
         started = time.monotonic()
-        trigger_all(stack, dag_ids)
-        conf = json.dumps(
-            {"simulate": True, "prod_id": night_prod_id, "environment": CHECKOUT_ENVIRONMENT}
-        )
-        stack.airflow(
-            "backfill", "create", "--dag-id", "lstflow_nightly",
-            "--from-date", NIGHTS[0].isoformat(), "--to-date", NIGHTS[-1].isoformat(),
-            "--max-active-runs", str(MAX_ACTIVE_NIGHTS), "--dag-run-conf", conf,
-        )  # fmt: skip
-        stack.airflow("dags", "unpause", "lstflow_nightly")
+        # The backfill's CLI starts while the productions are triggered: both loads at once.
+        with ThreadPoolExecutor(2) as pool:
+            backfill = pool.submit(start_backfill, stack, night_prod_id)
+            trigger_all(stack, dag_ids)
+            backfill.result()
         states = stack.wait(
             lambda: finished_runs(stack, dag_ids), TIMEOUT_S, "every production and night to end"
         )
@@ -325,14 +331,11 @@ def run_load(cluster: localcluster.ClusterInfo, workdir: Path) -> LoadRun:
         night_runs = night_run_dates(stack)
         stack.close()
 
-    hook = SlurmHook(CONN_ID)
-    production_jobs = count_jobs_by_tag(hook, "lstflow.mc_load" + tag)
-    night_jobs = {
-        name: count
-        for name, count in count_jobs_by_tag(hook, "lst1_").items()
-        if f"_{night_prod_id}_" in name
-    }
-    builders, early = calibration_builders(night_jobs, night_prod_id, night_runs)
+    jobs = jobs_under(SlurmHook(CONN_ID), str(workdir))
+    production_jobs = Counter(j.name for j in jobs if j.name.startswith(f"lstflow.mc_load{tag}"))
+    night_jobs = Counter(j.name for j in jobs if j.name.startswith("lstflow.lstflow_nightly."))
+    assert len(production_jobs) >= PRODUCTIONS * 2 and len(night_jobs) >= len(NIGHTS) * 10
+    builders, early = calibration_builders(jobs, night_runs)
     return LoadRun(
         seconds=seconds,
         production_states={dag: state for dag, state in states.items() if dag in dag_ids},
@@ -370,6 +373,17 @@ def trigger_all(stack: AirflowStack, dag_ids: list[str]) -> None:
     )
 
 
+def start_backfill(stack: AirflowStack, prod_id: str) -> None:
+    """The 10-night simulate backfill of a new version, then the nightly DAG unpaused."""
+    conf = json.dumps({"simulate": True, "prod_id": prod_id, "environment": CHECKOUT_ENVIRONMENT})
+    stack.airflow(
+        "backfill", "create", "--dag-id", "lstflow_nightly",
+        "--from-date", NIGHTS[0].isoformat(), "--to-date", NIGHTS[-1].isoformat(),
+        "--max-active-runs", str(MAX_ACTIVE_NIGHTS), "--dag-run-conf", conf,
+    )  # fmt: skip
+    stack.airflow("dags", "unpause", "lstflow_nightly")
+
+
 def finished_runs(stack: AirflowStack, dag_ids: list[str]) -> dict[str, str] | None:
     """``{dag_id or night: state}`` once every production run and all nights ended."""
     # Unpausing the nightly DAG also schedules its latest night (no data: it fails); only the
@@ -397,16 +411,17 @@ def night_run_dates(stack: AirflowStack) -> dict[str, tuple[dt.datetime, dt.date
 
 
 def calibration_builders(
-    night_jobs: dict[str, int],
-    prod_id: str,
-    runs: dict[str, tuple[dt.datetime, dt.datetime]],
+    jobs: list[AccountedJob], runs: dict[str, tuple[dt.datetime, dt.datetime]]
 ) -> tuple[dict[str, list[str]], list[str]]:
-    """Which nights built each calibration night's DRS4 baseline, and the borrowers that built
-    it although its owner's run was still active when they started (must be none)."""
+    """Which nights built each calibration night's DRS4 baseline (the night is in the job's
+    working directory, its running directory), and the borrowers that built it although its
+    owner's run was still active when they started (must be none)."""
+    tags = {night_tag(night): night.isoformat() for night in NIGHTS}
     built = sorted(
-        night.isoformat()
-        for night in NIGHTS
-        if f"lst1_{night_tag(night)}_{prod_id}_drs4_baseline" in night_jobs
+        tags[match.group(1)]
+        for job in jobs
+        if job.name.startswith("lstflow.lstflow_nightly.drs4_baseline.")
+        and (match := re.search(r"/running_analysis/(\d{8})/", job.workdir))
     )
     owners = sorted(night.isoformat() for night in CALIBRATION_NIGHTS)
     builders: dict[str, list[str]] = {owner: [] for owner in owners}
