@@ -172,6 +172,9 @@ class SshSampler:
         while not self._stop.wait(self.interval):
             self.sample()
 
+    def stop(self) -> None:
+        self._stop.set()
+
     def max_per_process(self) -> dict[str, int]:
         result: dict[str, int] = {}
         for (component, _), count in self.per_process.items():
@@ -324,7 +327,7 @@ def run_load(cluster: localcluster.ClusterInfo, workdir: Path) -> LoadRun:
         )
         seconds = time.monotonic() - started
     finally:
-        sampler._stop.set()
+        sampler.stop()
         if thread.is_alive():
             thread.join(timeout=10)
         triggerer_log = stack.log_text("triggerer") if stack.starts else ""

@@ -1,6 +1,7 @@
 """Test-only counters of what lstflow sent to Slurm, kept out of the product modules.
 
-``jobs_by_name`` proves exactly-once submission from the cluster's own records;
+``count_jobs_by_tag`` proves exactly-once submission from the cluster's own records
+(``jobs_under``: a test's own jobs, by working directory, on the shared cluster);
 ``record_slurm_traffic`` counts the poller's status queries and cycles in this process by
 wrapping the poller's two entry points for the duration of a ``with`` block.
 """
