@@ -2,7 +2,7 @@
 ``lstflow_dev.localcluster``.
 
 Every test carries exactly one tier marker (unit, cluster, e2e, browser, reliability,
-deployment). With ``LSTFLOW_REQUIRE_ALL_TIERS=1`` (``make test`` sets it), a run fails when a
+deployment, load). With ``LSTFLOW_REQUIRE_ALL_TIERS=1`` (``make test`` sets it), a run fails when a
 tier that has tests in this checkout ran none, or when any test was skipped: a green run means
 every tier ran.
 """
@@ -24,7 +24,7 @@ from support.demo_run import DemoRun
 from lstflow.commands.init import render_config
 from lstflow_dev import localcluster
 
-TIERS = ("unit", "cluster", "e2e", "browser", "reliability", "deployment")
+TIERS = ("unit", "cluster", "e2e", "browser", "reliability", "deployment", "load")
 CHECKOUT = Path(__file__).resolve().parents[1]
 # pytest-xdist runs the tiers in parallel workers (gw0, gw1, ...): each worker gets its own
 # AIRFLOW_HOME, PostgreSQL metadata database, api port and log root, so dag.test() runs and the

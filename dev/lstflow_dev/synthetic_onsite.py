@@ -234,10 +234,11 @@ def write_settings(
     directory: Path,
     exclusions: dict[str, list[dict[str, object]]] | None = None,
     lookback_nights: int = 4,
-    environments: Mapping[str, str] | None = None,
+    environments: Mapping[str, str | list[list[str]]] | None = None,
 ) -> Path:
     """The default onsite config with small Slurm resources and its own exclusion file;
-    ``environments`` adds named analysis environments (name → shell line) to its choices."""
+    ``environments`` adds named analysis environments (name → shell line or argv lists) to its
+    choices."""
     directory.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load(DEFAULT_SETTINGS_PATH.read_text())
     config["resources"] = {name: dict(SMALL_RESOURCES) for name in config["resources"]}

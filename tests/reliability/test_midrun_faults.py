@@ -32,7 +32,7 @@ from fault_table import record_fault
 from support.airflow_stack import FINISHED_TI_STATES, AirflowStack, all_in, wait_until
 from support.isolated_cluster import isolated_cluster
 from support.slurm_counts import count_jobs_by_tag
-from support.stub_env import stub_names, write_stub_env
+from support.stub_env import output_writing_body, stub_names, write_stub_env
 
 from lstflow.productions.naming import dag_id_for
 from lstflow.run_label import run_label
@@ -129,25 +129,7 @@ def write_production(workdir: Path, prod_id: str) -> Path:
         for run in (1, 2):
             (dl0 / f"{particle}_run{run}.simtel.zst").touch()
     ledger = workdir / "ledger"
-    # Outside a job (provenance asks python for versions over SSH) a stub just exits.
-    # Each stage plans only from inputs that exist (#17), so a stub writes what its tool would:
-    # -o / --otrain / --otest targets (a file for *.h5 / *.gz, else a directory) and, for
-    # lstchain_dl1_to_dl2, one DL2 file per -f input in its -o directory.
-    body = (
-        '[ -n "$SLURM_ARRAY_TASK_ID" ] || exit 0\n'
-        f'sleep {PAYLOAD_S}\necho "$SLURM_JOB_NAME $SLURM_ARRAY_TASK_ID" >> {ledger}\n'
-        "prev= out= inputs=\n"
-        'for arg in "$@"; do\n'
-        '  case "$prev" in\n'
-        '    -o|--otrain|--otest) out=$arg; case "$arg" in\n'
-        '      *.h5|*.gz) mkdir -p "$(dirname "$arg")" && : > "$arg" ;;\n'
-        '      *) mkdir -p "$arg" ;; esac ;;\n'
-        '    -f) inputs="$inputs $arg" ;;\n'
-        "  esac\n"
-        "  prev=$arg\n"
-        "done\n"
-        'for f in $inputs; do : > "$out/$(basename "$f" | sed s/dl1/dl2/)"; done\n'
-    )
+    body = output_writing_body(ledger, PAYLOAD_S)
     env_file = write_stub_env(workdir, stub_names(), body)
     data = workdir / "data"
 

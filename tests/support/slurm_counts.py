@@ -1,6 +1,7 @@
 """Test-only counters of what lstflow sent to Slurm, kept out of the product modules.
 
-``jobs_by_name`` proves exactly-once submission from the cluster's own records;
+``count_jobs_by_tag`` proves exactly-once submission from the cluster's own records
+(``jobs_under``: a test's own jobs, by working directory, on the shared cluster);
 ``record_slurm_traffic`` counts the poller's status queries and cycles in this process by
 wrapping the poller's two entry points for the duration of a ``with`` block.
 """
@@ -66,3 +67,27 @@ def record_slurm_traffic() -> Iterator[SlurmTraffic]:
     finally:
         SlurmStatusPoller.run = run  # type: ignore[method-assign]
         SlurmStatusPoller.query = query  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True)
+class AccountedJob:
+    """One array job in sacct: its name, id and working directory."""
+
+    name: str
+    job_id: str
+    workdir: str
+
+
+def jobs_under(hook: SlurmHook, directory: str) -> list[AccountedJob]:
+    """Every job of the SSH user, since ``JOB_LOOKBACK``, whose working directory lies under
+    ``directory``: a test's own jobs on a cluster that other test runs share."""
+    since = (datetime.now(UTC) - JOB_LOOKBACK).strftime("%Y-%m-%dT%H:%M:%S")
+    argv = ["sacct", "-X", "--parsable2", "--noheader", "-o", "JobName,JobID,WorkDir"]
+    out = hook.check([*argv, f"--starttime={since}"]).stdout
+    rows = (line.split("|", 2) for line in out.splitlines() if line.count("|") >= 2)
+    jobs = {
+        (name, job_id.split("_")[0], workdir)
+        for name, job_id, workdir in rows
+        if workdir == directory or workdir.startswith(directory.rstrip("/") + "/")
+    }
+    return [AccountedJob(*job) for job in sorted(jobs)]

@@ -39,3 +39,29 @@ def write_stub_env(directory: Path, names: Iterable[str], body: str = "exit 0\n"
     env_file = directory / "stub_env.sh"
     env_file.write_text(f'conda() {{ :; }}\nexport PATH="{stubs}:$PATH"\n')
     return env_file
+
+
+def output_writing_body(ledger: Path, sleep_s: float) -> str:
+    """A stub body that sleeps, appends ``<job name> <array index>`` to ``ledger`` and writes
+    what its tool would, so each stage plans from inputs that exist (#17's input check).
+
+    It writes the ``-o`` / ``--otrain`` / ``--otest`` targets (a file for ``*.h5`` / ``*.gz``,
+    else a directory) and, for ``lstchain_dl1_to_dl2``, one DL2 file per ``-f`` input in its
+    ``-o`` directory. Outside a job (provenance asks ``python`` for versions over SSH) it just
+    exits.
+    """
+    return (
+        '[ -n "$SLURM_ARRAY_TASK_ID" ] || exit 0\n'
+        f'sleep {sleep_s}\necho "$SLURM_JOB_NAME $SLURM_ARRAY_TASK_ID" >> {ledger}\n'
+        "prev= out= inputs=\n"
+        'for arg in "$@"; do\n'
+        '  case "$prev" in\n'
+        '    -o|--otrain|--otest) out=$arg; case "$arg" in\n'
+        '      *.h5|*.gz) mkdir -p "$(dirname "$arg")" && : > "$arg" ;;\n'
+        '      *) mkdir -p "$arg" ;; esac ;;\n'
+        '    -f) inputs="$inputs $arg" ;;\n'
+        "  esac\n"
+        "  prev=$arg\n"
+        "done\n"
+        'for f in $inputs; do : > "$out/$(basename "$f" | sed s/dl1/dl2/)"; done\n'
+    )

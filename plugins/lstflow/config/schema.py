@@ -133,8 +133,9 @@ PROD_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 #: Airflow's DAG ids hold 250 characters and a production's is ``mc_`` + its prod_id: a longer
 #: prod_id would be cut, and two of them could share one DAG.
 MAX_PROD_ID_LENGTH = 250 - len("mc_")
-#: A stage's planned work (its spec and array plan, about 700 bytes per entry) is stored in
-#: Airflow's metadata DB: 20,000 entries keep it under 16 MB, what MySQL's MEDIUMTEXT holds.
+#: A stage's planned work (its spec and array plan, about 700 bytes per entry as JSON) is stored
+#: compressed in Airflow's metadata DB (``lstflow.slurm.array_plan.stored_value``): 20,000
+#: entries stay far below 16 MiB, what MySQL's MEDIUMTEXT holds; a longer production is refused.
 MAX_ENTRIES = 20_000
 SLURM_OPTION_NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
 _INVALID = object()

@@ -44,7 +44,7 @@ from lstflow.productions.stage_planning import (
     write_run_record,
 )
 from lstflow.run_label import run_label
-from lstflow.slurm.array_plan import ArrayPlan, RunIdentity, plan_key, read_plan
+from lstflow.slurm.array_plan import ArrayPlan, RunIdentity, plan_key, read_plan, stored_value
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.elements import ElementId
 from lstflow.slurm.hook import SbatchRequest, SlurmHook
@@ -294,5 +294,5 @@ class LineageStageOperator(SlurmArrayOperator):
                 raise AirflowFailException(f"{self.stage}: the feeder's plan is gone")
             # The parent's re-attach starts a new try (task_try 2): elements Slurm cancelled
             # because an upstream attempt failed are then resubmitted, not failures.
-            store.set(plan_key(spec), submitted[1].to_json())
+            store.set(plan_key(spec), stored_value(submitted[1].to_json(), spec.name))
         return super().execute(context)

@@ -168,7 +168,7 @@ class ProductionProvenanceOperator(BaseOperator):
                 "job_ids": [job for report in reports for job in report.job_ids],
                 "total": sum(report.total for report in reports),
                 "completed": sum(report.completed for report in reports),
-                "failed": sum(len(report.failed) for report in reports),
+                "failed": sum(report.failure_count for report in reports),
             }
         all_jobs = sorted({j for s in stages.values() for j in s["job_ids"]}, key=int)
         usage = hook.element_usage(all_jobs)

@@ -4,12 +4,19 @@ runs it now, how many attempts it had and how it ended.
 The plan is plain JSON so it can live in the task state store: it is what lets a retried task
 re-attach to running jobs, and what the policy reads to resubmit only the failed elements.
 Everything here is pure; the operator does the I/O.
+
+The spec and the plan go into the store compressed (``stored_value``: zlib, then base64 text),
+so they fit any Airflow metadata DB: a 20,000-entry stage (``lstflow.config``'s entry limit),
+about 700 bytes per entry as JSON, is stored in well under 1 MB, and nothing over
+``MAX_STORED_BYTES`` is ever written (MySQL's MEDIUMTEXT column holds 16 MiB).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,6 +32,36 @@ PLAN_KEY_PREFIX = "lstflow.slurm.plan."
 SPEC_KEY = "lstflow.slurm.spec"
 #: Task-state-store key of the generation the stored spec and plans belong to.
 GENERATION_KEY = "lstflow.slurm.generation"
+#: How a compressed stored value starts (values stored before compression are plain JSON).
+COMPRESSED_PREFIX = "zlib+base64:"
+#: The most one stored value may weigh: half of MySQL's MEDIUMTEXT, the smallest metadata DB.
+MAX_STORED_BYTES = 8 * 1024 * 1024
+
+
+class StoredValueTooLarge(ValueError):
+    """A spec or plan that would not fit the task state store even compressed."""
+
+
+def stored_value(data: dict[str, Any], what: str) -> str:
+    """``data`` (a ``to_json``) as the compressed text the task state store keeps."""
+    packed = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6)
+    value = COMPRESSED_PREFIX + base64.b64encode(packed).decode("ascii")
+    if len(value) > MAX_STORED_BYTES:
+        raise StoredValueTooLarge(
+            f"{what}: {len(value):,} bytes compressed, more than the {MAX_STORED_BYTES:,} the "
+            "task state store may hold; split the stage's entries over several productions"
+        )
+    return value
+
+
+def _loaded(value: dict[str, Any] | str) -> dict[str, Any]:
+    """A stored value back as JSON data: compressed text, JSON text or decoded JSON."""
+    if isinstance(value, dict):
+        return value
+    if value.startswith(COMPRESSED_PREFIX):
+        value = zlib.decompress(base64.b64decode(value[len(COMPRESSED_PREFIX) :])).decode()
+    data: dict[str, Any] = json.loads(value)
+    return data
 
 
 @dataclass(frozen=True)
@@ -284,9 +321,10 @@ def plan_key(spec: ArraySpec) -> str:
 
 def read_spec(value: dict[str, Any] | str) -> ArraySpec:
     """A stored spec (the state-store value under ``SPEC_KEY``) as an ``ArraySpec``."""
-    return ArraySpec.from_json(json.loads(value) if isinstance(value, str) else value)
+    return ArraySpec.from_json(_loaded(value))
 
 
 def read_plan(value: dict[str, Any] | str) -> ArrayPlan:
-    """A stored plan (a state-store value, JSON text or decoded) as an ``ArrayPlan``."""
-    return ArrayPlan.from_json(json.loads(value) if isinstance(value, str) else value)
+    """A stored plan (a state-store value: compressed, JSON text or decoded) as an
+    ``ArrayPlan``."""
+    return ArrayPlan.from_json(_loaded(value))

@@ -45,12 +45,15 @@ from lstflow.slurm.array_plan import (
     RunIdentity,
     Submission,
     plan_key,
+    read_plan,
+    read_spec,
+    stored_value,
 )
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.elements import ElementStatus
 from lstflow.slurm.hook import DEFAULT_CONN_ID, SbatchRequest, SlurmHook
 from lstflow.slurm.policy import PollSettings, RetryPolicy
-from lstflow.slurm.reports import FAILURE_XCOM_KEY, FailedElement, SlurmReport
+from lstflow.slurm.reports import FAILURE_XCOM_KEY, MAX_FAILED_ROWS, FailedElement, SlurmReport
 from lstflow.slurm.states import SlurmState
 from lstflow.slurm.trigger import SlurmArrayTrigger, element_statuses
 from lstflow.workitems import ArraySpec
@@ -138,10 +141,10 @@ class SlurmArrayOperator(BaseOperator):
             store.set(GENERATION_KEY, generation)
         stored = store.get(SPEC_KEY)
         if stored:
-            spec = ArraySpec.from_json(stored)
+            spec = read_spec(stored)
         else:
             spec = self.build_array_spec(context)
-            store.set(SPEC_KEY, spec.to_json())
+            store.set(SPEC_KEY, stored_value(spec.to_json(), spec.name))
         self.spec_ready(context, spec)
         return spec
 
@@ -155,7 +158,7 @@ class SlurmArrayOperator(BaseOperator):
         key = plan_key(spec)
         stored = store.get(key)
         if stored:
-            plan = ArrayPlan.from_json(stored)
+            plan = read_plan(stored)
             self.log.info(
                 "%s: re-attaching to the stored plan (round %d, jobs %s)",
                 spec.name,
@@ -165,7 +168,7 @@ class SlurmArrayOperator(BaseOperator):
             if plan.submitting:  # a previous try died mid-round: finish that round first
                 self._submit_round(hook, plan, spec, context, store, key)
             plan.start_try()
-            store.set(key, plan.to_json())
+            store.set(key, stored_value(plan.to_json(), spec.name))
         else:
             plan = ArrayPlan.create(spec, hook.cluster_limits().max_array_size)
             self._write_scripts(plan, spec)
@@ -182,7 +185,7 @@ class SlurmArrayOperator(BaseOperator):
             raise AirflowException(
                 f"{spec.name}: no stored Slurm plan under {key!r}; cannot resume"
             )
-        plan = ArrayPlan.from_json(stored)
+        plan = read_plan(stored)
         statuses = _event_statuses(spec, plan, event)
         for element_id, element, why in plan.apply_results(statuses, self.policy):
             self.log.info(
@@ -194,7 +197,7 @@ class SlurmArrayOperator(BaseOperator):
                 _exit_text(element),
                 why,
             )
-        store.set(key, plan.to_json())
+        store.set(key, stored_value(plan.to_json(), spec.name))
         self._submit_round(hook, plan, spec, context, store, key)
         return self._defer_or_finish(plan, spec, context)
 
@@ -218,7 +221,7 @@ class SlurmArrayOperator(BaseOperator):
         if not plan.submitting:
             plan.round += 1
             plan.submitting = True
-            store.set(key, plan.to_json())
+            store.set(key, stored_value(plan.to_json(), spec.name))
         identity = _identity(context)
         submissions = plan.submissions(identity)
         existing = hook.find_jobs([s.job_name for s in submissions])
@@ -235,9 +238,9 @@ class SlurmArrayOperator(BaseOperator):
             else:
                 job_id = self._sbatch(hook, plan, spec, identity, submission)
             plan.record_submission(submission, job_id)
-            store.set(key, plan.to_json())
+            store.set(key, stored_value(plan.to_json(), spec.name))
         plan.submitting = False
-        store.set(key, plan.to_json())
+        store.set(key, stored_value(plan.to_json(), spec.name))
 
     def _sbatch(
         self,
@@ -296,8 +299,9 @@ class SlurmArrayOperator(BaseOperator):
 
     def _finish(self, plan: ArrayPlan, spec: ArraySpec, context: Any) -> Any:
         failures = plan.failures()
-        tails = self.cluster_files().tail(
-            [_log_path(spec, e, "err") for e in failures], self.stderr_tail_lines
+        tails = self.cluster_files().tail(  # only the failures a report lists
+            [_log_path(spec, e, "err") for e in failures[:MAX_FAILED_ROWS]],
+            self.stderr_tail_lines,
         )
         failed = [_failed_element(spec, e, tails) for e in failures]
         report = _report(spec, plan, failed)
@@ -308,7 +312,7 @@ class SlurmArrayOperator(BaseOperator):
             len(plan.elements),
             len(failures),
         )
-        for row in failed:
+        for row in report.failed:  # capped: the report's rows, not every failure
             self.log.error(
                 "%s: element %s (%s) %s, exit %s, attempts %d; command: %s; stderr %s:\n%s",
                 spec.name,
@@ -325,8 +329,7 @@ class SlurmArrayOperator(BaseOperator):
             context["ti"].xcom_push(key=FAILURE_XCOM_KEY, value=report.to_json())
             raise SlurmArrayFailed(
                 f"{spec.name}: {len(failures)} of {len(plan.elements)} elements failed "
-                f"(allowed fraction {self.policy.allowed_failure_fraction}): "
-                + "; ".join(f"{r.element} {r.state} exit {r.exit_code}" for r in failed)
+                f"(allowed fraction {self.policy.allowed_failure_fraction}): " + report.summary()
             )
         return report.to_json()
 

@@ -119,8 +119,8 @@ class SlurmJobSensor(BaseOperator):
         if report.failed or report.completed < report.total:
             context["ti"].xcom_push(key=FAILURE_XCOM_KEY, value=report.to_json())
             raise SlurmJobFailed(
-                f"{self.task_id}: {len(report.failed)} of {report.total} element(s) failed: "
-                + "; ".join(f"{f.element} {f.state} exit {f.exit_code}" for f in report.failed)
+                f"{self.task_id}: {report.failure_count} of {report.total} element(s) failed: "
+                + report.summary()
             )
         return report.to_json()
 

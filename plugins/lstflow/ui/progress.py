@@ -86,7 +86,7 @@ def from_report(stage: str, task_state: str | None, report: SlurmReport) -> Stag
         task_state=task_state,
         total=report.total,
         done=report.completed,
-        failed=len(report.failed),
+        failed=report.failure_count,
         job_ids=report.job_ids,
         failures=report.failed,
         source="report",

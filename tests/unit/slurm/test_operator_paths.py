@@ -13,7 +13,7 @@ import pytest
 from airflow.sdk.exceptions import TaskDeferred
 from support.recording_hook import RecordingHook, StateStore, TaskInstance, done_event
 
-from lstflow.slurm.array_plan import ArrayPlan, plan_key
+from lstflow.slurm.array_plan import plan_key, read_plan, read_spec
 from lstflow.slurm.operator import SPEC_KEY, SlurmArrayFailed, SlurmArrayOperator
 from lstflow.slurm.policy import RetryPolicy
 from lstflow.slurm.reports import SlurmReport
@@ -71,8 +71,8 @@ def test_submit_plans_once_stores_spec_and_plan_and_sbatches_one_array_per_resou
         ("0", "8G"),
     ]
     assert jobs == {"100": [0, 1], "101": [0]}
-    assert ArraySpec.from_json(store.get(SPEC_KEY)) == SPEC
-    plan = ArrayPlan.from_json(store.get(plan_key(SPEC)))
+    assert read_spec(store.get(SPEC_KEY)) == SPEC
+    plan = read_plan(store.get(plan_key(SPEC)))
     assert plan.job_ids == ["100", "101"] and not plan.submitting
     assert any("mkdir" in command for command in hook.commands)  # scripts written first
 
@@ -135,7 +135,7 @@ def test_a_try_that_died_mid_round_adopts_the_job_it_already_submitted() -> None
     hook, store = RecordingHook(), StateStore()
     _deferred(Recorded(hook=hook, specs=[SPEC]).execute, _context(store))
     # The first try's record of its second sbatch never reached the store.
-    plan = ArrayPlan.from_json(store.get(plan_key(SPEC)))
+    plan = read_plan(store.get(plan_key(SPEC)))
     for element in plan.elements:
         if element.job_id == "101":
             element.job_id, element.attempts = None, 0

@@ -23,7 +23,7 @@ from lstflow.workitems import ArraySpec, WorkItem
 
 pytestmark = pytest.mark.unit
 
-REPORT = {"name": "stage", "total": 2, "completed": 2, "job_ids": ["5"], "failed": []}
+REPORT = {"name": "stage", "total": 2, "completed": 2, "job_ids": ["5"], "failed": [], "omitted": 0}
 SPEC = ArraySpec("stage", (WorkItem("a", ("true",)), WorkItem("b", ("true",))), "/l", "/w")
 
 
