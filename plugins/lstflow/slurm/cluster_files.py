@@ -27,11 +27,12 @@ TAIL_MAX_BYTES = 64 * 1024
 LISTING_MAX_BYTES = 64 * 1024 * 1024
 
 # For each directory on stdin: D<dir>, then F<name> per file and S<name> per subdirectory
-# (symlinks followed), or M<dir> if missing; the whole output is capped (see LISTING_MAX_BYTES).
+# (symlinks followed, the directory's own too: -H), or M<dir> if missing; the whole output is
+# capped (see LISTING_MAX_BYTES).
 _LIST_SNIPPET = (
     "{ while IFS= read -r -d '' d; do "
     'if [ -d "$d" ]; then printf \'D%s\\0\' "$d"; '
-    "find \"$d\" -mindepth 1 -maxdepth 1 \\( -xtype f -printf 'F%f\\0' \\) "
+    "find -H \"$d\" -mindepth 1 -maxdepth 1 \\( -xtype f -printf 'F%f\\0' \\) "
     "-o \\( -xtype d -printf 'S%f\\0' \\); "
     "else printf 'M%s\\0' \"$d\"; fi; done; } | head -c " + str(LISTING_MAX_BYTES + 1)
 )
