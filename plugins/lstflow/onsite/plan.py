@@ -27,7 +27,7 @@ from lstflow.onsite.calibration import (
     systematics_root,
     time_calibration_root,
 )
-from lstflow.onsite.errors import PlanningError
+from lstflow.onsite.errors import OnsiteConfigError, PlanningError
 from lstflow.onsite.exclusions import NightExclusions, load_exclusions
 from lstflow.onsite.files import NightFiles
 from lstflow.onsite.paths import N_STREAMS, NightPaths, night_paths
@@ -157,6 +157,23 @@ def _pedestal_ids_subruns(
     )
 
 
+def refuse_escapes(
+    settings: OnsiteSettings, contained: Mapping[str, Path], resolved: Mapping[Path, Path | None]
+) -> None:
+    """No lstchain config or RF model set may lead out of the onsite base through a symlink
+    (checked where the files are: ``resolved`` comes from the cluster)."""
+    base = resolved[settings.base] or settings.base
+    for key, path in contained.items():
+        real = resolved[path]
+        if real is not None and not real.is_relative_to(base):
+            raise OnsiteConfigError(
+                settings.source,
+                key,
+                f"{path} resolves to {real}, outside the onsite base {base}",
+                "keep configs and models inside the onsite base (no symlink out of it)",
+            )
+
+
 def plan_night(
     settings: OnsiteSettings,
     night: dt.date,
@@ -241,7 +258,9 @@ def plan_night(
     )
     time_file = find_time_calibration_file(settings, pedcal.run_id, files)
     systematics = find_systematics_file(settings, night, files)
-    resolved = files.real_paths([time_file, systematics])
+    contained = version.base_paths()
+    resolved = files.real_paths([time_file, systematics, settings.base, *contained.values()])
+    refuse_escapes(settings, contained, resolved)
     if version.input_state == "catA_calibrated" and not files.exists(charge):
         raise PlanningError(
             f"input_state catA_calibrated runs no Cat-A calibration, but Cat-B needs {charge}, "
