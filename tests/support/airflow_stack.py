@@ -303,16 +303,26 @@ class AirflowStack:
         return wait_until(checked, timeout, what)
 
     def wait_for_dag(self, dag_id: str, timeout: float = 300) -> None:
-        """Until the dag-processor has parsed and serialized ``dag_id``."""
-        self.wait(
-            lambda: self.query(
-                "SELECT 1 FROM dag JOIN serialized_dag USING (dag_id) "
-                "WHERE dag_id = %s AND NOT is_stale",
-                (dag_id,),
-            ),
-            timeout,
-            f"DAG {dag_id} to be parsed (log: {self.log_path('dag-processor')})",
-        )
+        """Until the dag-processor has parsed and serialized ``dag_id``; on a timeout the error
+        carries the end of the dag-processor's log (the stack's folder may not outlive the test)."""
+        try:
+            self.wait(
+                lambda: self.query(
+                    "SELECT 1 FROM dag JOIN serialized_dag USING (dag_id) "
+                    "WHERE dag_id = %s AND NOT is_stale",
+                    (dag_id,),
+                ),
+                timeout,
+                f"DAG {dag_id} to be parsed (log: {self.log_path('dag-processor')})",
+            )
+        except StackError as error:
+            errors = self.query("SELECT filename, stacktrace FROM import_error")
+            found = "\n".join(f"{name}:\n{trace[-3000:]}" for name, trace in errors)
+            tail = self.log_text("dag-processor")[-4000:]
+            raise StackError(
+                f"{error}\n--- import errors ---\n{found or 'none'}"
+                f"\n--- end of the dag-processor's log ---\n{tail}"
+            ) from None
 
     def trigger(self, dag_id: str, run_id: str) -> str:
         self.airflow("dags", "trigger", dag_id, "--run-id", run_id, "--output", "json")

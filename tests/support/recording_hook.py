@@ -69,16 +69,20 @@ class RecordingHook:
 
 
 class StateStore:
-    """The task state store's ``get``/``set``, as Airflow keeps it across tries."""
+    """The task state store's ``get``/``set``/``clear``, as Airflow keeps it across tries and
+    clears."""
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
 
-    def get(self, key: str) -> Any:
-        return self.values.get(key)
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
 
     def set(self, key: str, value: Any) -> None:
         self.values[key] = value
+
+    def clear(self) -> None:
+        self.values.clear()
 
 
 @dataclass
@@ -88,6 +92,7 @@ class TaskInstance:
     task_id: str = "stage"
     map_index: int = -1
     try_number: int = 1
+    max_tries: int = 0
     pushed: dict[str, Any] = field(default_factory=dict)
 
     def xcom_push(self, key: str, value: Any) -> None:

@@ -108,6 +108,65 @@ def test_airflow_side_never_imports_the_analysis_stack(subpackage: str) -> None:
     assert violations(subpackage, ANALYSIS_PACKAGES) == []
 
 
+#: What only the job side installs (the wheel's ``analysis`` extra and lstchain's stack).
+JOB_SIDE_PACKAGES = ANALYSIS_PACKAGES | {"prov", "matplotlib", "astropy", "joblib", "pyirf"}
+
+
+def module_level_imports(path: Path) -> set[str]:
+    """Names a module imports when it is imported (not those of function-level imports)."""
+    names: set[str] = set()
+    for statement in ast.parse(path.read_text(), filename=str(path)).body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                break
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+    return names
+
+
+def module_path(name: str) -> Path | None:
+    relative = PACKAGE.parent.joinpath(*name.split("."))
+    for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_on_import(path: Path) -> set[str]:
+    """Every name importing ``path`` imports, following lstflow's own modules."""
+    seen: set[Path] = set()
+    names: set[str] = set()
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name in module_level_imports(current):
+            names.add(name)
+            parts = name.split(".")
+            for end in range(2, len(parts) + 1):  # lstflow.a.b also imports lstflow.a
+                found = module_path(".".join(parts[:end])) if parts[0] == "lstflow" else None
+                if found:
+                    todo.append(found)
+    return names
+
+
+@pytest.mark.parametrize("subpackage", AIRFLOW_SIDE)
+def test_airflow_side_imports_nothing_only_the_job_side_installs(subpackage: str) -> None:
+    """An installed wheel has the Airflow side's dependencies only: a DAG-side module importing
+    a job-side module that imports ``prov`` broke every production DAG outside the checkout."""
+    found = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in sorted((PACKAGE / subpackage).rglob("*.py"))
+        for name in sorted(imported_on_import(path))
+        if name.split(".")[0] in JOB_SIDE_PACKAGES
+    ]
+    assert found == []
+
+
 def test_product_package_never_imports_development_tooling() -> None:
     assert violations(".", DEVELOPMENT) == []
 

@@ -19,19 +19,17 @@ import argparse
 import datetime as dt
 import hashlib
 import json
-import platform
 import socket
 import subprocess
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from lstflow.jobs.common import slurm_job_id, write_text_atomic
 from lstflow.jobs.prov_document import build_document, run_fragments
+from lstflow.jobs.software import software_versions
 
-SOFTWARE = ("lstchain", "ctapipe", "ctapipe_io_lst", "numpy", "astropy")
 FRAGMENT_FORMAT = "lstflow-provenance-fragment/1"
 
 
@@ -63,17 +61,6 @@ def config_files(argv: Sequence[str]) -> list[Path]:
         elif arg == "--config" and index + 1 < len(argv):
             found.append(Path(argv[index + 1]))
     return found
-
-
-def software_versions(names: Sequence[str] = SOFTWARE) -> dict[str, str | None]:
-    """Python's and each distribution's installed version (``None`` if not installed)."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def record(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ import json
 from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, get_current_context, task, task_group
+from airflow.sdk.exceptions import AirflowFailException
 
 from lstflow.nightly.job_information import job_information_csv
 from lstflow.nightly.night_alert import night_not_closed_alert
@@ -48,6 +49,7 @@ from lstflow.nightly.step_operator import (
     NightStepOperator,
 )
 from lstflow.nightly.timetable import NightTimetable
+from lstflow.onsite.errors import OnsiteError
 from lstflow.onsite.rfmodels import NSB_LEVELS
 from lstflow.onsite.settings import (
     BOOLEAN_VERSION_KEYS,
@@ -163,19 +165,24 @@ def _accounting(hook: SlurmHook, job_ids: list[str]) -> tuple[ElementStates, str
     return states, job_information_csv(rows)
 
 
-@task(task_id="plan_night")
+# Planning and the status only read and write files: a try lost to an infrastructure fault
+# (a worker killed, SSH dropped) is retried like the steps' tries.
+@task(task_id="plan_night", **TASK_RETRIES)
 def plan_night_task() -> list[int]:
     """Validate the conf, plan the night and log it; returns the DATA runs to map over."""
     context = get_current_context()
-    # The DAG's declared params: the context's params also hold every key the conf added.
-    _check_conf_keys(context["dag_run"].conf, set(context["dag"].params))
-    files = ClusterFiles(SlurmHook(ssh_conn_id()))
-    plan = NightRequest.from_context(context).tasks(files).plan
+    try:
+        # The DAG's declared params: the context's params also hold every key the conf added.
+        _check_conf_keys(context["dag_run"].conf, set(context["dag"].params))
+        files = ClusterFiles(SlurmHook(ssh_conn_id()))
+        plan = NightRequest.from_context(context).tasks(files).plan
+    except (ValueError, OnsiteError) as error:  # a bad conf or night: no retry fixes it
+        raise AirflowFailException(str(error)) from error
     print(json.dumps(plan.to_json(), indent=1))
     return [run.run_id for run in plan.data_runs]
 
 
-@task(task_id="night_status", trigger_rule="all_done")
+@task(task_id="night_status", trigger_rule="all_done", **TASK_RETRIES)
 def night_status_task() -> dict[str, Any]:
     """Write the sequencer table of this night and version from the jobs' real Slurm states."""
     context = get_current_context()

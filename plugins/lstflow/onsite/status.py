@@ -7,6 +7,7 @@ over the run's subruns, as in lstosa; DL2 is run-wise (one file per run).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +99,9 @@ class RunProgress:
     action: str = "Check"
     accounting: Accounting = Accounting()
     catb: str | None = None
+    #: The night that took this calibration run, when it is not this night: the owner builds
+    #: it (see ``lstflow.nightly.step_operator.calibration_action``).
+    borrowed_from: dt.date | None = None
 
 
 def aggregate_state(states: Iterable[str]) -> str:
@@ -135,6 +139,14 @@ def cpu_time(seconds: int | None) -> str | None:
     return f"{days}-{clock}" if days else clock
 
 
+def _row_state(progress: RunProgress) -> str:
+    """``BORROWED`` for a calibration run another night took and this night did not build:
+    its owner's row says how it went, ``NOT_SUBMITTED`` here would read as a fault."""
+    if progress.borrowed_from is not None and not progress.job_ids:
+        return "BORROWED"
+    return aggregate_state(progress.element_states)
+
+
 def run_row(progress: RunProgress) -> dict[str, Any]:
     """One table row as a JSON-safe dict; percentages are ``None`` for calibration sequences."""
     job_ids = _array_job_ids(progress.job_ids)
@@ -146,10 +158,13 @@ def run_row(progress: RunProgress) -> dict[str, Any]:
         "run": progress.run_id,
         "subruns": progress.subruns,
         "source": progress.source or None,
+        "calibration_night": None
+        if progress.borrowed_from is None
+        else str(progress.borrowed_from),
         "action": progress.action,
         "tries": len(job_ids),
         "job_id": job_ids[-1] if job_ids else None,
-        "state": aggregate_state(progress.element_states),
+        "state": _row_state(progress),
         "cpu_time": cpu_time(progress.accounting.cpu_seconds),
         "exit": progress.accounting.exit_code,
     }
@@ -251,6 +266,7 @@ def night_progress(
             calib.element_states,
             action=action,
             accounting=calib.accounting,
+            borrowed_from=None if plan.pedcal.night == plan.night else plan.pedcal.night,
         )
     ]
     for seq, run in enumerate(plan.data_runs, start=2):

@@ -26,7 +26,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from lstflow.config.model import PATH_FIELDS, ProductionConfig
-from lstflow.jobs.provenance import software_versions
+from lstflow.jobs.software import software_versions
 from lstflow.product_base.options import log_root
 from lstflow.productions.stage_operator import load_for_run
 from lstflow.run_label import run_label

@@ -23,6 +23,8 @@ from lstflow.workitems import ArraySpec, Resources, WorkItem, array_groups
 PLAN_KEY_PREFIX = "lstflow.slurm.plan."
 #: Task-state-store key of the spec a task planned (the plan lives under ``plan_key(spec)``).
 SPEC_KEY = "lstflow.slurm.spec"
+#: Task-state-store key of the generation the stored spec and plans belong to.
+GENERATION_KEY = "lstflow.slurm.generation"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class RunIdentity:
     task_id: str
     map_index: int = -1
     try_number: int = 1
+    #: Which clear of the task instance this is (see ``SlurmArrayOperator.generation``): a
+    #: cleared task submits anew instead of adopting the jobs of the run it replaces.
+    generation: int = 1
 
     @property
     def job_name_prefix(self) -> str:
@@ -42,7 +47,15 @@ class RunIdentity:
     def token(self, *parts: object) -> str:
         """A submission token that is the same for the same work in any try of this instance."""
         payload = "\0".join(
-            str(part) for part in (self.dag_id, self.run_id, self.task_id, self.map_index, *parts)
+            str(part)
+            for part in (
+                self.dag_id,
+                self.run_id,
+                self.task_id,
+                self.map_index,
+                self.generation,
+                *parts,
+            )
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 

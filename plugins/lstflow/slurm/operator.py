@@ -38,6 +38,7 @@ from airflow.sdk import BaseOperator, TaskInstanceState
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from lstflow.slurm.array_plan import (
+    GENERATION_KEY,
     SPEC_KEY,
     ArrayPlan,
     Element,
@@ -126,6 +127,15 @@ class SlurmArrayOperator(BaseOperator):
     def spec_for(self, context: Any) -> ArraySpec:
         """The stored spec of this task, else a fresh ``build_array_spec`` that is stored."""
         store = context["task_state_store"]
+        generation = _generation(context)
+        if store.get(GENERATION_KEY, 1) != generation:
+            # Cleared since the stored spec was planned (a rerun, a backfill reprocessing the
+            # run, perhaps with a new conf): plan and submit afresh; a retry keeps re-attaching.
+            self.log.info(
+                "%s: task cleared: planning generation %d afresh", self.task_id, generation
+            )
+            store.clear()
+            store.set(GENERATION_KEY, generation)
         stored = store.get(SPEC_KEY)
         if stored:
             spec = ArraySpec.from_json(stored)
@@ -362,6 +372,19 @@ def _event_statuses(
     return element_statuses(event["elements"])
 
 
+def _generation(context: Any) -> int:
+    """The first try number since the task instance was last cleared.
+
+    Airflow's clear sets ``max_tries = try_number + retries`` while a retry leaves it alone, so
+    ``max_tries - retries + 1`` tells a retry (same generation: re-attach to the stored plan)
+    from a clear (new generation: the state store, which a clear keeps, is stale).
+    """
+    ti = context["ti"]
+    retries = int(getattr(context.get("task"), "retries", 0) or 0)
+    max_tries = getattr(ti, "max_tries", None)
+    return 1 if max_tries is None else max(1, int(max_tries) - retries + 1)
+
+
 def _identity(context: Any) -> RunIdentity:
     ti = context["ti"]
     map_index = getattr(ti, "map_index", -1)
@@ -371,6 +394,7 @@ def _identity(context: Any) -> RunIdentity:
         task_id=ti.task_id,
         map_index=-1 if map_index is None else int(map_index),
         try_number=int(getattr(ti, "try_number", 1) or 1),
+        generation=_generation(context),
     )
 
 

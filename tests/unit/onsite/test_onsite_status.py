@@ -83,6 +83,7 @@ def test_json_view() -> None:
         "run": 1807,
         "subruns": 4,
         "source": "Crab",
+        "calibration_night": None,
         "action": "Check",
         "tries": 2,
         "job_id": "2010",
@@ -96,6 +97,18 @@ def test_json_view() -> None:
         "datacheck_pct": 50,
         "dl2_pct": 0,
     }
+
+
+def test_a_calibration_run_of_an_earlier_night_not_built_here_is_borrowed() -> None:
+    borrowed = RunProgress(1806, "PEDCALIB", 1, borrowed_from=dt.date(2020, 1, 17))
+    built_here = RunProgress(
+        1806, "PEDCALIB", 1, "", ["2001"], ["COMPLETED"], borrowed_from=dt.date(2020, 1, 17)
+    )
+    rows = status_json("2020-01-18", "v0.12.4", [borrowed, built_here])["runs"]
+    assert [(row["state"], row["calibration_night"]) for row in rows] == [
+        ("BORROWED", "2020-01-17"),
+        ("COMPLETED", "2020-01-17"),
+    ]
 
 
 def test_progress_counts_output_files_on_disk(settings: OnsiteSettings) -> None:

@@ -50,8 +50,9 @@ class Recorded(SlurmArrayOperator):
         return self.specs[min(self.plannings, len(self.specs)) - 1]
 
 
-def _context(store: StateStore, try_number: int = 1) -> dict[str, Any]:
-    return {"task_state_store": store, "ti": TaskInstance(try_number=try_number)}
+def _context(store: StateStore, try_number: int = 1, max_tries: int = 0) -> dict[str, Any]:
+    ti = TaskInstance(try_number=try_number, max_tries=max_tries)
+    return {"task_state_store": store, "ti": ti}
 
 
 def _deferred(call: Any, *args: Any) -> dict[str, list[int | None]]:
@@ -162,6 +163,21 @@ def test_a_new_try_reruns_elements_that_ended_failed_with_a_fresh_budget() -> No
     jobs = _deferred(operator.execute, _context(store, try_number=2))
     assert jobs == {"102": [1]}
     assert hook.submitted[-1].array == "1"
+
+
+def test_a_cleared_task_plans_afresh_and_submits_under_new_job_names() -> None:
+    hook, store = RecordingHook(), StateStore()
+    rerun = ArraySpec("stage", SPEC.items[:1], "/logs", "/work")
+    operator = Recorded(hook=hook, specs=[SPEC, rerun])
+    _deferred(operator.execute, _context(store))
+    completed = [(element, SlurmState.COMPLETED, 0) for element in ("100_0", "100_1", "101_0")]
+    operator.execute_complete(_context(store), done_event(*completed))
+    first_names = {submission.job_name for submission in hook.submitted}
+    # Airflow's clear sets max_tries = try_number + retries: generation 2 starts at try 2.
+    jobs = _deferred(operator.execute, _context(store, try_number=2, max_tries=1))
+    assert operator.plannings == 2  # the stored spec of generation 1 is not reused
+    assert jobs == {"102": [0]}
+    assert hook.submitted[-1].job_name not in first_names
 
 
 def test_nothing_to_do_submits_nothing_and_reports_an_empty_stage() -> None:
