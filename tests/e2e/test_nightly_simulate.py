@@ -51,6 +51,7 @@ from lstflow.onsite.settings import (
 from lstflow.onsite.tasks import JobMode, NightTasks
 from lstflow.workitems import WorkItem
 from lstflow_dev import synthetic_onsite
+from lstflow_dev.local_onsite_files import local_night_files
 
 pytestmark = pytest.mark.e2e
 
@@ -149,8 +150,9 @@ class Deployment:
 
     def night_tasks(self, night: dt.date, prod_id: str, **overrides: Any) -> NightTasks:
         settings, version = self.settings_version(prod_id, **overrides)
-        plan = plan_night(settings, night, version)
-        return NightTasks(settings, plan, JobMode(simulate=True, python=str(JOB_PYTHON)))
+        files = local_night_files()
+        plan = plan_night(settings, night, version, files)
+        return NightTasks(settings, plan, files, JobMode(simulate=True, python=str(JOB_PYTHON)))
 
     def paths(self, night: dt.date, prod_id: str) -> NightPaths:
         settings, version = self.settings_version(prod_id)

@@ -26,6 +26,7 @@ from lstflow.onsite.settings import OnsiteSettings, build_version, load_settings
 from lstflow.onsite.tasks import JobMode, NightTasks
 from lstflow.workitems import WorkItem
 from lstflow_dev import synthetic_onsite
+from lstflow_dev.local_onsite_files import local_night_files
 
 pytestmark = pytest.mark.e2e
 
@@ -54,9 +55,11 @@ def lstchain_argv(item: WorkItem) -> tuple[str, ...]:
 def night_items(
     settings: OnsiteSettings, night: dt.date, overrides: dict[str, Any]
 ) -> Iterator[WorkItem]:
+    files = local_night_files()
     tasks = NightTasks(
         settings,
-        plan_night(settings, night, build_version(settings, overrides)),
+        plan_night(settings, night, build_version(settings, overrides), files),
+        files,
         JobMode(simulate=False),
     )
     yield from (item for item in tasks.gain_selection() if lstchain_argv(item)[0] != "cp")

@@ -174,7 +174,8 @@ def plan_night_task() -> list[int]:
     try:
         # The DAG's declared params: the context's params also hold every key the conf added.
         _check_conf_keys(context["dag_run"].conf, set(context["dag"].params))
-        plan = NightRequest.from_context(context).tasks().plan
+        files = ClusterFiles(SlurmHook(ssh_conn_id()))
+        plan = NightRequest.from_context(context).tasks(files).plan
     except (ValueError, OnsiteError) as error:  # a bad conf or night: no retry fixes it
         raise AirflowFailException(str(error)) from error
     print(json.dumps(plan.to_json(), indent=1))
@@ -185,9 +186,10 @@ def plan_night_task() -> list[int]:
 def night_status_task() -> dict[str, Any]:
     """Write the sequencer table of this night and version from the jobs' real Slurm states."""
     context = get_current_context()
-    tasks = NightRequest.from_context(context).tasks()
-    ti = context["ti"]
     hook = SlurmHook(ssh_conn_id())
+    files = ClusterFiles(hook)
+    tasks = NightRequest.from_context(context).tasks(files)
+    ti = context["ti"]
     step_jobs = _step_jobs(ti, ti.xcom_pull(task_ids="plan_night") or [])
     job_ids = sorted({j for ids in step_jobs.values() for j in ids}, key=int)
     states, job_information = _accounting(hook, job_ids)
@@ -201,7 +203,6 @@ def night_status_task() -> dict[str, Any]:
         night_steps=tuple(NIGHT_STEPS),
     )
     json_file, text_file = status_files(tasks.paths)
-    files = ClusterFiles(hook)
     files.write(str(job_information_file(tasks.paths)), job_information)
     files.write(str(json_file), json.dumps(document, indent=1) + "\n")
     files.write(str(text_file), text)

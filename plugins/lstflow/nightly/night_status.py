@@ -165,7 +165,7 @@ def night_status(
         )
     steps_of_night = _steps(night_steps, None, step_jobs, states)
     closed = steps_of_night.get("night_close", {}).get("state") == "COMPLETED"
-    progress = night_progress(plan, jobs, closed)
+    progress = night_progress(plan, jobs, tasks.files, closed)
     night, prod_id = plan.night.isoformat(), plan.version.prod_id
     simulate = tasks.mode.simulate
     document = status_json(night, prod_id, progress, simulate)

@@ -1,7 +1,8 @@
 """The nightly steps as Slurm array tasks, planned at run time from the night planner.
 
 ``build_array_spec`` plans the step from the onsite config, the DAG-run conf, the logical date
-and the night's files; ``SlurmArrayOperator`` stores that spec, so the resumption after each
+and the night's files, read over SSH with the task's ``ClusterFiles`` (the Airflow worker need
+not see the onsite tree); ``SlurmArrayOperator`` stores that spec, so the resumption after each
 deferral and every retry re-attach to the same work and jobs, even when the step's output
 appeared meanwhile (a calibration step plans nothing once its file exists).
 """
@@ -18,6 +19,7 @@ from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk.exceptions import AirflowSkipException
 
 from lstflow.nightly.night_options import onsite_base, onsite_config
+from lstflow.onsite.files import NightFiles, OnsiteFiles
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import VERSION_KEYS, build_version, load_settings
 from lstflow.onsite.tasks import JobMode, NightTasks
@@ -66,11 +68,15 @@ class NightRequest:
         overrides = {key: params[key] for key in VERSION_KEYS if params.get(key) is not None}
         return cls(night_of(context), bool(params.get("simulate", False)), overrides)
 
-    def tasks(self) -> NightTasks:
+    def tasks(self, files: OnsiteFiles) -> NightTasks:
+        """The planned night; ``files`` reads the onsite tree (``ClusterFiles`` in the DAG),
+        cached for this one planning."""
         settings = load_settings(onsite_config(), onsite_base())
         version = build_version(settings, self.overrides, source="DAG-run conf")
-        plan = plan_night(settings, self.night, version)
-        return NightTasks(settings, plan, JobMode(simulate=self.simulate, python=job_python()))
+        cached = NightFiles(files)
+        plan = plan_night(settings, self.night, version, cached)
+        mode = JobMode(simulate=self.simulate, python=job_python())
+        return NightTasks(settings, plan, cached, mode)
 
 
 def _night_step(build: Callable[[NightTasks], tuple[WorkItem, ...]]) -> StepItems:
@@ -153,13 +159,33 @@ class NightStepOperator(SlurmArrayOperator):
         super().__init__(**kwargs)
         self.step = step
         self.run_id = run_id
+        self._tasks: NightTasks | None = None
+
+    def night_tasks(self, context: Any) -> NightTasks:
+        """The night planned over SSH, once per ``execute`` (its listings and reads cached):
+        the calibration decision, the spec and the skip reason share it."""
+        if self._tasks is None:
+            self._tasks = NightRequest.from_context(context).tasks(self.onsite_files())
+        return self._tasks
+
+    def onsite_files(self) -> OnsiteFiles:
+        """How the planner reads the onsite tree: the cluster's files, over this task's SSH
+        connection."""
+        return self.cluster_files()
 
     def execute(self, context: Any, event: Any = None) -> Any:
+        """Plan the night once for this execution (``night_tasks``), then run the step."""
+        try:
+            return self._execute(context)
+        finally:
+            self._tasks = None  # the next execution (a resumption, a retry) reads afresh
+
+    def _execute(self, context: Any) -> Any:
         """Calibration steps first decide who builds (``calibration_action``); a waiting step
         defers for one poll interval and decides again (no worker slot meanwhile)."""
         if self.step in CALIBRATION_STEPS:
             request = NightRequest.from_context(context)
-            tasks = request.tasks()
+            tasks = self.night_tasks(context)
             run = tasks.plan.drs4 if self.step == "drs4_baseline" else tasks.plan.pedcal
             owner_date = dt.datetime.combine(run.night, dt.time(), dt.UTC)
             to_build = bool(NIGHT_STEPS[self.step](tasks, 0))
@@ -200,7 +226,7 @@ class NightStepOperator(SlurmArrayOperator):
         return super().execute(context)
 
     def build_array_spec(self, context: Any) -> ArraySpec:
-        tasks = NightRequest.from_context(context).tasks()
+        tasks = self.night_tasks(context)
         if self.step in NIGHT_STEPS:
             return tasks.array_spec(self.step, NIGHT_STEPS[self.step](tasks, 0))
         run_id = int(self.run_id)
@@ -209,5 +235,5 @@ class NightStepOperator(SlurmArrayOperator):
     def spec_ready(self, context: Any, spec: ArraySpec) -> None:
         """An empty spec is a step this night does not need: skip it, saying why."""
         if not spec.items:
-            reason = NightRequest.from_context(context).tasks().skip_reason(self.step)
+            reason = self.night_tasks(context).skip_reason(self.step)
             raise AirflowSkipException(f"{spec.name} skipped: {reason or 'nothing to do'}")

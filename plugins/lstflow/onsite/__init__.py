@@ -4,8 +4,9 @@ Use from a DAG (one run per observation night; the logical date is the night)::
 
     s = settings.load_settings()            # defaults/lst1_onsite.yaml + $LSTFLOW_ONSITE_BASE
     v = settings.build_version(s, conf)     # DAG-run conf: prod_id, env, configs, RF models
-    p = plan.plan_night(s, night, v)        # calibration look-back, R0 subruns, exclusions
-    t = tasks.NightTasks(s, p, JobMode(simulate=...))
+    f = files.NightFiles(ClusterFiles(hook))  # the onsite tree, read over SSH, cached
+    p = plan.plan_night(s, night, v, f)     # calibration look-back, R0 subruns, exclusions
+    t = tasks.NightTasks(s, p, f, JobMode(simulate=...))
     t.drs4_baseline(), t.charge_calibration()      # () when the calibration file exists
     per run: r0_to_dl1 (array) → tailcut_finder → tailcut() → dl1ab, datacheck_subruns
              (arrays) → merge_dl1, merge_muons, rf_model() → dl1_to_dl2, datacheck_run

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lstflow.onsite.errors import PlanningError
 from lstflow.onsite.exclusions import NightExclusions
+from lstflow.onsite.files import NightFiles
 from lstflow.onsite.paths import night_tag, run_summary_path
 from lstflow.onsite.runsummary import read_run_summary
 from lstflow.onsite.settings import AnalysisVersion, OnsiteSettings
@@ -41,24 +42,32 @@ class CalibrationFiles:
     systematics: Path
 
 
+def lookback_summaries(settings: OnsiteSettings, night: dt.date) -> tuple[Path, ...]:
+    """The RunSummary files the look-back may read, newest first (all in one directory)."""
+    return tuple(
+        run_summary_path(settings, night - dt.timedelta(days=back))
+        for back in range(settings.calibration_lookback_nights + 1)
+    )
+
+
 def last_calibration_run(
     settings: OnsiteSettings,
     night: dt.date,
     run_type: str,
     exclusions: Mapping[dt.date, NightExclusions],
+    files: NightFiles,
 ) -> CalibrationRun:
     """The highest non-excluded ``run_type`` run of ``night`` or of the closest night before."""
     searched = []
-    for back in range(settings.calibration_lookback_nights + 1):
+    for back, summary in enumerate(lookback_summaries(settings, night)):
         candidate_night = night - dt.timedelta(days=back)
-        summary = run_summary_path(settings, candidate_night)
         searched.append(summary.name)
-        if not summary.exists():
+        if not files.exists(summary):
             continue
         excluded = exclusions.get(candidate_night, NightExclusions())
         runs = [
             row.run_id
-            for row in read_run_summary(summary)
+            for row in read_run_summary(files, summary)
             if row.run_type == run_type and not excluded.run_excluded(row.run_id)
         ]
         if runs:
@@ -97,29 +106,48 @@ def charge_calibration_file(
     )
 
 
-def find_time_calibration_file(settings: OnsiteSettings, pedcal_run_id: int) -> Path:
-    """The last ``pro`` time calibration with run <= the PEDCALIB run (lstchain's lookup)."""
-    root = settings.path(settings.layout.calibration) / "drs4_time_sampling_from_FF"
+def time_calibration_root(settings: OnsiteSettings) -> Path:
+    return settings.path(settings.layout.calibration) / "drs4_time_sampling_from_FF"
+
+
+def systematics_root(settings: OnsiteSettings) -> Path:
+    return settings.path(settings.layout.calibration) / "ffactor_systematics"
+
+
+def pro_dirs(files: NightFiles, root: Path) -> tuple[Path, ...]:
+    """``<root>/*/pro``: the production link of every dated directory below ``root``."""
+    return tuple(directory / "pro" for directory in files.directories(root))
+
+
+def find_time_calibration_file(
+    settings: OnsiteSettings, pedcal_run_id: int, files: NightFiles
+) -> Path:
+    """The last ``pro`` time calibration with run <= the PEDCALIB run (lstchain's lookup),
+    as its ``pro`` path (the caller resolves the link)."""
+    root = time_calibration_root(settings)
     found = []
-    for path in root.glob("*/pro/time_calibration.Run*.0000.h5"):
-        match = _TIME_CALIBRATION.match(path.name)
-        if match and int(match.group(1)) <= pedcal_run_id:
-            found.append((int(match.group(1)), path))
+    for directory in pro_dirs(files, root):
+        for path in files.files(directory):
+            match = _TIME_CALIBRATION.match(path.name)
+            if match and int(match.group(1)) <= pedcal_run_id:
+                found.append((int(match.group(1)), path))
     if not found:
         raise PlanningError(
             f"no time calibration file with run <= {pedcal_run_id} in "
             f"{root}/*/pro/time_calibration.Run*.0000.h5. Fix: produce one with "
             "onsite_create_drs4_time_file (lstosa never does) and link its night's 'pro'"
         )
-    return max(found)[1].resolve()
+    return max(found)[1]
 
 
-def find_systematics_file(settings: OnsiteSettings, night: dt.date) -> Path:
-    """The latest ``pro`` F-factor systematics dated <= night, else the earliest (as lstchain)."""
-    root = settings.path(settings.layout.calibration) / "ffactor_systematics"
+def find_systematics_file(settings: OnsiteSettings, night: dt.date, files: NightFiles) -> Path:
+    """The latest ``pro`` F-factor systematics dated <= night, else the earliest (as lstchain),
+    as its ``pro`` path (the caller resolves the link)."""
+    root = systematics_root(settings)
     dated = sorted(
         (match.group(1), path)
-        for path in root.glob("*/pro/ffactor_systematics_*.h5")
+        for directory in pro_dirs(files, root)
+        for path in files.files(directory)
         if (match := _SYSTEMATICS.match(path.name)) and path.parts[-3] == match.group(1)
     )
     if not dated:
@@ -129,4 +157,4 @@ def find_systematics_file(settings: OnsiteSettings, night: dt.date) -> Path:
         )
     tag = night_tag(night)
     on_or_before = [item for item in dated if item[0] <= tag]
-    return (on_or_before[-1] if on_or_before else dated[0])[1].resolve()
+    return (on_or_before[-1] if on_or_before else dated[0])[1]

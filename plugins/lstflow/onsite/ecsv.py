@@ -55,12 +55,9 @@ def _meta_dict(meta: Any) -> dict[str, Any]:
     return dict(meta)
 
 
-def read_ecsv(path: Path) -> EcsvTable:
-    """Read an ECSV file; raises ``OnsiteError`` naming the file when it is not valid ECSV."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise OnsiteError(f"{path}: cannot read ECSV file ({exc})") from exc
+def parse_ecsv(text: str, path: Path) -> EcsvTable:
+    """Parse the text of the ECSV file ``path``; raises ``OnsiteError`` naming the file when it
+    is not valid ECSV."""
     lines = text.splitlines()
     if not lines or not lines[0].startswith("# %ECSV"):
         raise OnsiteError(f"{path}: not an ECSV file (first line must start with '# %ECSV')")

@@ -1,7 +1,8 @@
 """``plan_night``: the night's calibration sequence and data runs (lstosa's sequence list).
 
 Subruns come from the R0 files that actually exist, not from the RunSummary's ``n_subruns``
-(which can disagree); exclusions come from the versioned exclusion file.
+(which can disagree); exclusions come from the versioned exclusion file. Every read of the
+onsite tree goes through ``NightFiles`` in four batched round trips (see ``plan_night``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ from lstflow.onsite.calibration import (
     find_systematics_file,
     find_time_calibration_file,
     last_calibration_run,
+    lookback_summaries,
+    pro_dirs,
+    systematics_root,
+    time_calibration_root,
 )
-from lstflow.onsite.errors import PlanningError
+from lstflow.onsite.errors import OnsiteConfigError, PlanningError
 from lstflow.onsite.exclusions import NightExclusions, load_exclusions
+from lstflow.onsite.files import NightFiles
 from lstflow.onsite.paths import N_STREAMS, NightPaths, night_paths
 from lstflow.onsite.runsummary import SourceInfo, read_run_catalog, read_run_summary
 from lstflow.onsite.settings import AnalysisVersion, OnsiteSettings
@@ -121,61 +127,96 @@ class NightPlan:
         return result
 
 
-def existing_subruns(r0_dir: Path, run_id: int) -> tuple[int, ...]:
+def existing_subruns(files: NightFiles, r0_dir: Path, run_id: int) -> tuple[int, ...]:
     """Subrun numbers of the run's stream-1 R0 files in the night's R0 directory."""
     found = []
-    for path in r0_dir.glob(f"LST-1.1.Run{run_id:05d}.*.fits.fz"):
+    for path in files.files(r0_dir):
         match = _R0_SUBRUN.match(path.name)
         if match and int(match.group(1)) == run_id:
             found.append(int(match.group(2)))
     return tuple(sorted(found))
 
 
-def raw_r0_streams(raw_dir: Path) -> dict[tuple[int, int], tuple[int, ...]]:
+def raw_r0_streams(files: NightFiles, raw_dir: Path) -> dict[tuple[int, int], tuple[int, ...]]:
     """``(run, subrun) → stream numbers`` of the night's raw R0 files, from one listing."""
     found: dict[tuple[int, int], set[int]] = {}
-    if raw_dir.is_dir():
-        for path in raw_dir.iterdir():
-            if match := _R0_STREAM.match(path.name):
-                stream, run_id, subrun = (int(g) for g in match.groups())
-                found.setdefault((run_id, subrun), set()).add(stream)
+    for path in files.files(raw_dir):
+        if match := _R0_STREAM.match(path.name):
+            stream, run_id, subrun = (int(g) for g in match.groups())
+            found.setdefault((run_id, subrun), set()).add(stream)
     return {key: tuple(sorted(streams)) for key, streams in sorted(found.items())}
 
 
 def _pedestal_ids_subruns(
-    paths: NightPaths, run_id: int, subruns: tuple[int, ...]
+    files: NightFiles, paths: NightPaths, run_id: int, subruns: tuple[int, ...]
 ) -> frozenset[int]:
     return frozenset(
         s
         for s in subruns
-        if (paths.pedestal_ids_dir / f"pedestal_ids_Run{run_id:05d}.{s:04d}.h5").exists()
+        if files.exists(paths.pedestal_ids_dir / f"pedestal_ids_Run{run_id:05d}.{s:04d}.h5")
     )
+
+
+def refuse_escapes(
+    settings: OnsiteSettings, contained: Mapping[str, Path], resolved: Mapping[Path, Path | None]
+) -> None:
+    """No lstchain config or RF model set may lead out of the onsite base through a symlink
+    (checked where the files are: ``resolved`` comes from the cluster)."""
+    base = resolved[settings.base] or settings.base
+    for key, path in contained.items():
+        real = resolved[path]
+        if real is not None and not real.is_relative_to(base):
+            raise OnsiteConfigError(
+                settings.source,
+                key,
+                f"{path} resolves to {real}, outside the onsite base {base}",
+                "keep configs and models inside the onsite base (no symlink out of it)",
+            )
 
 
 def plan_night(
     settings: OnsiteSettings,
     night: dt.date,
     version: AnalysisVersion,
+    files: NightFiles,
     exclusions: Mapping[dt.date, NightExclusions] | None = None,
 ) -> NightPlan:
-    """Plan one observation night; ``exclusions`` default to the config's exclusion file."""
+    """Plan one observation night; ``exclusions`` default to the config's exclusion file.
+
+    The onsite tree is read in four round trips of ``files``, whatever the night holds: the
+    input directories, the RunSummaries of the look-back and the RunCatalog, the calibration
+    directories, and the resolution of the ``pro`` links.
+    """
     if exclusions is None:
         exclusions = load_exclusions(settings.exclusions_file)
     paths = night_paths(settings, night, version)
     # Raw input (legacy_raw) is gain-selected into r0_dir during the run: subruns come from the
     # raw files, so every try of the night plans the same subruns before and after gain selection.
     raw = version.input_state == "legacy_raw"
-    streams = raw_r0_streams(paths.raw_r0_dir) if raw else {}
     subrun_dir = paths.raw_r0_dir if raw else paths.r0_dir
-    if not paths.run_summary.exists():
+    time_root, sys_root = time_calibration_root(settings), systematics_root(settings)
+    files.prefetch(
+        (
+            paths.run_summary.parent,
+            paths.run_catalog.parent,
+            subrun_dir,
+            paths.pedestal_ids_dir,
+            time_root,
+            sys_root,
+        )
+    )
+    summaries = lookback_summaries(settings, night)
+    files.prefetch_texts(p for p in (*summaries, paths.run_catalog) if files.exists(p))
+    streams = raw_r0_streams(files, paths.raw_r0_dir) if raw else {}
+    if not files.exists(paths.run_summary):
         raise PlanningError(
             f"{paths.run_summary} does not exist. Fix: create it with "
             f"'lstchain_create_run_summary -d {night:%Y%m%d} --r0-path {paths.r0_root}'"
         )
     night_exclusions = exclusions.get(night, NightExclusions())
-    catalog = read_run_catalog(paths.run_catalog)
+    catalog = read_run_catalog(files, paths.run_catalog)
     data_runs, skipped, raw_subruns = [], [], []
-    summary = read_run_summary(paths.run_summary)
+    summary = read_run_summary(files, paths.run_summary)
     for row in summary:
         raw_subruns += [
             RawSubrun(row.run_id, row.run_type, subrun, found)
@@ -192,7 +233,7 @@ def plan_night(
             reasons = [e.reason for e in night_exclusions.entries if e.run_id == row.run_id]
             skipped.append(SkippedRun(row.run_id, row.run_type, f"excluded: {'; '.join(reasons)}"))
             continue
-        on_disk = existing_subruns(subrun_dir, row.run_id)
+        on_disk = existing_subruns(files, subrun_dir, row.run_id)
         dropped = night_exclusions.excluded_subruns(row.run_id)
         subruns = tuple(s for s in on_disk if s not in dropped)
         if not subruns:
@@ -205,13 +246,22 @@ def plan_night(
                 subruns=subruns,
                 summary_subruns=row.n_subruns,
                 source=catalog.get(row.run_id, SourceInfo(name="", ra=None, dec=None)),
-                pedestal_ids_subruns=_pedestal_ids_subruns(paths, row.run_id, subruns),
+                pedestal_ids_subruns=_pedestal_ids_subruns(files, paths, row.run_id, subruns),
             )
         )
-    drs4 = last_calibration_run(settings, night, "DRS4", exclusions)
-    pedcal = last_calibration_run(settings, night, "PEDCALIB", exclusions)
+    drs4 = last_calibration_run(settings, night, "DRS4", exclusions, files)
+    pedcal = last_calibration_run(settings, night, "PEDCALIB", exclusions, files)
+    drs4_file = drs4_pedestal_file(settings, version, drs4)
     charge = charge_calibration_file(settings, version, pedcal)
-    if version.input_state == "catA_calibrated" and not charge.exists():
+    files.prefetch(
+        (drs4_file.parent, charge.parent, *pro_dirs(files, time_root), *pro_dirs(files, sys_root))
+    )
+    time_file = find_time_calibration_file(settings, pedcal.run_id, files)
+    systematics = find_systematics_file(settings, night, files)
+    contained = version.base_paths()
+    resolved = files.real_paths([time_file, systematics, settings.base, *contained.values()])
+    refuse_escapes(settings, contained, resolved)
+    if version.input_state == "catA_calibrated" and not files.exists(charge):
         raise PlanningError(
             f"input_state catA_calibrated runs no Cat-A calibration, but Cat-B needs {charge}, "
             "which does not exist. Fix: produce it (run the night with input_state gain_selected) "
@@ -225,10 +275,10 @@ def plan_night(
         drs4=drs4,
         pedcal=pedcal,
         calibration_files=CalibrationFiles(
-            drs4_pedestal=drs4_pedestal_file(settings, version, drs4),
+            drs4_pedestal=drs4_file,
             charge=charge,
-            time=find_time_calibration_file(settings, pedcal.run_id),
-            systematics=find_systematics_file(settings, night),
+            time=resolved[time_file] or time_file,
+            systematics=resolved[systematics] or systematics,
         ),
         data_runs=tuple(data_runs),
         skipped=tuple(skipped),

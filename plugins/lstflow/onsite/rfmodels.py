@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstflow.onsite.errors import PlanningError
+from lstflow.onsite.files import NightFiles
 
 #: NSB levels of the MC tunings and the picture threshold each one was cleaned with.
 NSB_LEVELS: tuple[float, ...] = (0.0, 0.07, 0.14, 0.22, 0.38, 0.50, 0.81, 1.25, 1.76, 2.34)
@@ -62,6 +63,7 @@ def choose_nsb_level(nsb: float, picture_threshold: int) -> float:
 
 
 def choose_rf_model(
+    files: NightFiles,
     rf_models_dir: Path,
     mc_prod: str,
     nsb: float,
@@ -80,8 +82,8 @@ def choose_rf_model(
     nsb_dir = rf_models_dir / f"{mc_prod}{nsb_tuning_dir_name(level)}"
     lines = sorted(
         (dec, path)
-        for path in (nsb_dir.iterdir() if nsb_dir.is_dir() else ())
-        if path.is_dir() and (dec := parse_declination_dir(path.name)) is not None
+        for path in files.directories(nsb_dir)
+        if (dec := parse_declination_dir(path.name)) is not None
     )
     if not lines:
         raise PlanningError(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lstflow.onsite.ecsv import EcsvTable, read_ecsv
+from lstflow.onsite.ecsv import EcsvTable, parse_ecsv
 from lstflow.onsite.errors import OnsiteError
+from lstflow.onsite.files import MAX_TEXT_BYTES, NightFiles
 
 RUN_TYPES = ("DATA", "PEDCALIB", "DRS4", "ERROR")
 
@@ -36,9 +37,18 @@ def _require_columns(table: EcsvTable, path: Path, needed: tuple[str, ...]) -> N
         raise OnsiteError(f"{path}: missing columns {missing}; present: {list(table.columns)}")
 
 
-def read_run_summary(path: Path) -> tuple[RunSummaryRow, ...]:
+def read_ecsv(files: NightFiles, path: Path) -> EcsvTable:
+    text = files.read_text(path)
+    if text is None:
+        raise OnsiteError(
+            f"{path}: cannot read ECSV file (missing, unreadable or over {MAX_TEXT_BYTES} bytes)"
+        )
+    return parse_ecsv(text, path)
+
+
+def read_run_summary(files: NightFiles, path: Path) -> tuple[RunSummaryRow, ...]:
     """All runs of a night, sorted by run id."""
-    table = read_ecsv(path)
+    table = read_ecsv(files, path)
     _require_columns(table, path, ("run_id", "n_subruns", "run_type"))
     rows = []
     for row in table.rows:
@@ -60,11 +70,11 @@ def _optional_float(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def read_run_catalog(path: Path) -> dict[int, SourceInfo]:
+def read_run_catalog(files: NightFiles, path: Path) -> dict[int, SourceInfo]:
     """Run id → source; an absent catalog gives an empty map (sources are then unknown)."""
-    if not path.exists():
+    if not files.exists(path):
         return {}
-    table = read_ecsv(path)
+    table = read_ecsv(files, path)
     _require_columns(table, path, ("run_id", "source_name"))
     catalog = {}
     for row in table.rows:

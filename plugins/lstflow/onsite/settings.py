@@ -97,6 +97,15 @@ class AnalysisVersion:
     apply_catB_calibration: bool
     use_ff_heuristic_gain_selection: bool
 
+    def base_paths(self) -> dict[str, Path]:
+        """The lstchain configs and RF models, by key: below the onsite base by their names
+        (relative, no ``..``); ``plan_night`` checks on the cluster that no symlink leads out."""
+        return {
+            "dl1a_config": Path(self.dl1a_config),
+            "dl2_config": Path(self.dl2_config),
+            "rf_models_dir": Path(self.rf_models_dir),
+        }
+
 
 # lstosa's ``--input-state`` values, as its ``processing_plan.py`` defines them.
 INPUT_STATES = ("legacy_raw", "gain_selected", "catA_calibrated")
@@ -157,19 +166,6 @@ class OnsiteSettings:
     def path(self, relative: str) -> Path:
         """A config path below the base (validated relative when the config was loaded)."""
         return self.base / relative
-
-    def inside_base(self, relative: str, source: str, key: str) -> str:
-        """``relative`` below the base, refused when a symlink takes it out of the base."""
-        path = self.path(relative)
-        base = self.base.resolve()
-        if not path.resolve().is_relative_to(base):
-            raise OnsiteConfigError(
-                source,
-                key,
-                f"{path} resolves to {path.resolve()}, outside the onsite base {base}",
-                "keep configs and models inside the onsite base (no symlink out of it)",
-            )
-        return str(path)
 
 
 def _mapping(data: Any, source: str, key: str) -> dict[str, Any]:
@@ -325,7 +321,7 @@ def build_version(
     """The analysis version of a run: config defaults, then ``overrides`` (the DAG-run conf).
 
     The environment, lstchain configs and RF models are names of the config's reviewed choices;
-    their paths must resolve inside the onsite base.
+    their paths are below the onsite base (``plan_night`` refuses a symlink out of it).
     """
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(VERSION_KEYS))
@@ -346,7 +342,7 @@ def build_version(
 
     def config_path(key: str) -> str:
         relative = choices.lstchain_configs[chosen[key]]
-        return settings.inside_base(relative, settings.source, f"lstchain_configs.{chosen[key]}")
+        return str(settings.path(relative))
 
     booleans = {key: merged.get(key, False) for key in BOOLEAN_VERSION_KEYS}
     for key, flag in booleans.items():
@@ -370,9 +366,7 @@ def build_version(
         environment=choices.environments[chosen["environment"]],
         dl1a_config=config_path("dl1a_config"),
         dl2_config=config_path("dl2_config"),
-        rf_models_dir=settings.inside_base(
-            models.directory, settings.source, f"rf_models.{chosen['rf_models']}.dir"
-        ),
+        rf_models_dir=str(settings.path(models.directory)),
         mc_prod=models.mc_prod,
         calibration_version=merged["calibration_version"],
         input_state=input_state,

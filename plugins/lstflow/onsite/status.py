@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lstflow.onsite.files import NightFiles
 from lstflow.onsite.paths import NightPaths, dl2_file_name
 from lstflow.onsite.plan import NightPlan
 
@@ -213,17 +214,26 @@ def _count(paths: Iterable[Path], pattern: re.Pattern[str]) -> int:
     return sum(1 for p in paths if pattern.match(p.name))
 
 
-def count_outputs(paths: NightPaths, run_id: int) -> OutputCounts:
-    """Output files on disk for a run, whatever tail-cut and NSB directories it went to."""
+def count_outputs(files: NightFiles, paths: NightPaths, run_id: int) -> OutputCounts:
+    """Output files on disk for a run, whatever tail-cut and NSB directories it went to
+    (three batched listings, shared by every run of the night)."""
     subrun_dl1 = re.compile(rf"^dl1_LST-1\.Run{run_id:05d}\.\d{{4}}\.h5$")
     subrun_check = re.compile(rf"^datacheck_dl1_LST-1\.Run{run_id:05d}\.\d{{4}}\.h5$")
     subrun_muons = re.compile(rf"^muons_LST-1\.Run{run_id:05d}\.\d{{4}}\.fits$")
+    files.prefetch((paths.dl1_dir, paths.dl2_dir))
+    dl1b_dirs = [d for d in files.directories(paths.dl1_dir) if d.name.startswith("tailcut")]
+    dl2_tailcuts = [d for d in files.directories(paths.dl2_dir) if d.name.startswith("tailcut")]
+    files.prefetch((*dl1b_dirs, *(d / "datacheck" for d in dl1b_dirs), *dl2_tailcuts))
+    dl2_dirs = [
+        d for t in dl2_tailcuts for d in files.directories(t) if d.name.startswith("nsb_tuning_")
+    ]
+    files.prefetch(dl2_dirs)
     return OutputCounts(
-        dl1=_count(paths.dl1_dir.glob(f"dl1_LST-1.Run{run_id:05d}.*.h5"), subrun_dl1),
-        muons=_count(paths.dl1_dir.glob(f"muons_LST-1.Run{run_id:05d}.*.fits"), subrun_muons),
-        dl1ab=_count(paths.dl1_dir.glob(f"tailcut*/dl1_LST-1.Run{run_id:05d}.*.h5"), subrun_dl1),
-        datacheck=_count(paths.dl1_dir.glob("tailcut*/datacheck/datacheck_dl1_*.h5"), subrun_check),
-        dl2=len(list(paths.dl2_dir.glob(f"tailcut*/nsb_tuning_*/{dl2_file_name(run_id)}"))),
+        dl1=_count(files.files(paths.dl1_dir), subrun_dl1),
+        muons=_count(files.files(paths.dl1_dir), subrun_muons),
+        dl1ab=sum(_count(files.files(d), subrun_dl1) for d in dl1b_dirs),
+        datacheck=sum(_count(files.files(d / "datacheck"), subrun_check) for d in dl1b_dirs),
+        dl2=sum(files.exists(d / dl2_file_name(run_id)) for d in dl2_dirs),
     )
 
 
@@ -240,7 +250,7 @@ class JobHistory:
 
 
 def night_progress(
-    plan: NightPlan, jobs: Mapping[int, JobHistory], closed: bool = False
+    plan: NightPlan, jobs: Mapping[int, JobHistory], files: NightFiles, closed: bool = False
 ) -> list[RunProgress]:
     """The calibration sequence (keyed by the PEDCALIB run, seq 1) and every data run (seq 2…,
     parent 1), counted on disk unless the history brings simulated counts."""
@@ -261,7 +271,7 @@ def night_progress(
     ]
     for seq, run in enumerate(plan.data_runs, start=2):
         history = jobs.get(run.run_id, JobHistory())
-        counts = history.simulated_counts or count_outputs(plan.paths, run.run_id)
+        counts = history.simulated_counts or count_outputs(files, plan.paths, run.run_id)
         rows.append(
             RunProgress(
                 run.run_id,

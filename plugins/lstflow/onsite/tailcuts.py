@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstflow.onsite.errors import PlanningError
+from lstflow.onsite.files import NightFiles
 from lstflow.onsite.paths import NightPaths
 
 _NSB_LINE = re.compile(r"Additional NSB rate \(over dark MC\):\s*([-+0-9.eE]+|nan)")
@@ -42,13 +43,17 @@ def finder_log_file(paths: NightPaths, run_id: int) -> Path:
     return paths.tailcuts_dir / f"log_find_tailcuts_Run{run_id:05d}.log"
 
 
-def read_tailcut_choice(paths: NightPaths, run_id: int) -> TailcutChoice:
+def read_tailcut_choice(files: NightFiles, paths: NightPaths, run_id: int) -> TailcutChoice:
     config_file, log_file = finder_config_file(paths, run_id), finder_log_file(paths, run_id)
+    files.prefetch_texts((config_file, log_file))
     try:
-        config = json.loads(config_file.read_text())
+        config_text, log_text = files.read_text(config_file), files.read_text(log_file)
+        if config_text is None or log_text is None:
+            missing = config_file if config_text is None else log_file
+            raise FileNotFoundError(f"{missing} is missing, unreadable or too large")
+        config = json.loads(config_text)
         levels = config["tailcuts_clean_with_pedestal_threshold"]
         picture, boundary = int(levels["picture_thresh"]), int(levels["boundary_thresh"])
-        log_text = log_file.read_text()
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PlanningError(
             f"run {run_id}: no usable tail-cut finder output in {paths.tailcuts_dir} ({exc!r}). "
@@ -63,9 +68,11 @@ def read_tailcut_choice(paths: NightPaths, run_id: int) -> TailcutChoice:
     return TailcutChoice(picture, boundary, float(matches[-1]), config_file)
 
 
-def tailcut_choice(paths: NightPaths, run_id: int, simulate: bool) -> TailcutChoice:
+def tailcut_choice(
+    files: NightFiles, paths: NightPaths, run_id: int, simulate: bool
+) -> TailcutChoice:
     """The finder's result; in simulate mode the finder wrote nothing, so an absent result is
     replaced by lstchain's standard cleaning (8, 4) at dark NSB, flagged ``simulated``."""
-    if simulate and not finder_config_file(paths, run_id).exists():
+    if simulate and not files.exists(finder_config_file(paths, run_id)):
         return TailcutChoice(8, 4, 0.0, finder_config_file(paths, run_id), simulated=True)
-    return read_tailcut_choice(paths, run_id)
+    return read_tailcut_choice(files, paths, run_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstflow.onsite import lstchain_argv
+from lstflow.onsite.files import NightFiles
 from lstflow.onsite.paths import (
     datacheck_file_name,
     dl1_file_name,
@@ -56,14 +57,20 @@ def item_key(step: str, run_id: int | None = None, subrun: int | None = None) ->
 
 
 class NightTasks:
-    """Work items of every step of one planned night."""
+    """Work items of every step of one planned night; ``files`` (the one the night was planned
+    with) answers what the steps read later: calibration outputs, tail-cut results, RF models."""
 
     def __init__(
-        self, settings: OnsiteSettings, plan: NightPlan, mode: JobMode = JobMode()
+        self,
+        settings: OnsiteSettings,
+        plan: NightPlan,
+        files: NightFiles,
+        mode: JobMode = JobMode(),
     ) -> None:
         self.settings = settings
         self.plan = plan
         self.paths = plan.paths
+        self.files = files
         self.mode = mode
 
     # -- wrapping -------------------------------------------------------------------------------
@@ -173,7 +180,7 @@ class NightTasks:
                 return f"input_state {state}: the R0 data are Cat-A calibrated already"
             calib = plan.calibration_files
             existing = calib.drs4_pedestal if step == "drs4_baseline" else calib.charge
-            if existing.exists():
+            if self.files.exists(existing):
                 return f"{existing} exists: calibration files are reused, never rewritten"
         if step == "catB_calibration" and not plan.version.apply_catB_calibration:
             return "apply_catB_calibration is false: DL1ab runs without Cat-B calibration"
@@ -396,11 +403,12 @@ class NightTasks:
     def tailcut(self, run_id: int) -> TailcutChoice:
         """The finder's result (after ``tailcut_finder`` ran); a stand-in in simulate mode."""
         self.plan.data_run(run_id)
-        return tailcut_choice(self.paths, run_id, self.mode.simulate)
+        return tailcut_choice(self.files, self.paths, run_id, self.mode.simulate)
 
     def rf_model(self, run_id: int, tailcut: TailcutChoice) -> RFModelChoice:
         version = self.plan.version
         return choose_rf_model(
+            self.files,
             Path(version.rf_models_dir),
             version.mc_prod,
             tailcut.nsb,

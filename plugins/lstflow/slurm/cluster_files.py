@@ -23,13 +23,31 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 #: The most of a log tail ``tail`` returns per file, whatever its line lengths.
 TAIL_MAX_BYTES = 64 * 1024
+#: The most one ``listings`` call returns (about a million names): more is refused, not cut.
+LISTING_MAX_BYTES = 64 * 1024 * 1024
 
-# For each directory on stdin: D<dir> then F<file> per regular file, or M<dir> if missing.
+# For each directory on stdin: D<dir>, then F<name> per file and S<name> per subdirectory
+# (symlinks followed, the directory's own too: -H), or M<dir> if missing; the whole output is
+# capped (see LISTING_MAX_BYTES).
 _LIST_SNIPPET = (
-    "while IFS= read -r -d '' d; do "
+    "{ while IFS= read -r -d '' d; do "
     'if [ -d "$d" ]; then printf \'D%s\\0\' "$d"; '
-    "find \"$d\" -mindepth 1 -maxdepth 1 -xtype f -printf 'F%p\\0'; "
-    "else printf 'M%s\\0' \"$d\"; fi; done"
+    "find -H \"$d\" -mindepth 1 -maxdepth 1 \\( -xtype f -printf 'F%f\\0' \\) "
+    "-o \\( -xtype d -printf 'S%f\\0' \\); "
+    "else printf 'M%s\\0' \"$d\"; fi; done; } | head -c " + str(LISTING_MAX_BYTES + 1)
+)
+# For each path on stdin: R<path>, its base64 and a NUL when it is a file of at most $1 bytes,
+# else N<path> and an empty record.
+_READ_SNIPPET = (
+    "while IFS= read -r -d '' p; do "
+    'if [ -f "$p" ] && [ "$(stat -L -c %s -- "$p")" -le "$1" ] && [ -r "$p" ]; then '
+    "printf 'R%s\\0' \"$p\"; base64 -w0 -- \"$p\"; printf '\\0'; "
+    "else printf 'N%s\\0\\0' \"$p\"; fi; done; true"
+)
+# For each path on stdin: the path and its canonical path (empty if it does not exist).
+_REALPATH_SNIPPET = (
+    "while IFS= read -r -d '' p; do "
+    'printf \'%s\\0%s\\0\' "$p" "$(realpath -e -- "$p" 2>/dev/null)"; done; true'
 )
 _EXISTS_SNIPPET = (
     "while IFS= read -r -d '' p; do [ -e \"$p\" ] && printf '%s\\0' \"$p\"; done; true"
@@ -57,6 +75,15 @@ _SIZES_SNIPPET = (
 
 
 @dataclass(frozen=True)
+class DirectoryListing:
+    """One directory level: the names of its files and of its subdirectories (symlinks
+    followed to what they point at)."""
+
+    files: frozenset[str]
+    directories: frozenset[str]
+
+
+@dataclass(frozen=True)
 class PathSize:
     """A path's kind (``file``, ``dir``, ``missing``), bytes and file count."""
 
@@ -72,6 +99,10 @@ def _stdin(paths: Iterable[str]) -> bytes:
 
 #: Exit status of ``no_clobber_moves`` when a target exists: nothing past it was moved.
 TARGET_EXISTS = 17
+
+
+class ListingTooLarge(RuntimeError):
+    """A listing's output passed ``LISTING_MAX_BYTES``: nothing is returned rather than a cut."""
 
 
 class TargetExists(RuntimeError):
@@ -102,27 +133,49 @@ class ClusterFiles:
     def __init__(self, hook: SlurmHook) -> None:
         self.hook = hook
 
-    def list_directories(
-        self, directories: Sequence[str], patterns: Sequence[str]
-    ) -> dict[str, list[str] | None]:
-        """Per directory, its sorted files matching a glob pattern, or None if it is missing."""
+    def listings(self, directories: Sequence[str]) -> dict[str, DirectoryListing | None]:
+        """Each directory's file and subdirectory names, or None if it is missing, in one SSH
+        call (``ListingTooLarge`` past ``LISTING_MAX_BYTES``)."""
         wanted = list(dict.fromkeys(directories))
         if not wanted:
             return {}
         output = self.hook.check(_LIST_SNIPPET, stdin=_stdin(wanted)).stdout
-        listings: dict[str, list[str] | None] = {}
-        current: list[str] | None = None
+        if len(output.encode()) > LISTING_MAX_BYTES:
+            raise ListingTooLarge(
+                f"listing {len(wanted)} directories ({wanted[:3]}...) gave more than "
+                f"{LISTING_MAX_BYTES} bytes: list fewer directories at once"
+            )
+        found: dict[str, tuple[set[str], set[str]] | None] = {}
+        current: tuple[set[str], set[str]] | None = None
         for record in filter(None, output.split("\0")):
-            kind, path = record[0], record[1:]
+            kind, name = record[0], record[1:]
             if kind == "D":
-                current = listings[path] = []
+                current = found[name] = (set(), set())
             elif kind == "M":
-                listings[path] = None
-            elif current is not None and any(
-                fnmatch.fnmatchcase(posixpath.basename(path), pattern) for pattern in patterns
-            ):
-                current.append(path)
-        return {directory: _sorted(listings.get(directory)) for directory in wanted}
+                found[name] = current = None
+            elif current is not None:
+                current[0 if kind == "F" else 1].add(name)
+        return {
+            directory: None
+            if (entries := found.get(directory)) is None
+            else DirectoryListing(frozenset(entries[0]), frozenset(entries[1]))
+            for directory in wanted
+        }
+
+    def list_directories(
+        self, directories: Sequence[str], patterns: Sequence[str]
+    ) -> dict[str, list[str] | None]:
+        """Per directory, its sorted files matching a glob pattern, or None if it is missing."""
+        return {
+            directory: None
+            if listing is None
+            else sorted(
+                posixpath.join(directory, name)
+                for name in listing.files
+                if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+            )
+            for directory, listing in self.listings(directories).items()
+        }
 
     def existing(self, paths: Iterable[str]) -> set[str]:
         """Which of ``paths`` exist, in one SSH call."""
@@ -162,13 +215,32 @@ class ClusterFiles:
 
     def read(self, path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes | None:
         """The file's bytes, or ``None`` if it is missing, unreadable or over ``max_bytes``."""
-        quoted = shlex.quote(path)
-        result = self.hook.run(
-            f"test $(stat -L -c %s -- {quoted}) -le {int(max_bytes)} && base64 -- {quoted}"
-        )
-        if result.exit_status != 0:
-            return None
-        return base64.b64decode(result.stdout)
+        return self.read_files([path], max_bytes)[path]
+
+    def read_files(
+        self, paths: Sequence[str], max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> dict[str, bytes | None]:
+        """``read`` of several files in one SSH call; each is bounded by ``max_bytes``."""
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return {}
+        snippet = f"set -- {int(max_bytes)}; {_READ_SNIPPET}"
+        parts = self.hook.check(snippet, stdin=_stdin(wanted)).stdout.split("\0")
+        contents: dict[str, bytes | None] = {}
+        for i in range(0, len(parts) - 1, 2):
+            head, body = parts[i], parts[i + 1]
+            contents[head[1:]] = base64.b64decode(body) if head[:1] == "R" else None
+        return {path: contents.get(path) for path in wanted}
+
+    def real_paths(self, paths: Sequence[str]) -> dict[str, str | None]:
+        """Each path with every symlink resolved (``realpath``), None if it does not exist, in
+        one SSH call."""
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return {}
+        parts = self.hook.check(_REALPATH_SNIPPET, stdin=_stdin(wanted)).stdout.split("\0")
+        resolved = {parts[i]: parts[i + 1] or None for i in range(0, len(parts) - 1, 2)}
+        return {path: resolved.get(path) for path in wanted}
 
     def write(self, path: str, content: str) -> None:
         """Write ``content`` to ``path`` atomically (temp file + rename), creating its dir."""

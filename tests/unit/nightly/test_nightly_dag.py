@@ -42,6 +42,7 @@ from lstflow.nightly.step_operator import (  # noqa: E402
 )
 from lstflow.nightly.timetable import NightTimetable  # noqa: E402
 from lstflow.onsite.settings import VERSION_KEYS  # noqa: E402
+from lstflow_dev.local_onsite_files import LocalOnsiteFiles  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
@@ -284,7 +285,7 @@ def test_subrun_step_is_one_array_element_per_subrun(onsite: Path) -> None:
 def test_version_override_changes_every_output_directory(onsite: Path) -> None:
     def outputs(prod_id: str) -> set[str]:
         context = _context(NIGHT, simulate=True, prod_id=prod_id)
-        tasks = NightRequest.from_context(context).tasks()
+        tasks = NightRequest.from_context(context).tasks(LocalOnsiteFiles())
         spec = tasks.array_spec("dl1ab", RUN_STEPS["dl1ab"](tasks, 1808), 1808)
         return {output for item in spec.items for output in item.outputs}
 
@@ -299,7 +300,7 @@ def test_unknown_step_is_refused() -> None:
 
 
 def test_simulated_night_close_writes_its_own_marker(onsite: Path) -> None:
-    tasks = NightRequest.from_context(_context(NIGHT, simulate=True)).tasks()
+    tasks = NightRequest.from_context(_context(NIGHT, simulate=True)).tasks(LocalOnsiteFiles())
     (close,) = NIGHT_STEPS["night_close"](tasks, 0)
     assert close.argv[:3] == ("/envs/lstflow/bin/python", "-m", "lstflow.jobs.night_close")
     assert "--require" not in close.argv
@@ -323,7 +324,7 @@ def test_latest_attempt_of_each_element_wins() -> None:
 
 
 def test_status_table_and_cli(onsite: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    tasks = NightRequest.from_context(_context(NIGHT, simulate=True)).tasks()
+    tasks = NightRequest.from_context(_context(NIGHT, simulate=True)).tasks(LocalOnsiteFiles())
     step_jobs = {
         ("charge_calibration", None): ["87"],
         ("r0_to_dl1", 1807): ["88", "91"],

@@ -15,6 +15,7 @@ from lstflow.onsite.plan import NightPlan, plan_night
 from lstflow.onsite.settings import OnsiteSettings, build_version
 from lstflow.onsite.tasks import JobMode, NightTasks
 from lstflow.workitems import WorkItem
+from lstflow_dev.local_onsite_files import local_night_files
 
 pytestmark = pytest.mark.unit
 
@@ -28,12 +29,14 @@ def command_of(item: WorkItem) -> str:
 
 @pytest.fixture
 def plan(settings: OnsiteSettings) -> NightPlan:
-    return plan_night(settings, NIGHT2, build_version(settings))
+    return plan_night(settings, NIGHT2, build_version(settings), local_night_files())
 
 
 @pytest.fixture
 def tasks(settings: OnsiteSettings, plan: NightPlan) -> NightTasks:
-    return NightTasks(settings, plan, JobMode(simulate=False, python="/env/bin/python"))
+    return NightTasks(
+        settings, plan, local_night_files(), JobMode(simulate=False, python="/env/bin/python")
+    )
 
 
 def test_calibration_commands(tasks: NightTasks, settings: OnsiteSettings) -> None:
@@ -98,7 +101,10 @@ def test_pedestal_ids_are_passed_when_the_finder_file_exists(
     ids = settings.base / "auxiliary/PedestalFinder/20200118/pedestal_ids_Run01809.0001.h5"
     ids.parent.mkdir(parents=True)
     ids.touch()
-    tasks = NightTasks(settings, plan_night(settings, NIGHT2, build_version(settings)))
+    files = local_night_files()
+    tasks = NightTasks(
+        settings, plan_night(settings, NIGHT2, build_version(settings), files), files
+    )
     with_ids = [command_of(i).endswith(f"--pedestal-ids-path={ids}") for i in tasks.r0_to_dl1(1809)]
     assert with_ids == [False, True, False]
 
@@ -169,7 +175,8 @@ def test_catB_calibration_reads_the_interleaved_files_with_the_night_cat_A_files
 
 def test_without_catB_calibration_dl1ab_gets_no_catB_file(settings: OnsiteSettings) -> None:
     version = build_version(settings, {"apply_catB_calibration": False})
-    tasks = NightTasks(settings, plan_night(settings, NIGHT2, version))
+    files = local_night_files()
+    tasks = NightTasks(settings, plan_night(settings, NIGHT2, version, files), files)
     assert tasks.catB_calibration(1809) == ()
     assert tasks.skip_reason("catB_calibration") == (
         "apply_catB_calibration is false: DL1ab runs without Cat-B calibration"
@@ -213,7 +220,7 @@ def test_real_mode_records_a_provenance_fragment_per_task(tasks: NightTasks) -> 
 
 
 def test_simulate_mode_wraps_every_command(settings: OnsiteSettings, plan: NightPlan) -> None:
-    tasks = NightTasks(settings, plan, JobMode(simulate=True))
+    tasks = NightTasks(settings, plan, local_night_files(), JobMode(simulate=True))
     item = tasks.r0_to_dl1(1810)[1]
     assert item.argv[:9] == (
         "python",
@@ -235,14 +242,15 @@ def test_simulate_stands_in_for_a_missing_finder_result(
     settings: OnsiteSettings, plan: NightPlan
 ) -> None:
     (plan.paths.tailcuts_dir / "dl1ab_Run01810.json").unlink()
-    tailcut = NightTasks(settings, plan, JobMode(simulate=True)).tailcut(1810)
+    tailcut = NightTasks(settings, plan, local_night_files(), JobMode(simulate=True)).tailcut(1810)
     assert (tailcut.name, tailcut.nsb, tailcut.simulated) == ("tailcut84", 0.0, True)
 
 
 def test_new_version_writes_only_below_its_own_prod_id(settings: OnsiteSettings) -> None:
     def all_outputs(prod_id: str) -> set[str]:
-        plan = plan_night(settings, NIGHT2, build_version(settings, {"prod_id": prod_id}))
-        tasks = NightTasks(settings, plan)
+        files = local_night_files()
+        plan = plan_night(settings, NIGHT2, build_version(settings, {"prod_id": prod_id}), files)
+        tasks = NightTasks(settings, plan, files)
         outputs: list[str] = []
         for run in plan.data_runs:
             tc = tasks.tailcut(run.run_id)

@@ -16,6 +16,7 @@ from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import OnsiteSettings, build_version
 from lstflow.onsite.tasks import NightTasks
 from lstflow.workitems import WorkItem
+from lstflow_dev.local_onsite_files import local_night_files
 
 pytestmark = pytest.mark.unit
 
@@ -27,7 +28,10 @@ def command_of(item: WorkItem) -> str:
 
 
 def night(settings: OnsiteSettings, **overrides: object) -> NightTasks:
-    return NightTasks(settings, plan_night(settings, NIGHT1, build_version(settings, overrides)))
+    files = local_night_files()
+    return NightTasks(
+        settings, plan_night(settings, NIGHT1, build_version(settings, overrides), files), files
+    )
 
 
 def test_legacy_raw_gain_selects_data_subruns_with_four_streams(settings: OnsiteSettings) -> None:

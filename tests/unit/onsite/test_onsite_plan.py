@@ -12,6 +12,7 @@ from lstflow.onsite.errors import OnsiteConfigError, PlanningError
 from lstflow.onsite.exclusions import load_exclusions
 from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import OnsiteSettings, build_version
+from lstflow_dev.local_onsite_files import local_night_files
 
 pytestmark = pytest.mark.unit
 
@@ -21,7 +22,7 @@ NIGHT1, NIGHT2, NIGHT3 = dt.date(2020, 1, 17), dt.date(2020, 1, 18), dt.date(202
 
 
 def test_last_drs4_and_pedcal_of_the_night(settings: OnsiteSettings) -> None:
-    plan = plan_night(settings, NIGHT1, build_version(settings))
+    plan = plan_night(settings, NIGHT1, build_version(settings), local_night_files())
     assert (plan.drs4.run_id, plan.drs4.night) == (1805, NIGHT1)
     assert (plan.pedcal.run_id, plan.pedcal.night) == (1806, NIGHT1)
     calib = settings.base / "monitoring/PixelCalibration/Cat-A"
@@ -34,7 +35,7 @@ def test_last_drs4_and_pedcal_of_the_night(settings: OnsiteSettings) -> None:
 
 
 def test_night_without_calibration_looks_back(settings: OnsiteSettings) -> None:
-    plan = plan_night(settings, NIGHT2, build_version(settings))
+    plan = plan_night(settings, NIGHT2, build_version(settings), local_night_files())
     assert (plan.drs4.run_id, plan.drs4.night) == (1805, NIGHT1)
     assert (plan.pedcal.run_id, plan.pedcal.night) == (1806, NIGHT1)
     assert "/calibration/20200117/" in str(plan.calibration_files.charge)
@@ -51,17 +52,17 @@ def test_look_back_is_bounded_with_an_explicit_error(make_settings: SettingsFact
         match=r"no DRS4 run for night 2020-01-22 in "
         r"\['RunSummary_20200122.ecsv', 'RunSummary_20200121.ecsv'\]",
     ):
-        plan_night(settings, far, build_version(settings))
+        plan_night(settings, far, build_version(settings), local_night_files())
 
 
 def test_excluded_calibration_run_is_never_chosen(make_settings: SettingsFactory) -> None:
     settings = make_settings({"2020-01-17": [{"run": 1806, "reason": "bad flat-field"}]})
-    plan = plan_night(settings, NIGHT2, build_version(settings))
+    plan = plan_night(settings, NIGHT2, build_version(settings), local_night_files())
     assert plan.pedcal.run_id == 1804
 
 
 def test_subruns_come_from_existing_r0_files(settings: OnsiteSettings) -> None:
-    plan = plan_night(settings, NIGHT2, build_version(settings))
+    plan = plan_night(settings, NIGHT2, build_version(settings), local_night_files())
     run = plan.data_run(1809)
     assert run.summary_subruns == 4
     assert run.subruns == (0, 1, 2)
@@ -77,7 +78,7 @@ def test_exclusions_drop_runs_and_subruns(make_settings: SettingsFactory) -> Non
             ]
         }
     )
-    plan = plan_night(settings, NIGHT1, build_version(settings))
+    plan = plan_night(settings, NIGHT1, build_version(settings), local_night_files())
     assert [r.run_id for r in plan.data_runs] == [1807]
     assert plan.data_run(1807).subruns == (0, 2)
     assert [(s.run_id, s.reason) for s in plan.skipped] == [(1808, "excluded: clouds")]
@@ -92,7 +93,9 @@ def test_runs_without_r0_files_and_error_runs_are_skipped(
     """Raw input plans from the raw R0 files (R0G is written during the run), else from R0G."""
     for r0 in (settings.base / r0_dir / "20200119").glob("LST-1.1.Run01813.*"):
         r0.unlink()
-    plan = plan_night(settings, NIGHT3, build_version(settings, {"input_state": input_state}))
+    plan = plan_night(
+        settings, NIGHT3, build_version(settings, {"input_state": input_state}), local_night_files()
+    )
     assert plan.data_runs == ()
     assert [(s.run_id, s.run_type) for s in plan.skipped] == [(1813, "DATA"), (1814, "ERROR")]
     assert plan.skipped[0].reason.startswith("no R0 files in ")
@@ -100,11 +103,13 @@ def test_runs_without_r0_files_and_error_runs_are_skipped(
 
 def test_missing_run_summary_tells_how_to_create_it(settings: OnsiteSettings) -> None:
     with pytest.raises(PlanningError, match="lstchain_create_run_summary -d 20200301"):
-        plan_night(settings, dt.date(2020, 3, 1), build_version(settings))
+        plan_night(settings, dt.date(2020, 3, 1), build_version(settings), local_night_files())
 
 
 def test_time_calibration_and_systematics_are_looked_up(settings: OnsiteSettings) -> None:
-    files = plan_night(settings, NIGHT1, build_version(settings)).calibration_files
+    files = plan_night(
+        settings, NIGHT1, build_version(settings), local_night_files()
+    ).calibration_files
     calib = settings.base / "monitoring/PixelCalibration/Cat-A"
     assert files.time == (
         calib / "drs4_time_sampling_from_FF/20191218/v0.12.3/time_calibration.Run01625.0000.h5"
@@ -115,7 +120,7 @@ def test_time_calibration_and_systematics_are_looked_up(settings: OnsiteSettings
 
 
 def test_plan_json_is_plain(settings: OnsiteSettings) -> None:
-    data = plan_night(settings, NIGHT1, build_version(settings)).to_json()
+    data = plan_night(settings, NIGHT1, build_version(settings), local_night_files()).to_json()
     assert data["night"] == "2020-01-17"
     assert data["data_runs"][0]["subruns"] == [0, 1, 2]
 

@@ -8,6 +8,7 @@ import pytest
 
 from lstflow.onsite.errors import PlanningError
 from lstflow.onsite.rfmodels import choose_nsb_level, choose_rf_model, parse_declination_dir
+from lstflow_dev.local_onsite_files import local_night_files
 
 pytestmark = pytest.mark.unit
 
@@ -65,13 +66,13 @@ def models(tmp_path: Path) -> Path:
     ],
 )
 def test_closest_declination_line_on_the_same_side(models: Path, dec: float, line: str) -> None:
-    choice = choose_rf_model(models, MC_PROD, 0.12, 8, dec, 1)
+    choice = choose_rf_model(local_night_files(), models, MC_PROD, 0.12, 8, dec, 1)
     assert choice.path == models / f"{MC_PROD}nsb_tuning_0.14" / line
     assert choice.nsb_dir == "nsb_tuning_0.14"
 
 
 def test_missing_models_and_declination_are_explicit(models: Path) -> None:
     with pytest.raises(PlanningError, match=r"nsb_tuning_0\.81\. Fix: install the RF models"):
-        choose_rf_model(models, MC_PROD, 0.9, 12, 22.0, 7)
+        choose_rf_model(local_night_files(), models, MC_PROD, 0.9, 12, 22.0, 7)
     with pytest.raises(PlanningError, match="run 7: unknown pointing declination"):
-        choose_rf_model(models, MC_PROD, 0.1, 8, None, 7)
+        choose_rf_model(local_night_files(), models, MC_PROD, 0.1, 8, None, 7)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 import yaml
 
 from lstflow.onsite.errors import OnsiteConfigError
+from lstflow.onsite.plan import plan_night
 from lstflow.onsite.settings import (
     BASE_ENV_VAR,
     DEFAULT_SETTINGS_PATH,
@@ -16,6 +18,7 @@ from lstflow.onsite.settings import (
     load_settings,
 )
 from lstflow_dev import synthetic_onsite as synthetic
+from lstflow_dev.local_onsite_files import local_night_files
 
 pytestmark = pytest.mark.unit
 
@@ -76,14 +79,17 @@ def test_conf_cannot_give_model_paths(settings: OnsiteSettings, key: str) -> Non
         build_version(settings, {key: "../../etc"})
 
 
-def test_a_config_symlinked_out_of_the_base_is_refused(tmp_path: Path, onsite_base: Path) -> None:
+def test_a_config_symlinked_out_of_the_base_is_refused_when_planning(
+    tmp_path: Path, onsite_base: Path
+) -> None:
     config = onsite_base / "cfg" / "lstchain_standard_config.json"
     config.unlink()
     secret = tmp_path / "secret.json"
     secret.write_text("{}")
     config.symlink_to(secret)
-    with pytest.raises(OnsiteConfigError, match="outside the onsite base"):
-        load_settings(synthetic.write_settings(tmp_path / "cfg"), base=onsite_base)
+    settings = load_settings(synthetic.write_settings(tmp_path / "cfg"), base=onsite_base)
+    with pytest.raises(OnsiteConfigError, match=r"'dl1a_config': .* outside the onsite base"):
+        plan_night(settings, dt.date(2020, 1, 17), build_version(settings), local_night_files())
 
 
 def test_unknown_conf_key_is_named(settings: OnsiteSettings) -> None:

@@ -20,6 +20,7 @@ from lstflow.onsite.status import (
     status_json,
     status_table,
 )
+from lstflow_dev.local_onsite_files import local_night_files
 
 pytestmark = pytest.mark.unit
 
@@ -111,7 +112,7 @@ def test_a_calibration_run_of_an_earlier_night_not_built_here_is_borrowed() -> N
 
 
 def test_progress_counts_output_files_on_disk(settings: OnsiteSettings) -> None:
-    plan = plan_night(settings, dt.date(2020, 1, 17), build_version(settings))
+    plan = plan_night(settings, dt.date(2020, 1, 17), build_version(settings), local_night_files())
     dl1 = plan.paths.dl1_dir
     for name in (
         "dl1_LST-1.Run01807.0000.h5",
@@ -127,10 +128,12 @@ def test_progress_counts_output_files_on_disk(settings: OnsiteSettings) -> None:
     dl2 = plan.paths.dl2_dir / "tailcut84/nsb_tuning_0.07/dl2_LST-1.Run01807.h5"
     dl2.parent.mkdir(parents=True)
     dl2.touch()
-    assert count_outputs(plan.paths, 1807) == OutputCounts(
+    assert count_outputs(local_night_files(), plan.paths, 1807) == OutputCounts(
         dl1=2, muons=1, dl1ab=1, datacheck=1, dl2=1
     )
-    rows = night_progress(plan, {1807: JobHistory(["31_0", "31_1", "31_2"], ["RUNNING"] * 3)})
+    rows = night_progress(
+        plan, {1807: JobHistory(["31_0", "31_1", "31_2"], ["RUNNING"] * 3)}, local_night_files()
+    )
     assert [(r.run_id, r.run_type, r.subruns) for r in rows] == [
         (1806, "PEDCALIB", 1),
         (1807, "DATA", 3),
