@@ -10,7 +10,6 @@ run (Slurm cancels them) and nothing of the run is left in the queue.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -18,10 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from support.operator_dags import run_production_dag
 from support.slurm_counts import count_jobs_by_tag
-from support.stub_env import stub_names, write_stub_env
+from support.stub_env import (
+    OUTPUT_WRITING_LINES,
+    OUTSIDE_A_JOB_EXITS,
+    stub_names,
+    write_stub_env,
+    write_stub_production,
+)
 
 from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
@@ -30,9 +34,6 @@ from lstflow_dev import localcluster
 pytestmark = pytest.mark.e2e
 
 CHECKOUT = Path(__file__).resolve().parents[2]
-LSTCHAIN_CONFIG = (
-    CHECKOUT / "include/production_configs/demo/lstflow_demo_dl1/lstchain_config_mc.json"
-)
 SMALL = {"partition": "short", "mem": "100M", "time": "00:10:00", "cpus-per-task": "1"}
 TRAIN_B_S = 40
 DECS = ("decA", "decB")
@@ -43,23 +44,12 @@ def stub_body(ledger: Path, fail_b: bool) -> str:
     and logs ``<tool> <output> <start> <end>``; dec B's training sleeps, or fails."""
     train_b = "exit 1" if fail_b else f"sleep {TRAIN_B_S}"
     return (
-        '[ -n "$SLURM_ARRAY_TASK_ID" ] || exit 0\n'
-        "start=$(date +%s.%N)\n"
+        OUTSIDE_A_JOB_EXITS + "start=$(date +%s.%N)\n"
         'case "$(basename "$0") $*" in\n'
         f"  lstchain_mc_trainpipe*models_decB*) {train_b} ;;\n"
         "esac\n"
-        "prev= out= inputs=\n"
-        'for arg in "$@"; do\n'
-        '  case "$prev" in\n'
-        '    -o|--otrain|--otest) out=$arg; case "$arg" in\n'
-        '      *.h5|*.gz) mkdir -p "$(dirname "$arg")" && : > "$arg" ;;\n'
-        '      *) mkdir -p "$arg" ;; esac ;;\n'
-        '    -f) inputs="$inputs $arg" ;;\n'
-        "  esac\n"
-        "  prev=$arg\n"
-        "done\n"
-        'for f in $inputs; do : > "$out/$(basename "$f" | sed s/dl1/dl2/)"; done\n'
-        f'echo "$(basename "$0") ${{out:--}} $start $(date +%s.%N)" >> {ledger}\n'
+        + OUTPUT_WRITING_LINES
+        + f'echo "$(basename "$0") ${{out:--}} $start $(date +%s.%N)" >> {ledger}\n'
     )
 
 
@@ -121,18 +111,7 @@ def write_production(workdir: Path, prod_id: str, fail_b: bool) -> Path:
             for dec in DECS
         ],
     }
-    config = {
-        "workflow_kind": "lstchain",
-        "prod_id": prod_id,
-        "source_environment": {"source_file": str(env_file)},
-        "stages_to_run": list(stages),
-        "stages": stages,
-    }
-    production = workdir / "library" / prod_id
-    production.mkdir(parents=True)
-    shutil.copy(LSTCHAIN_CONFIG, production)
-    (production / "lstmcpipe_config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return production.parent
+    return write_stub_production(workdir / "library", prod_id, env_file, stages).parent
 
 
 @dataclass(frozen=True)

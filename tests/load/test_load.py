@@ -39,10 +39,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from support.airflow_stack import AirflowStack
 from support.slurm_counts import AccountedJob, jobs_under
-from support.stub_env import output_writing_body, stub_names, write_stub_env
+from support.stub_env import (
+    output_writing_body,
+    stub_names,
+    write_stub_env,
+    write_stub_production,
+)
 
 from lstflow.onsite.paths import night_paths, night_tag
 from lstflow.onsite.settings import build_version, load_settings
@@ -66,8 +70,6 @@ PAYLOAD_S = 1
 TIMEOUT_S = 1500  # about 8 min on an idle 2-core machine; see the README
 MAX_SSH_PER_PROCESS = 2
 MAX_SSH_PER_COMPONENT = 40  # the scheduler's LocalExecutor runs up to parallelism=32 tasks
-DEMO_CONFIGS = CHECKOUT / "include" / "production_configs" / "demo"
-LSTCHAIN_CONFIG = DEMO_CONFIGS / "lstflow_demo_dl1" / "lstchain_config_mc.json"
 SMALL = {"partition": "short", "mem": "100M", "time": "00:10:00", "cpus-per-task": "1"}
 CHECKOUT_ENVIRONMENT = "checkout-venv"
 POLL_CYCLE = re.compile(r"Slurm poll cycle \d+ over (\S+): (\d+) trigger\(s\)")
@@ -100,17 +102,7 @@ def write_productions(workdir: Path, prod_ids: list[str]) -> Path:
         for entries in stages.values():
             for entry in entries:
                 entry["extra_slurm_options"] = SMALL  # type: ignore[assignment]
-        config = {
-            "workflow_kind": "lstchain",
-            "prod_id": prod_id,
-            "source_environment": {"source_file": str(env_file)},
-            "stages_to_run": list(stages),
-            "stages": stages,
-        }
-        production = library / prod_id
-        production.mkdir(parents=True)
-        shutil.copy(LSTCHAIN_CONFIG, production)
-        (production / "lstmcpipe_config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        write_stub_production(library, prod_id, env_file, stages)
     return library
 
 

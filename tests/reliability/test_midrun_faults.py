@@ -27,12 +27,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from fault_table import record_fault
 from support.airflow_stack import FINISHED_TI_STATES, AirflowStack, all_in, wait_until
 from support.isolated_cluster import isolated_cluster
 from support.slurm_counts import count_jobs_by_tag
-from support.stub_env import output_writing_body, stub_names, write_stub_env
+from support.stub_env import (
+    output_writing_body,
+    stub_names,
+    write_stub_env,
+    write_stub_production,
+)
 
 from lstflow.productions.naming import dag_id_for
 from lstflow.run_label import run_label
@@ -48,8 +52,6 @@ POLL_S = 2
 DBD_OUTAGE_S = 60
 RUN_ID = "faults"
 RUN_TIMEOUT_S = 900
-DEMO_CONFIGS = CHECKOUT / "include" / "production_configs" / "demo"
-LSTCHAIN_CONFIG = DEMO_CONFIGS / "lstflow_demo_dl1" / "lstchain_config_mc.json"
 SMALL = {"partition": "short", "mem": "100M", "time": "00:10:00", "cpus-per-task": "1"}
 
 
@@ -186,19 +188,7 @@ def write_production(workdir: Path, prod_id: str) -> Path:
             )
         ],
     }
-    config = {
-        "workflow_kind": "lstchain",
-        "prod_id": prod_id,
-        "source_environment": {"source_file": str(env_file)},
-        "stages_to_run": list(stages),
-        "stages": stages,
-    }
-    library = workdir / "library"
-    production = library / prod_id
-    production.mkdir(parents=True)
-    shutil.copy(LSTCHAIN_CONFIG, production)
-    (production / "lstmcpipe_config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return library
+    return write_stub_production(workdir / "library", prod_id, env_file, stages).parent
 
 
 @dataclass
