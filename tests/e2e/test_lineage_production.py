@@ -27,6 +27,7 @@ from support.stub_env import (
     write_stub_production,
 )
 
+from lstflow.productions.lineage_operators import FEEDER_TASK_ID
 from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
 from lstflow_dev import localcluster
@@ -134,15 +135,22 @@ class Ran:
         }
 
     def states(self) -> dict[tuple[str, str], str]:
-        """(task id, lineage group) -> state. A mapped instance's group is its rendered map
-        index (the name the grid shows), known once any instance of that index ran."""
+        """(task id, lineage group) -> state. Map index i of the ``lineage`` group is the i-th
+        group name the feeder returned (the XCom the group expands on); the grid shows the
+        same name as the rendered map index of the instances that rendered one."""
         from airflow.models.taskinstance import TaskInstance
+        from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
 
         with create_session() as session:
             rows = session.query(TaskInstance).filter_by(dag_id=self.dag_id, run_id=self.run_id)
             found = [(r.task_id, r.map_index, r.rendered_map_index, str(r.state)) for r in rows]
-        names = {index: name for _, index, name, _ in found if name}
+            (groups,) = session.query(XComModel).filter_by(
+                dag_id=self.dag_id, run_id=self.run_id, task_id=FEEDER_TASK_ID, key="return_value"
+            )
+            names = dict(enumerate(XComModel.deserialize_value(groups)))
+        for _, index, rendered, _ in found:
+            assert rendered in (None, "", names.get(index)), (index, rendered, names)
         return {(task, names.get(index, "")): state for task, index, _, state in found}
 
 

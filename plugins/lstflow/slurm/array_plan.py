@@ -55,13 +55,20 @@ def stored_value(data: dict[str, Any], what: str) -> str:
 
 
 def _loaded(value: dict[str, Any] | str) -> dict[str, Any]:
-    """A stored value back as JSON data: compressed text, JSON text or decoded JSON."""
-    if isinstance(value, dict):
-        return value
-    if value.startswith(COMPRESSED_PREFIX):
-        value = zlib.decompress(base64.b64decode(value[len(COMPRESSED_PREFIX) :])).decode()
-    data: dict[str, Any] = json.loads(value)
-    return data
+    """A stored value back as JSON data: compressed text, JSON text or decoded JSON.
+
+    The metadata DB's JSON column gives a compressed value back as JSON text (a quoted string)
+    to a reader of the table, and as the string itself to the task state store's API.
+    """
+    decoded: Any = value
+    if isinstance(decoded, str) and not decoded.startswith(COMPRESSED_PREFIX):
+        decoded = json.loads(decoded)
+    if isinstance(decoded, str) and decoded.startswith(COMPRESSED_PREFIX):
+        packed = base64.b64decode(decoded[len(COMPRESSED_PREFIX) :])
+        decoded = json.loads(zlib.decompress(packed).decode())
+    if not isinstance(decoded, dict):
+        raise ValueError(f"not a stored lstflow spec or plan: {str(value)[:80]!r}")
+    return decoded
 
 
 @dataclass(frozen=True)

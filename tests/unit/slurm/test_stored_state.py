@@ -57,6 +57,10 @@ def test_a_stage_at_the_entry_limit_is_stored_compact_and_reads_back_unchanged()
         assert len(value) < min(MEDIUMTEXT_BYTES, len(json.dumps(data))) // 8
     assert read_spec(stored_spec) == spec
     assert read_plan(stored_plan).elements == plan.elements
+    # A reader of the task_state_store table (the UI) gets the JSON column's text: a quoted
+    # string; the demo's progress console and every lstflow page read it that way.
+    assert read_spec(json.dumps(stored_spec)) == spec
+    assert read_plan(json.dumps(stored_plan)).elements == plan.elements
 
 
 def test_values_stored_before_compression_still_read() -> None:
