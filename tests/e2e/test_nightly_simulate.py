@@ -482,6 +482,25 @@ def services(deployment: Deployment) -> Iterator[Deployment]:
                 process.wait(timeout=30)
 
 
+def wait_for_the_deadline_alert(deployment: Deployment) -> None:
+    """Until the DAG version the scheduler creates runs from carries the deadline alert: an
+    earlier test's version (no ``nightly_alert_to``) is already listed, and a run created from
+    it gets no deadline, so no mail."""
+    probe = (
+        "from airflow.models.serialized_dag import SerializedDagModel\n"
+        f"print(bool(SerializedDagModel.get({DAG_ID!r}).dag.deadline))"
+    )
+    deadline = time.monotonic() + 240
+    while True:
+        result = subprocess.run(
+            [sys.executable, "-c", probe], env=deployment.env, capture_output=True, text=True
+        )
+        if result.stdout.strip().endswith("True"):
+            return
+        assert time.monotonic() < deadline, f"no deadline alert serialized: {result.stderr[-2000:]}"
+        time.sleep(5)
+
+
 @pytest.fixture
 def airflow_services(deployment: Deployment) -> Iterator[Deployment]:
     with services(deployment) as running:
@@ -625,6 +644,7 @@ def test_a_simulated_night_per_input_state_through_the_scheduler_with_one_late_m
     deployment.give_to_job_user(deployment.base)
 
     with services(alerting):
+        wait_for_the_deadline_alert(alerting)
         alerting.airflow("dags", "unpause", DAG_ID)
         for night, state in INPUT_STATES.items():
             conf = json.dumps({"simulate": True, "input_state": state, **alerting.environment})
