@@ -36,6 +36,29 @@ def test_cluster_limits_come_from_scontrol() -> None:
     assert limits.min_job_age == 300
 
 
+def test_pending_jobs_counts_array_elements_of_the_ssh_user(remote_dir: str) -> None:
+    hook = SlurmHook()
+    script = f"{remote_dir}/held.sbatch"
+    ClusterFiles(hook).write(script, "#!/bin/bash\ntrue\n")
+    job_id = hook.submit(
+        SbatchRequest(
+            script,
+            array="0-4",
+            options=(("time", "1"), ("mem", "50M"), ("begin", "now+1hour")),  # held
+            job_name=f"lstflow.pendingtest.{remote_dir.rsplit('-', 1)[1]}",
+            comment="held",
+            workdir=remote_dir,
+            output=f"{remote_dir}/%A_%a.out",
+            error=f"{remote_dir}/%A_%a.err",
+        )
+    )
+    try:
+        # Five elements, not one array record (other tests' pending jobs may add to it).
+        assert hook.pending_jobs() >= 5
+    finally:
+        hook.cancel([job_id])
+
+
 def test_files_round_trip_and_existing_paths_in_one_call(remote_dir: str) -> None:
     files = ClusterFiles(SlurmHook())
     tricky = f"{remote_dir}/a file; echo pwned $(id).txt"
@@ -63,6 +86,13 @@ def test_files_round_trip_and_existing_paths_in_one_call(remote_dir: str) -> Non
     assert set(versions) == {tricky}  # regular files only
     files.write(tricky, "rewritten\n")  # a new file renamed over it: a new version
     assert files.versions([tricky])[tricky] != versions[tricky]
+    many = {
+        tricky: "third\n",  # replaced
+        f"{remote_dir}/new dir/$(id) `x`.sh": "#!/bin/bash\n",
+        f"{remote_dir}/{'d' * 120}/{'f' * 120}.json": "{}",  # past tar's 100-byte names
+    }
+    files.write_all(many)  # one round trip
+    assert {path: files.read(path) for path in many} == {p: c.encode() for p, c in many.items()}
 
 
 def test_submit_find_count_cancel_and_query(remote_dir: str) -> None:

@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,12 @@ class Ran:
 
 
 def run_lineage_production(
-    workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, fail_b: bool
+    workdir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    fail_b: bool,
+    max_pending_jobs: int = 0,
 ) -> Ran:
     prod_id = f"e2e_lineage_{uuid.uuid4().hex[:8]}"
     library = write_production(workdir, prod_id, fail_b)
@@ -169,6 +175,7 @@ def run_lineage_production(
     monkeypatch.setenv("AIRFLOW__LSTFLOW__LOG_ROOT", str(workdir / "prod_logs"))
     monkeypatch.setenv("AIRFLOW__LSTFLOW__POLL_INTERVAL", "1")
     monkeypatch.setenv("AIRFLOW__LSTFLOW__MAX_POLL_INTERVAL", "3")
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__MAX_PENDING_JOBS", str(max_pending_jobs))
     state, run_id = run_production_dag(CHECKOUT / "dags", prod_id, {})
     return Ran(prod_id, workdir, state, run_id)
 
@@ -238,4 +245,36 @@ def test_failed_dec_b_training_stops_only_dec_b(
     assert train[b_group] == "failed"
     for stage in ("dl1_to_dl2", "dl2_to_irfs"):
         assert lineage_states(ran, stage)[b_group] == "upstream_failed"
+    assert queued(f"lstflow.{ran.dag_id}.") == []
+
+
+def submitted_and_ended(prefix: str) -> list[tuple[str, datetime, datetime | None]]:
+    """(job name, submit time, end time) of every element whose job name starts with
+    ``prefix``, from accounting."""
+    argv = ["sacct", "-n", "-P", "-X", "-S", "now-3hours", "-o", "JobName,Submit,End"]
+    rows = [row.split("|") for row in SlurmHook().check(argv).stdout.splitlines()]
+    return [
+        (name, datetime.fromisoformat(submit), _moment(end))
+        for name, submit, end in rows
+        if name.startswith(prefix)
+    ]
+
+
+def _moment(text: str) -> datetime | None:
+    return None if text in ("Unknown", "None", "") else datetime.fromisoformat(text)
+
+
+def test_a_pending_jobs_cap_holds_later_stages_back_until_the_queue_drains(
+    workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: Path
+) -> None:
+    ran = run_lineage_production(workdir, tmp_path, monkeypatch, fail_b=False, max_pending_jobs=2)
+    assert ran.state == "success", ran.states()
+    assert (workdir / "data" / "IRF_decA" / "irf.fits.gz").exists()
+    jobs = submitted_and_ended(f"lstflow.{ran.dag_id}.")
+    first_end = min(end for _, _, end in jobs if end is not None)
+    late = {name.split(".")[2] for name, submit, _ in jobs if submit >= first_end}
+    # The feeder waited for room: the last stages went in after the first elements ended.
+    assert "dl2_to_irfs" in late, sorted(late)
+    counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{ran.dag_id}.")
+    assert counts and set(counts.values()) == {1}, counts  # waiting never submitted twice
     assert queued(f"lstflow.{ran.dag_id}.") == []

@@ -88,6 +88,21 @@ def lineage_runs() -> bool:
     return conf.getboolean(SECTION, "lineage_runs", fallback=False)
 
 
+def max_pending_jobs() -> int:
+    """``[lstflow] max_pending_jobs``: a lineage-aware run submits more arrays only while the
+    cluster account holds fewer pending jobs (array elements, all runs and tools alike) than
+    this; sites cap pending jobs (lstosa's reprocessing holds at 2,500). 0: no cap."""
+    return max(0, conf.getint(SECTION, "max_pending_jobs", fallback=2000))
+
+
+def lineage_nice_step() -> int:
+    """``[lstflow] lineage_nice_step``: in a lineage-aware run, each stage's jobs get this much
+    more Slurm ``--nice`` than the next stage's, so on a full cluster a free slot goes to the
+    deepest ready work (dec A's DL2 before dec C's training) and lineages finish one by one;
+    0 leaves priorities to Slurm. Positive nice only lowers one's own jobs."""
+    return max(0, conf.getint(SECTION, "lineage_nice_step", fallback=100))
+
+
 def validation_budget() -> float:
     """Seconds the config-errors DAG file may spend validating entries: half the import timeout.
 

@@ -88,6 +88,20 @@ def group_names(arrays: Iterable[LineageArray]) -> list[str]:
     return list(dict.fromkeys(array.group for array in arrays))
 
 
+def queue_has_room(pending: int, size: int, cap: int) -> bool:
+    """May ``size`` more jobs be queued beside ``pending`` under the cap (0: none)? An empty
+    queue always takes the next array, even one larger than the cap, so a run never stalls."""
+    return not cap or not pending or pending + size <= cap
+
+
+def stage_nice(arrays: Iterable[LineageArray], step: int) -> dict[str, int]:
+    """Per stage, its jobs' Slurm ``--nice``: ``step`` more than the next stage's, the last
+    stage 0. Slurm starts the highest priority ready job first, so a full cluster finishes a
+    lineage's deep work before it starts another's early work (``lineage_nice_step``)."""
+    order = list(dict.fromkeys(array.stage for array in arrays))
+    return {stage: (len(order) - 1 - depth) * step for depth, stage in enumerate(order)}
+
+
 def dependency_option(
     upstream: Iterable[str], located: Mapping[str, ElementId], job_sizes: Mapping[str, int]
 ) -> str | None:

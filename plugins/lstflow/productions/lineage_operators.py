@@ -19,14 +19,22 @@ fails the watcher, and Airflow marks only the same group's later watchers ``upst
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from lstflow.config.model import ProductionConfig
-from lstflow.product_base.options import array_throttle
+from lstflow.product_base.options import (
+    array_throttle,
+    lineage_nice_step,
+    max_pending_jobs,
+    poll_interval,
+)
 from lstflow.productions.dry_run import DryRunPreview
 from lstflow.productions.lineage_arrays import (
     LineageArray,
@@ -34,21 +42,24 @@ from lstflow.productions.lineage_arrays import (
     cut_arrays,
     dependency_option,
     group_names,
+    queue_has_room,
+    stage_nice,
 )
 from lstflow.productions.stage_operator import load_for_run
 from lstflow.productions.stage_planning import (
     RunConfigRecord,
     apply_overwrite_policy,
     plan_for_run,
+    publish_lstchain_config,
     records_dir,
-    write_run_record,
+    run_record,
 )
 from lstflow.run_label import run_label
 from lstflow.slurm.array_plan import ArrayPlan, RunIdentity, plan_key, read_plan, stored_value
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.elements import ElementId
 from lstflow.slurm.hook import SbatchRequest, SlurmHook
-from lstflow.slurm.operator import SlurmArrayOperator, write_array_scripts
+from lstflow.slurm.operator import SlurmArrayOperator, array_scripts
 from lstflow.stages.base import StagePlan
 from lstflow.stages.element_graph import element_graph
 from lstflow.stages.inputs import INPUT_ADVICE, input_problems
@@ -91,13 +102,31 @@ class LineageFeederOperator(BaseOperator):
         store = context["task_state_store"]
         stored = store.get(PLANNED_KEY)
         if stored:
-            arrays = [LineageArray.from_json(raw) for raw in stored["arrays"]]
+            arrays = _stored_arrays(stored)
             self.log.info("re-attaching to the %d arrays planned by an earlier try", len(arrays))
         else:
             record = RunConfigRecord(chosen.label, str(production.path))
             arrays = self._plan(production, stages, files, label, params["overwrite"], record)
             store.set(PLANNED_KEY, {"arrays": [array.to_json() for array in arrays]})
+        return self._submit_or_wait(context, hook, files, arrays)
+
+    def resume_submitting(self, context: Any, event: Any = None) -> list[str]:
+        """Back from waiting for room in the queue: submit what fits now."""
+        hook = SlurmHook(self.ssh_conn_id)
+        arrays = _stored_arrays(context["task_state_store"].get(PLANNED_KEY))
+        return self._submit_or_wait(context, hook, ClusterFiles(hook), arrays)
+
+    def _submit_or_wait(
+        self, context: Any, hook: SlurmHook, files: ClusterFiles, arrays: Sequence[LineageArray]
+    ) -> list[str]:
+        """Submit the arrays that fit under ``max_pending_jobs``; wait (deferred, no worker
+        held) while the rest do not; once all are submitted, publish them to the watchers."""
         plans = self._submit(context, hook, files, arrays)
+        if len(plans) < len(arrays):
+            self.defer(
+                trigger=TimeDeltaTrigger(timedelta(seconds=poll_interval())),
+                method_name="resume_submitting",
+            )
         submitted = {
             "arrays": [
                 {"array": array.to_json(), "plan": plan.to_json()}
@@ -110,7 +139,11 @@ class LineageFeederOperator(BaseOperator):
     def _plans(
         self, production: ProductionConfig, stages: Sequence[str], files: ClusterFiles, label: str
     ) -> dict[str, StagePlan]:
-        return {stage: plan_for_run(production, stage, files, label) for stage in stages}
+        config = publish_lstchain_config(production, files)
+        return {
+            stage: plan_for_run(production, stage, files, label, lstchain_config=config)
+            for stage in stages
+        }
 
     def _dry_run(
         self, production: ProductionConfig, stages: Sequence[str], files: ClusterFiles, label: str
@@ -136,15 +169,21 @@ class LineageFeederOperator(BaseOperator):
         record: RunConfigRecord,
     ) -> list[LineageArray]:
         """Every stage planned, inputs checked and the overwrite policy applied to all of them
-        before anything is written or submitted."""
+        before anything is written or submitted; the cluster is asked once per kind of question
+        (which inputs and outputs exist, make directories, write files), not once per stage."""
         plans = self._plans(production, stages, files, label)
         problems = _external_input_problems(plans, files)
         if problems:
             raise AirflowFailException(
                 f"{production.path}:\n" + "\n".join(problems) + f"\n{INPUT_ADVICE}"
             )
+        existing = files.existing(
+            path for plan in plans.values() for item in plan.items for path in item.outputs
+        )
         to_run = {
-            stage: apply_overwrite_policy(stage, files, plan.items, overwrite, label, self.log)
+            stage: apply_overwrite_policy(
+                stage, files, plan.items, overwrite, label, self.log, existing
+            )
             for stage, plan in plans.items()
         }
         nodes = element_graph(build_lineage(production), plans)
@@ -159,37 +198,65 @@ class LineageFeederOperator(BaseOperator):
             )
             for stage, items in to_run.items()
         }
-        for plan in plans.values():
-            for path, content in plan.files:
-                files.write(path, content)
+        contents = dict(path_content for plan in plans.values() for path_content in plan.files)
+        contents.update(
+            run_record(stage, spec, records_dir(spec.log_dir, label), record)
+            for stage, spec in templates.items()
+        )
+        files.write_all(contents)
+        # lstchain tools do not create their output's directory: make them as the job user.
         outputs = {path for items in to_run.values() for item in items for path in item.outputs}
-        files.make_dirs(sorted({path.rsplit("/", 1)[0] for path in outputs if "/" in path}))
-        for stage, spec in templates.items():
-            write_run_record(files, stage, spec, records_dir(spec.log_dir, label), record)
+        files.make_dirs(
+            sorted({posixpath.dirname(path) for path in outputs if "/" in path})
+            + sorted({d for spec in templates.values() for d in (spec.log_dir, spec.workdir)})
+        )
         return cut_arrays(to_run, nodes, templates)
 
     def _submit(
         self, context: Any, hook: SlurmHook, files: ClusterFiles, arrays: Sequence[LineageArray]
     ) -> list[ArrayPlan]:
-        """Submit every array once, upstream first, adopting jobs an earlier try submitted."""
+        """Submit every array once, upstream first, adopting jobs an earlier try submitted;
+        stop before the first array the queue has no room for (``max_pending_jobs``): its
+        dependants come later anyway. Returns the plans of the arrays submitted so far."""
         ti = context["ti"]
         groups = group_names(arrays)
         max_size = hook.cluster_limits().max_array_size
         plans = []
+        scripts: dict[str, str] = {}
         for array in arrays:
             plan = ArrayPlan.create(array.spec, max_size)
             plan.round = 1
             plans.append(plan)
-            write_array_scripts(files, plan, array.spec)
+            scripts.update(array_scripts(plan, array.spec))
+        files.write_all(scripts)  # their directory, the stage's log dir, exists (``_plan``)
         identities = [
             RunIdentity(ti.dag_id, ti.run_id, array.stage, groups.index(array.group), ti.try_number)
             for array in arrays
         ]
         submissions = [plan.submissions(who) for plan, who in zip(plans, identities, strict=True)]
         existing = hook.find_jobs([s.job_name for batch in submissions for s in batch])
+        nice = stage_nice(arrays, lineage_nice_step())
+        cap = max_pending_jobs()
+        pending = hook.pending_jobs() if cap else 0
         located: dict[str, ElementId] = {}
         job_sizes: dict[str, int] = {}
-        for array, plan, who, batch in zip(arrays, plans, identities, submissions, strict=True):
+        for count, (array, plan, who, batch) in enumerate(
+            zip(arrays, plans, identities, submissions, strict=True)
+        ):
+            size = sum(len(s.array_indices) for s in batch if s.job_name not in existing)
+            if size and not queue_has_room(pending, size, cap):
+                self.log.info(
+                    "the queue holds %d pending job(s), [lstflow] max_pending_jobs is %d: "
+                    "%s [%s] (%d element(s)) and %d later array(s) wait for room",
+                    pending,
+                    cap,
+                    array.stage,
+                    array.group,
+                    size,
+                    len(arrays) - count - 1,
+                )
+                return plans[:count]
+            pending += size
             dependency = dependency_option(array.upstream, located, job_sizes)
             for submission in batch:
                 adopted = sorted(existing.get(submission.job_name, ()), key=int)
@@ -197,7 +264,9 @@ class LineageFeederOperator(BaseOperator):
                     job_id = adopted[0]
                     self.log.info("%s: adopting job %s (%s)", array.stage, job_id, array.group)
                 else:
-                    job_id = _sbatch(hook, plan, array, who, submission, dependency)
+                    job_id = _sbatch(
+                        hook, plan, array, who, submission, dependency, nice[array.stage]
+                    )
                     self.log.info(
                         "%s [%s]: submitted job %s --array=%s, %s",
                         array.stage,
@@ -214,6 +283,10 @@ class LineageFeederOperator(BaseOperator):
                     element.job_id, element.array_index
                 )
         return plans
+
+
+def _stored_arrays(stored: Mapping[str, Any]) -> list[LineageArray]:
+    return [LineageArray.from_json(raw) for raw in stored["arrays"]]
 
 
 def _external_input_problems(plans: Mapping[str, StagePlan], files: ClusterFiles) -> list[str]:
@@ -233,9 +306,12 @@ def _sbatch(
     who: RunIdentity,
     submission: Any,
     dependency: str | None,
+    nice: int,
 ) -> str:
     spec = array.spec
     options = list(submission.resources.sbatch_options())
+    if nice:
+        options.append(("nice", str(nice)))
     if dependency:
         options += [("dependency", dependency), ("kill-on-invalid-dep", "yes")]
     return hook.submit(

@@ -48,11 +48,16 @@ def plan_for_run(
     label: str,
     *,
     publish: bool = True,
+    lstchain_config: str | None = None,
 ) -> StagePlan:
-    """``stage``'s plan for the run ``label``; an unlistable input directory fails the task."""
+    """``stage``'s plan for the run ``label``; an unlistable input directory fails the task.
+
+    ``lstchain_config``: the cluster copy of the config, when the caller already published it
+    (the lineage feeder plans every stage with one copy)."""
     context = PlanContext(
         prod_id=production.prod_id,
-        lstchain_config=publish_lstchain_config(production, files, publish=publish),
+        lstchain_config=lstchain_config
+        or publish_lstchain_config(production, files, publish=publish),
         log_root=log_root(),
         run_label=label,
         slurm_config=production.slurm_config,
@@ -95,12 +100,16 @@ def apply_overwrite_policy(
     policy: str,
     label: str,
     log: InfoLog,
+    existing_outputs: set[str] | None = None,
 ) -> tuple[WorkItem, ...]:
     """Never delete outputs at submission: refuse, skip done elements, or move them aside.
 
     Returns the items to run (``skip`` leaves out those whose outputs all exist).
+    ``existing_outputs``: which of the run's outputs exist, when the caller asked the cluster
+    once for several stages; otherwise asked here.
     """
-    existing = files.existing(path for item in items for path in item.outputs)
+    outputs = {path for item in items for path in item.outputs}
+    existing = files.existing(outputs) if existing_outputs is None else outputs & existing_outputs
     if not existing:
         return tuple(items)
     if policy == "refuse":
@@ -134,7 +143,15 @@ def apply_overwrite_policy(
 def write_run_record(
     files: ClusterFiles, stage: str, spec: ArraySpec, records: str, config: RunConfigRecord
 ) -> None:
-    """``<records>/<stage>.json``: the elements a stage of a run submitted, with commands."""
+    """``run_record`` written to the cluster."""
+    files.write(*run_record(stage, spec, records, config))
+
+
+def run_record(
+    stage: str, spec: ArraySpec, records: str, config: RunConfigRecord
+) -> tuple[str, str]:
+    """``<records>/<stage>.json`` and its text: the elements a stage of a run submitted, with
+    their commands."""
     record = {
         "stage": stage,
         "config": config.label,
@@ -145,7 +162,7 @@ def write_run_record(
             for item in spec.items
         ],
     }
-    files.write(posixpath.join(records, f"{stage}.json"), json.dumps(record, indent=1))
+    return posixpath.join(records, f"{stage}.json"), json.dumps(record, indent=1)
 
 
 def records_dir(log_dir: str, label: str) -> str:

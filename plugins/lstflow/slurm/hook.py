@@ -63,6 +63,8 @@ class ClusterLimits:
 
 
 _LIMITS_CACHE: dict[str, ClusterLimits] = {}
+#: The SSH user's pending jobs, one line per array element (-r), counted on the cluster.
+_PENDING_COUNT = "squeue --me --noheader --array --states=PENDING --format=. | wc -l"
 
 
 class SlurmHook(BaseHook):
@@ -134,6 +136,11 @@ class SlurmHook(BaseHook):
     def cancel(self, job_ids: Sequence[str]) -> None:
         if job_ids:
             self.check(["scancel", *job_ids])
+
+    def pending_jobs(self) -> int:
+        """How many jobs (array elements counted one by one) of the SSH user are pending; the
+        count is made on the cluster, so the output is one number whatever the queue holds."""
+        return int(self.check(_PENDING_COUNT).stdout.strip() or 0)
 
     def find_jobs(self, job_names: Sequence[str]) -> dict[str, set[str]]:
         """Job ids by exact job name, from the controller and from accounting (one call)."""

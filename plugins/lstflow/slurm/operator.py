@@ -334,14 +334,21 @@ class SlurmArrayOperator(BaseOperator):
         return report.to_json()
 
 
-def write_array_scripts(files: ClusterFiles, plan: ArrayPlan, spec: ArraySpec) -> None:
-    """One batch script per chunk of ``plan`` (and the log and work directories)."""
+def array_scripts(plan: ArrayPlan, spec: ArraySpec) -> dict[str, str]:
+    """One batch script per chunk of ``plan``, by path; their directory is ``spec.log_dir``'s
+    and the jobs also need ``spec.workdir``."""
     from lstflow.slurm.script import render_array_script
 
+    return {
+        path: render_array_script(spec.name, plan.chunk_items(spec, chunk), spec.prologue, spec.env)
+        for chunk, path in enumerate(plan.chunk_scripts)
+    }
+
+
+def write_array_scripts(files: ClusterFiles, plan: ArrayPlan, spec: ArraySpec) -> None:
+    """``array_scripts`` written, with the log and work directories, in two round trips."""
     files.make_dirs([spec.log_dir, spec.workdir])
-    for chunk, path in enumerate(plan.chunk_scripts):
-        items = plan.chunk_items(spec, chunk)
-        files.write(path, render_array_script(spec.name, items, spec.prologue, spec.env))
+    files.write_all(array_scripts(plan, spec))
 
 
 def _report(spec: ArraySpec, plan: ArrayPlan, failed: list[FailedElement]) -> SlurmReport:

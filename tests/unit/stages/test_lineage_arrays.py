@@ -14,6 +14,8 @@ from lstflow.productions.lineage_arrays import (
     cut_arrays,
     dependency_option,
     group_names,
+    queue_has_room,
+    stage_nice,
 )
 from lstflow.slurm.elements import ElementId
 from lstflow.stages.base import PlanContext
@@ -62,6 +64,24 @@ def test_one_array_per_stage_and_group_never_crossing_declinations(
             # A declination waits for its own chain and the shared test merges, never another's.
             assert {groups_of[key] for key in array.upstream} <= {array.group, SHARED_BY_ALL}
     assert [LineageArray.from_json(array.to_json()) for array in arrays] == arrays
+
+
+def test_later_stages_get_less_nice_so_a_full_cluster_finishes_lineages_first(
+    allsky_tree: Callable[[str], Any],
+) -> None:
+    arrays = allsky_arrays(allsky_tree)
+    stages = list(dict.fromkeys(array.stage for array in arrays))
+    nice = stage_nice(arrays, 100)
+    assert [nice[stage] for stage in stages] == [100 * n for n in reversed(range(len(stages)))]
+    assert nice[stages[-1]] == 0
+    assert set(stage_nice(arrays, 0).values()) == {0}
+
+
+def test_the_pending_cap_holds_arrays_back_but_never_stalls_an_empty_queue() -> None:
+    assert queue_has_room(pending=1990, size=10, cap=2000)
+    assert not queue_has_room(pending=1991, size=10, cap=2000)
+    assert queue_has_room(pending=0, size=5000, cap=2000)  # larger than the cap, queue empty
+    assert queue_has_room(pending=10**6, size=10, cap=0)  # 0: no cap
 
 
 def test_dependency_names_whole_jobs_or_single_elements_and_skips_done_items() -> None:
