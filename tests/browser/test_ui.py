@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from support import postgres
 
 from lstflow.productions.naming import dag_id_for
-from lstflow.productions.production_dag import STAGE_LABELS
+from lstflow.productions.production_dag import LOGICAL_DATE_NOTE, STAGE_LABELS
 from lstflow.ui.app import create_app
 from lstflow.ui.nights import NIGHTLY_DAG_ID, night_statuses
 from lstflow.ui.plugin import URL_PREFIX
@@ -374,6 +374,16 @@ def _open_trigger_form(driver: webdriver.Chrome, api_server: ApiServer, dag_id: 
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role=dialog] [id^='element_']"))
 
 
+def _backfill_disabled(driver: webdriver.Chrome) -> bool:
+    """Whether the dialog's "Backfill" choice (beside "Single Run") is disabled: its radio input
+    and the card around it, which Airflow greys out with a tooltip."""
+    radio = driver.find_element(By.CSS_SELECTOR, "[role=dialog] input[type=radio][value=backfill]")
+    card = radio.find_element(By.XPATH, "./ancestor::label[1]")
+    input_disabled = bool(radio.get_property("disabled"))
+    assert input_disabled == (card.get_attribute("data-disabled") is not None)
+    return input_disabled
+
+
 def _selected_stages(driver: webdriver.Chrome) -> list[str]:
     """What the form submits: react-select keeps one hidden input per chosen value."""
     inputs = driver.find_elements(By.CSS_SELECTOR, "input[name='element_stages']")
@@ -412,11 +422,27 @@ def test_the_mc_trigger_form_picks_stages_from_the_productions_own_stage_names(
         logged_in.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)  # never triggered
 
 
+def test_an_mc_trigger_form_disables_backfill_and_says_the_logical_date_is_unused(
+    logged_in: webdriver.Chrome, api_server: ApiServer
+) -> None:
+    _open_trigger_form(logged_in, api_server, dag_id_for(ANALYSIS))
+    try:
+        assert _backfill_disabled(logged_in)  # allowed_run_types: manual only
+        config = logged_in.find_element(By.ID, "element_config")
+        dialog = config.find_element(By.XPATH, "./ancestor::*[@role='dialog'][1]")
+        assert "Logical Date" in dialog.text  # Airflow shows it for every unpartitioned DAG
+        assert LOGICAL_DATE_NOTE in dialog.text  # visible text only, under the first field
+        screenshot(logged_in, "trigger_form_mc_run_types")
+    finally:
+        logged_in.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)  # never triggered
+
+
 def test_the_nightly_trigger_form_picks_the_night_with_a_date_picker(
     logged_in: webdriver.Chrome, api_server: ApiServer
 ) -> None:
     _open_trigger_form(logged_in, api_server, NIGHTLY_DAG_ID)
     try:
+        assert not _backfill_disabled(logged_in)  # nights are backfilled (reprocessing)
         night = logged_in.find_element(By.ID, "element_night")
         assert night.get_attribute("type") == "date"  # a day, no time of day
         night.send_keys("03152026")  # Chromium's en-US date field: mm dd yyyy

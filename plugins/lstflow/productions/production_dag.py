@@ -12,6 +12,7 @@ network access), so parsing a whole production library stays cheap: the work ite
 from __future__ import annotations
 
 from airflow.sdk import DAG, Asset, Param, task_group
+from airflow.sdk.api.datamodels._generated import DagRunType
 from airflow.sdk.definitions._internal.node import DAGNode
 
 from lstflow.config.contained_files import read_readme
@@ -33,6 +34,12 @@ from lstflow.productions.stage_operator import CONFIG_PARAM, ProductionStageOper
 from lstflow.stages.registry import effective_upstream, stages_to_run
 
 OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
+#: Shown under the form's first field, just below Airflow's Logical Date, which no form option
+#: hides for a DAG without a schedule.
+LOGICAL_DATE_NOTE = (
+    "Airflow's Logical Date above is not used by productions: the outputs come from the "
+    "config, and the run is named by its run id."
+)
 # What each stage runs, shown beside its name in the trigger form's stage picker.
 STAGE_LABELS = {
     "r0_to_dl1": "r0_to_dl1: R0 to DL1 (lstchain_mc_r0_to_dl1)",
@@ -62,7 +69,7 @@ def production_params(stages: tuple[str, ...], configs: tuple[str, ...]) -> dict
             description=(
                 "Which config of this production to run (configs sharing a prod_id are parts of "
                 "one production). Default: the one whose stages cover the others', else the "
-                "alphabetically first. Stages it does not run are skipped."
+                f"alphabetically first. Stages it does not run are skipped. {LOGICAL_DATE_NOTE}"
             ),
         ),
         "stages": Param(
@@ -132,6 +139,9 @@ def build_production_dag(
         schedule=None,
         catchup=False,
         max_active_runs=1,
+        # A production is not a time series: only a trigger (UI, CLI, API, dag.test) runs it;
+        # Airflow refuses any other run type, a backfill among them (its UI disables the choice).
+        allowed_run_types=[DagRunType.MANUAL],
         is_paused_upon_creation=False,
         doc_md=production_doc(production),
         tags=production_tags(production.default, stages),

@@ -75,6 +75,13 @@ def test_dag_schedule_throttle_and_catchup(dag: DAG) -> None:
     assert dag.max_active_runs == 2
 
 
+def test_nights_are_scheduled_triggered_or_backfilled(dag: DAG) -> None:
+    """Unlike a production's: every run type, and a periodic timetable (the trigger form's
+    Backfill choice needs both)."""
+    assert dag.allowed_run_types is None
+    assert dag.timetable.periodic
+
+
 def test_tasks_and_dependencies(dag: DAG) -> None:
     run_tasks = {f"{night_dag.RUN_GROUP}.{step}" for step in RUN_STEPS}
     assert set(dag.task_dict) == {"plan_night", "night_status", *NIGHT_STEPS, *run_tasks}

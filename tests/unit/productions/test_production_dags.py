@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.serialization.serialized_objects import DagSerialization
 
 from lstflow.config import load_production
 from lstflow.productions.dag_factory import INVALID_DAG_ID, build_invalid_configs_dag
 from lstflow.productions.naming import dag_id_for
+from lstflow.productions.production_dag import LOGICAL_DATE_NOTE
 from lstflow.productions.run_provenance import analysis_versions
 from lstflow.productions.stage_operator import load_for_run
 from lstflow.slurm.operator import SlurmArrayFailed, SlurmArrayOperator
@@ -163,6 +165,20 @@ def test_dag_shape_params_tags_doc_and_schedule(library: Path) -> None:
     assert dag.params["dry_run"] is False
     assert dag.params["overwrite"] == "refuse"
     assert "prod5" in (dag.doc_md or "").lower()
+
+
+def test_only_a_trigger_runs_a_production_and_its_form_says_the_logical_date_is_unused(
+    library: Path,
+) -> None:
+    """Manual runs only (UI, CLI, API, ``dag.test()``): the dag table takes the list from the
+    serialized DAG, so the API refuses a backfill and the trigger form disables Backfill."""
+    dag = DagBag(str(DAG_FILE)).dags[dag_id_for("20240122_v0.10.4_prod5_trans80")]
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    for built in (dag, scheduler_dag):
+        assert {run_type.value for run_type in built.allowed_run_types or ()} == {"manual"}
+    # The form's first field, just below the Logical Date that Airflow always shows.
+    assert next(iter(dag.params)) == "config"
+    assert LOGICAL_DATE_NOTE in (dag.params.get_param("config").description or "")
 
 
 def test_stage_tasks_run_unless_an_upstream_failed(library: Path) -> None:
