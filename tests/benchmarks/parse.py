@@ -68,6 +68,14 @@ def measure(name: str, library: Path, extra_env: dict[str, str]) -> dict[str, An
         warm = parse_lstflow(library, cache, extra_env)
     finally:
         shutil.rmtree(cache)
+    # The lineage-aware shape ([lstflow] lineage_runs), cold too: built from headers alike.
+    cache = Path(tempfile.mkdtemp(prefix="parse-cache-", dir=BENCH_DIR))
+    try:
+        lineage = parse_lstflow(
+            library, cache, {**extra_env, "AIRFLOW__LSTFLOW__LINEAGE_RUNS": "True"}
+        )
+    finally:
+        shutil.rmtree(cache)
     reference = parse_lstmcpipe(library)
     return {
         "library": name,
@@ -77,6 +85,8 @@ def measure(name: str, library: Path, extra_env: dict[str, str]) -> dict[str, An
         "import_errors": cold["import_errors"],
         "lstflow_cold_s": cold["parse_s"],
         "lstflow_warm_s": warm["parse_s"],
+        "lstflow_lineage_cold_s": lineage["parse_s"],
+        "lstflow_lineage_dags": lineage["dags"],
         "lstflow_cold_cpu_s": cold["parse_cpu_s"],
         "lstflow_warm_cpu_s": warm["parse_cpu_s"],
         "lstflow_serialize_s": cold["serialize_s"],

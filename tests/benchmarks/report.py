@@ -31,6 +31,7 @@ def render(results: dict[str, Any]) -> str:
                 f"{row['lstflow_cold_s']:.2f}"
                 + (" (>30 s timeout!)" if row["cold_exceeds_import_timeout"] else ""),
                 f"{row['lstflow_warm_s']:.2f}",
+                _seconds2(row.get("lstflow_lineage_cold_s")),
                 f"{row['lstflow_serialize_s']:.2f}",
                 f"{row['lstflow_peak_rss_mb']:.0f}",
                 f"{row['lstmcpipe_load_s']:.2f}",
@@ -44,6 +45,7 @@ def render(results: dict[str, Any]) -> str:
             "YAML MB",
             "lstflow cold s",
             "warm s",
+            "lineage-aware cold s",
             "serialize s",
             "peak RSS MB",
             "lstmcpipe load s",
@@ -182,6 +184,10 @@ TOOL_NAMES = {
     "lstflow_lineage": "lstflow, lineage-aware",
     "lstmcpipe": "lstmcpipe",
 }
+
+
+def _seconds2(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _seconds(value: float | None) -> str:
