@@ -4,13 +4,16 @@ Airflow (``dag.test()`` on PostgreSQL), with stub payloads that write what their
 Two declinations, A and B, share the test merges; dec B's training sleeps longer. Every stage
 is submitted at the start with Slurm dependencies, so dec A's IRFs exist while dec B's training
 still runs. When dec B's training fails, dec A's chain still succeeds, dec B's dependants never
-run (Slurm cancels them) and nothing of the run is left in the queue.
+run (Slurm cancels them) and nothing of the run is left in the queue. Clearing dec A's training
+(its map index, with downstream, under real Airflow processes) reruns dec A's chain only.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from support.airflow_stack import AirflowStack
 from support.operator_dags import run_production_dag
 from support.slurm_counts import count_jobs_by_tag
 from support.stub_env import (
@@ -28,9 +32,11 @@ from support.stub_env import (
     write_stub_production,
 )
 
+from lstflow.commands.init import ADMIN_USER
 from lstflow.productions.lineage_operators import FEEDER_TASK_ID
 from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
+from lstflow.slurm.reports import SlurmReport
 from lstflow_dev import localcluster
 
 pytestmark = pytest.mark.e2e
@@ -278,3 +284,195 @@ def test_a_pending_jobs_cap_holds_later_stages_back_until_the_queue_drains(
     counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{ran.dag_id}.")
     assert counts and set(counts.values()) == {1}, counts  # waiting never submitted twice
     assert queued(f"lstflow.{ran.dag_id}.") == []
+
+
+# ---- clearing one lineage, under real Airflow processes -------------------------------------
+
+#: dag.test() makes a new run each time: a clear needs a scheduler that reruns the same run.
+RERUN_STAGES = ("train_pipe", "plot_rf_feat", "dl1_to_dl2", "dl2_to_irfs")
+
+
+@dataclass
+class StackRun:
+    """One lineage run of the production's DAG under an ``AirflowStack`` with the REST API."""
+
+    stack: AirflowStack
+    dag_id: str
+    run_id: str
+
+    def state(self) -> str | None:
+        rows = self.stack.query(
+            "SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s",
+            (self.dag_id, self.run_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def wait_ended(self) -> str:
+        return self.stack.wait(
+            lambda: self.state() if self.state() in ("success", "failed") else None,
+            900,
+            f"{self.run_id} to end",
+        )
+
+    def return_values(self) -> dict[tuple[str, int], object]:
+        rows = self.stack.query(
+            "SELECT task_id, map_index, value FROM xcom WHERE dag_id = %s AND run_id = %s "
+            "AND key = 'return_value'",
+            (self.dag_id, self.run_id),
+        )
+        return {
+            (task, index): json.loads(value) if isinstance(value, str) else value
+            for task, index, value in rows
+        }
+
+    def reports(self) -> dict[tuple[str, str], SlurmReport]:
+        """(stage, lineage group) -> its watcher's report."""
+        values = self.return_values()
+        groups = values[(FEEDER_TASK_ID, -1)]
+        assert isinstance(groups, list)
+        return {
+            (task.removeprefix("lineage."), groups[index]): SlurmReport.from_json(value)
+            for (task, index), value in values.items()
+            if task.startswith("lineage.") and isinstance(value, dict)
+        }
+
+    def tries(self) -> dict[tuple[str, int], int]:
+        rows = self.stack.query(
+            "SELECT task_id, map_index, try_number FROM task_instance "
+            "WHERE dag_id = %s AND run_id = %s",
+            (self.dag_id, self.run_id),
+        )
+        return {(task, index): number for task, index, number in rows}
+
+    def rest(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        """POST ``body`` to the api-server as the admin user ``lstflow init`` made."""
+        url = f"http://127.0.0.1:{self.stack.api_port}"
+        passwords = json.loads((self.stack.home / "simple_auth_manager_passwords.json").read_text())
+        login = {"username": ADMIN_USER, "password": passwords[ADMIN_USER]}
+        token = json.loads(post(f"{url}/auth/token", login, {}))["access_token"]
+        answer: dict[str, object] = json.loads(
+            post(url + path, body, {"Authorization": f"Bearer {token}"})
+        )
+        return answer
+
+    def clear(self, task_id: str, map_index: int) -> set[tuple[str, int]]:
+        """The UI's "Clear" of one mapped task instance with downstream; what it cleared."""
+        answer = self.rest(
+            f"/api/v2/dags/{self.dag_id}/clearTaskInstances",
+            {
+                "dry_run": False,
+                "dag_run_id": self.run_id,
+                "task_ids": [[task_id, map_index]],
+                "include_downstream": True,
+                "only_failed": False,
+            },
+        )
+        cleared = answer["task_instances"]
+        assert isinstance(cleared, list)
+        return {(ti["task_id"], ti["map_index"]) for ti in cleared}
+
+
+def post(url: str, body: dict[str, object], headers: dict[str, str]) -> str:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json", **headers}
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        text: str = response.read().decode()
+        return text
+
+
+@pytest.fixture
+def stack_run(workdir: Path, tmp_path: Path) -> Iterator[StackRun]:
+    """The two-declination production run once by a real scheduler, with overwrite='overwrite'
+    (a rerun moves its existing outputs aside)."""
+    prod_id = f"e2e_lineage_clear_{uuid.uuid4().hex[:8]}"
+    library = write_production(workdir, prod_id, fail_b=False)
+    (workdir / "prod_logs").mkdir()
+    user = localcluster.cluster_env()["SLURM_SSH_USER"]
+    subprocess.run(["chown", "-R", f"{user}:{user}", str(workdir)], check=True)
+    home = tmp_path / "airflow"
+    settings = {
+        "AIRFLOW__LSTFLOW__LINEAGE_RUNS": "True",
+        "AIRFLOW__LSTFLOW__PRODUCTION_CONFIGS": str(library),
+        "AIRFLOW__LSTFLOW__PARSE_CACHE_DIR": str(home / "parse-cache"),
+        "AIRFLOW__LSTFLOW__LOG_ROOT": str(workdir / "prod_logs"),
+        "AIRFLOW__LSTFLOW__POLL_INTERVAL": "1",
+        "AIRFLOW__LSTFLOW__MAX_POLL_INTERVAL": "3",
+    }
+    stack = AirflowStack.create(home, home / "dags", settings)
+    stack.api_apps = "all"  # the REST API's clearTaskInstances, as the UI calls it
+    (stack.dags_folder / "lstflow_productions.py").symlink_to(
+        CHECKOUT / "dags" / "lstflow_productions.py"
+    )
+    try:
+        stack.start()
+        dag_id = dag_id_for(prod_id)
+        stack.wait_for_dag(dag_id)
+        run_id = "lineage_clear"
+        conf = json.dumps({"overwrite": "overwrite"})
+        stack.airflow("dags", "trigger", dag_id, "--run-id", run_id, "--conf", conf)
+        run = StackRun(stack, dag_id, run_id)
+        assert run.wait_ended() == "success", run.tries()
+        yield run
+    finally:
+        stack.close()
+
+
+def ledger_counts(workdir: Path) -> dict[str, int]:
+    """How many payloads wrote each ``<tool> <output>``."""
+    rows = (workdir / "ledger").read_text().splitlines()
+    keys = [" ".join(row.split()[:2]) for row in rows]
+    return {key: keys.count(key) for key in keys}
+
+
+def test_clearing_dec_a_training_reruns_dec_a_only(workdir: Path, stack_run: StackRun) -> None:
+    run, data = stack_run, workdir / "data"
+    prefix = f"lstflow.{run.dag_id}."
+    hook = SlurmHook()
+    jobs_before = hook.find_jobs(list(count_jobs_by_tag(hook, prefix)))
+    reports_before, tries_before = run.reports(), run.tries()
+    ledger_before = ledger_counts(workdir)
+    irf_b = (data / "IRF_decB" / "irf.fits.gz").stat().st_mtime
+    groups = run.return_values()[(FEEDER_TASK_ID, -1)]
+    assert isinstance(groups, list)
+    a_index = next(i for i, group in enumerate(groups) if "decA" in group)
+    a_group = groups[a_index]
+    cleared_at = time.time()
+
+    cleared = run.clear("lineage.train_pipe", a_index)
+    assert {(f"lineage.{stage}", a_index) for stage in RERUN_STAGES} <= cleared, cleared
+    assert {task for task, index in cleared if index >= 0} == {
+        f"lineage.{stage}" for stage in RERUN_STAGES
+    }
+    assert {index for _, index in cleared if index >= 0} == {a_index}
+    assert run.wait_ended() == "success", run.tries()
+
+    # The feeder did not run again; its jobs are the same.
+    assert run.tries()[(FEEDER_TASK_ID, -1)] == tries_before[(FEEDER_TASK_ID, -1)]
+    jobs_after = hook.find_jobs(list(count_jobs_by_tag(hook, prefix)))
+    new = {name: ids for name, ids in jobs_after.items() if name not in jobs_before}
+    assert {name: ids for name, ids in jobs_after.items() if name in jobs_before} == jobs_before
+    # Dec A's watchers submitted new jobs under their own names, once each; dec B's none.
+    reports = run.reports()
+    assert {name.removeprefix(prefix).split(".")[1] for name in new} == set(RERUN_STAGES), new
+    assert all(name.startswith(f"{prefix}lineage.") and len(ids) == 1 for name, ids in new.items())
+    new_ids = {job for ids in new.values() for job in ids}
+    a_ids = {job for stage in RERUN_STAGES for job in reports[(stage, a_group)].job_ids}
+    assert a_ids == new_ids
+    for key, report in reports.items():
+        if key[1] != a_group or key[0] not in RERUN_STAGES:
+            assert report == reports_before[key], key
+    assert reports[("dl2_to_irfs", a_group)].completed == 1
+    # Dec A's outputs were moved aside and written again; dec B's were not touched.
+    ledger = ledger_counts(workdir)
+    rerun = {key for key, count in ledger.items() if count > ledger_before.get(key, 0)}
+    assert rerun >= {
+        f"lstchain_mc_trainpipe {data}/models_decA",
+        f"lstchain_dl1_to_dl2 {data}/DL2_decA",
+        f"lstchain_create_irf_files {data}/IRF_decA/irf.fits.gz",
+    }, rerun
+    assert not [key for key in rerun if "decB" in key or "merge" in key], rerun
+    assert (data / "IRF_decA" / "irf.fits.gz").stat().st_mtime > cleared_at
+    assert list((data / "IRF_decA").glob("irf.fits.gz.replaced-*"))
+    assert (data / "IRF_decB" / "irf.fits.gz").stat().st_mtime == irf_b
+    assert not list((data / "IRF_decB").glob("*.replaced-*"))

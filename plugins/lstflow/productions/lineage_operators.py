@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +46,7 @@ from lstflow.productions.lineage_arrays import (
     queue_has_room,
     stage_nice,
 )
+from lstflow.productions.lineage_generations import SpecSource, spec_source
 from lstflow.productions.stage_operator import load_for_run
 from lstflow.productions.stage_planning import (
     RunConfigRecord,
@@ -59,7 +61,12 @@ from lstflow.slurm.array_plan import ArrayPlan, RunIdentity, plan_key, read_plan
 from lstflow.slurm.cluster_files import ClusterFiles
 from lstflow.slurm.elements import ElementId
 from lstflow.slurm.hook import SbatchRequest, SlurmHook
-from lstflow.slurm.operator import SlurmArrayOperator, array_scripts
+from lstflow.slurm.operator import (
+    SlurmArrayOperator,
+    array_scripts,
+    start_generation,
+    task_generation,
+)
 from lstflow.stages.base import StagePlan
 from lstflow.stages.element_graph import element_graph
 from lstflow.stages.inputs import INPUT_ADVICE, input_problems
@@ -74,6 +81,8 @@ LINEAGE_GROUP_ID = "lineage"
 ARRAYS_KEY = "lstflow.lineage.arrays"
 #: The feeder's state-store key of the arrays it planned, stored before the first sbatch.
 PLANNED_KEY = "lstflow.lineage.planned"
+#: A watcher's state-store key of its ``SpecSource``: adopt the feeder's jobs or submit its own.
+SOURCE_KEY = "lstflow.lineage.source"
 
 
 class LineageFeederOperator(BaseOperator):
@@ -100,6 +109,9 @@ class LineageFeederOperator(BaseOperator):
             self._dry_run(production, stages, files, label)
             return []
         store = context["task_state_store"]
+        # A cleared feeder plans and submits the whole run afresh (new job names); a retry
+        # re-attaches to what it planned.
+        start_generation(context, self.log)
         stored = store.get(PLANNED_KEY)
         if stored:
             arrays = _stored_arrays(stored)
@@ -128,10 +140,11 @@ class LineageFeederOperator(BaseOperator):
                 method_name="resume_submitting",
             )
         submitted = {
+            "generation": task_generation(context),
             "arrays": [
                 {"array": array.to_json(), "plan": plan.to_json()}
                 for array, plan in zip(arrays, plans, strict=True)
-            ]
+            ],
         }
         context["ti"].xcom_push(key=ARRAYS_KEY, value=submitted)
         return group_names(arrays)
@@ -230,7 +243,14 @@ class LineageFeederOperator(BaseOperator):
             scripts.update(array_scripts(plan, array.spec))
         files.write_all(scripts)  # their directory, the stage's log dir, exists (``_plan``)
         identities = [
-            RunIdentity(ti.dag_id, ti.run_id, array.stage, groups.index(array.group), ti.try_number)
+            RunIdentity(
+                ti.dag_id,
+                ti.run_id,
+                array.stage,
+                groups.index(array.group),
+                ti.try_number,
+                generation=task_generation(context),
+            )
             for array in arrays
         ]
         submissions = [plan.submissions(who) for plan, who in zip(plans, identities, strict=True)]
@@ -332,7 +352,13 @@ def _sbatch(
 
 
 class LineageStageOperator(SlurmArrayOperator):
-    """One stage of one lineage group: adopts the feeder's jobs, then watches and retries."""
+    """One stage of one lineage group: adopts the feeder's jobs, then watches and retries.
+
+    Each feeder generation is adopted once. A watcher cleared on its own (one lineage's rerun,
+    its map index with downstream) submits its elements itself, under the run's overwrite
+    policy and without Slurm dependencies: the same group's upstream watchers, cleared with it,
+    ran first.
+    """
 
     template_fields: Sequence[str] = ("ssh_conn_id", "lineage_group")
 
@@ -343,29 +369,69 @@ class LineageStageOperator(SlurmArrayOperator):
         self.stage = stage
         self.lineage_group = lineage_group
 
-    def _submitted(self, context: Any) -> tuple[LineageArray, ArrayPlan] | None:
-        """The feeder's array and plan of this stage and group (none: nothing to watch)."""
+    def _feeder_arrays(self, context: Any) -> tuple[int, tuple[LineageArray, ArrayPlan] | None]:
+        """The feeder's generation, and its array and plan of this stage and group (none:
+        nothing to watch)."""
         found = context["ti"].xcom_pull(task_ids=FEEDER_TASK_ID, key=ARRAYS_KEY) or {}
+        generation = int(found.get("generation", 1))
         for raw in found.get("arrays", ()):
             array = LineageArray.from_json(raw["array"])
             if array.stage == self.stage and array.group == self.lineage_group:
-                return array, read_plan(raw["plan"])
-        return None
+                return generation, (array, read_plan(raw["plan"]))
+        return generation, None
+
+    def spec_for(self, context: Any) -> ArraySpec:
+        """The parent's, with the last ``SpecSource`` kept across a clear of this watcher."""
+        store = context["task_state_store"]
+        previous = store.get(SOURCE_KEY)
+        start_generation(context, self.log)
+        if previous is not None and store.get(SOURCE_KEY) is None:  # just cleared
+            store.set(SOURCE_KEY, previous)
+        return super().spec_for(context)
 
     def build_array_spec(self, context: Any) -> ArraySpec:
-        if self.stage not in stages_with_implicit(context["params"]["stages"]):
+        params = context["params"]
+        if self.stage not in stages_with_implicit(params["stages"]):
             raise AirflowSkipException(f"{self.stage} is not among this run's stages")
-        submitted = self._submitted(context)
+        store = context["task_state_store"]
+        feeder_generation, submitted = self._feeder_arrays(context)
+        previous = store.get(SOURCE_KEY)
+        source = spec_source(
+            task_generation(context),
+            feeder_generation,
+            None if previous is None else SpecSource.from_json(previous),
+        )
+        store.set(SOURCE_KEY, source.to_json())
         if submitted is None:
             return ArraySpec(name=self.stage, items=(), log_dir="", workdir="")
-        return submitted[0].spec
+        spec = submitted[0].spec
+        if source.adopt:
+            return spec
+        self.log.info(
+            "%s [%s]: cleared on its own: submitting its %d element(s) anew",
+            self.stage,
+            self.lineage_group,
+            len(spec.items),
+        )
+        items = apply_overwrite_policy(
+            self.stage,
+            self.cluster_files(),
+            spec.items,
+            params["overwrite"],
+            run_label(context["run_id"]),
+            self.log,
+        )
+        return replace(spec, items=items)
 
     def execute(self, context: Any) -> Any:
-        """Adopt the feeder's plan once; every try after that re-attaches to its own."""
+        """Adopt the feeder's plan once per adopting generation; every try after that
+        re-attaches to its own."""
         spec = self.spec_for(context)
         store = context["task_state_store"]
-        if spec.items and not store.get(plan_key(spec)):
-            submitted = self._submitted(context)
+        source = store.get(SOURCE_KEY)
+        adopt = source is not None and SpecSource.from_json(source).adopt
+        if spec.items and adopt and not store.get(plan_key(spec)):
+            _, submitted = self._feeder_arrays(context)
             if submitted is None:
                 raise AirflowFailException(f"{self.stage}: the feeder's plan is gone")
             # The parent's re-attach starts a new try (task_try 2): elements Slurm cancelled

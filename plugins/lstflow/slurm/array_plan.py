@@ -80,7 +80,7 @@ class RunIdentity:
     task_id: str
     map_index: int = -1
     try_number: int = 1
-    #: Which clear of the task instance this is (see ``SlurmArrayOperator.generation``): a
+    #: Which clear of the task instance this is (``lstflow.slurm.operator.task_generation``): a
     #: cleared task submits anew instead of adopting the jobs of the run it replaces.
     generation: int = 1
 

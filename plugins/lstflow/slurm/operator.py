@@ -130,15 +130,9 @@ class SlurmArrayOperator(BaseOperator):
     def spec_for(self, context: Any) -> ArraySpec:
         """The stored spec of this task, else a fresh ``build_array_spec`` that is stored."""
         store = context["task_state_store"]
-        generation = _generation(context)
-        if store.get(GENERATION_KEY, 1) != generation:
-            # Cleared since the stored spec was planned (a rerun, a backfill reprocessing the
-            # run, perhaps with a new conf): plan and submit afresh; a retry keeps re-attaching.
-            self.log.info(
-                "%s: task cleared: planning generation %d afresh", self.task_id, generation
-            )
-            store.clear()
-            store.set(GENERATION_KEY, generation)
+        # Cleared since the stored spec was planned (a rerun, a backfill reprocessing the run,
+        # perhaps with a new conf): plan and submit afresh; a retry keeps re-attaching.
+        start_generation(context, self.log)
         stored = store.get(SPEC_KEY)
         if stored:
             spec = read_spec(stored)
@@ -386,7 +380,7 @@ def _event_statuses(
     return element_statuses(event["elements"])
 
 
-def _generation(context: Any) -> int:
+def task_generation(context: Any) -> int:
     """The first try number since the task instance was last cleared.
 
     Airflow's clear sets ``max_tries = try_number + retries`` while a retry leaves it alone, so
@@ -399,6 +393,18 @@ def _generation(context: Any) -> int:
     return 1 if max_tries is None else max(1, int(max_tries) - retries + 1)
 
 
+def start_generation(context: Any, log: Any) -> int:
+    """This try's generation; on a new one (the task instance was cleared) the task state
+    store, which a clear keeps, is emptied first: its specs and plans are stale."""
+    store = context["task_state_store"]
+    generation = task_generation(context)
+    if store.get(GENERATION_KEY, 1) != generation:
+        log.info("task cleared: planning generation %d afresh", generation)
+        store.clear()
+        store.set(GENERATION_KEY, generation)
+    return generation
+
+
 def _identity(context: Any) -> RunIdentity:
     ti = context["ti"]
     map_index = getattr(ti, "map_index", -1)
@@ -408,7 +414,7 @@ def _identity(context: Any) -> RunIdentity:
         task_id=ti.task_id,
         map_index=-1 if map_index is None else int(map_index),
         try_number=int(getattr(ti, "try_number", 1) or 1),
-        generation=_generation(context),
+        generation=task_generation(context),
     )
 
 
