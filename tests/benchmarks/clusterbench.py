@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from support.stub_env import stub_names, write_stub_env
+from support.stub_env import OUTPUT_WRITING_LINES, stub_names, write_stub_env
 
 from benchmarks.libraries import Template, build_dl0, copy_production
 from benchmarks.lstmcpipe_venv import ensure_venv
@@ -71,8 +71,9 @@ class ClusterWorkspace:
         return self.root / "stubs"
 
     def make_trivial_env(self) -> Path:
-        """A ``source_file`` whose tools all succeed at once (but those in ``payloads``, which
-        run their body), and a no-op ``conda``.
+        """A ``source_file`` whose tools succeed at once, writing the outputs their tool would
+        (``OUTPUT_WRITING_LINES``: each stage plans from inputs that exist, #17's input check),
+        those in ``payloads`` then running their body; and a no-op ``conda``.
 
         ``source`` and ``conda`` are stubbed too: sbatch --wrap runs /bin/sh, which is dash on
         Debian and has no ``source`` builtin; lstmcpipe's jobs find the stubs on the PATH sbatch
@@ -80,10 +81,10 @@ class ClusterWorkspace:
         """
         bin_dirs = (Path(sys.prefix) / "bin", ensure_venv())
         names = stub_names(bin_dirs, STUB_TOOL_PATTERNS) | {"source", "conda"}
-        env_file = write_stub_env(self.root, names)
+        env_file = write_stub_env(self.root, names, OUTPUT_WRITING_LINES)
         for name, body in self.payloads.items():
             stub = self.stubs / name
-            stub.write_text("#!/bin/sh\n" + body)
+            stub.write_text("#!/bin/sh\n" + OUTPUT_WRITING_LINES + body)
             stub.chmod(0o755)
         return env_file
 

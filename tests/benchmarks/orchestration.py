@@ -193,7 +193,7 @@ def run() -> dict[str, Any]:
         lstflow = run_lstflow(workspace)
         print("[orchestration] lstflow through Airflow, lineage-aware ...", flush=True)
         lineage = run_lstflow(
-            workspace, MINI, "bench_mini_lineage", "airflow-orchestration", lineage=True
+            workspace, MINI, "bench_mini_lineage", "airflow-orchestration-lineage", lineage=True
         )
         print("[orchestration] lstmcpipe ...", flush=True)
         lstmcpipe = run_lstmcpipe(workspace)

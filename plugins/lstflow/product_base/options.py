@@ -96,10 +96,11 @@ def max_pending_jobs() -> int:
 
 
 def lineage_nice_step() -> int:
-    """``[lstflow] lineage_nice_step``: in a lineage-aware run, each stage's jobs get this much
-    more Slurm ``--nice`` than the next stage's, so on a full cluster a free slot goes to the
-    deepest ready work (dec A's DL2 before dec C's training) and lineages finish one by one;
-    0 leaves priorities to Slurm. Positive nice only lowers one's own jobs."""
+    """``[lstflow] lineage_nice_step``: in a lineage-aware run, each lineage group's jobs get
+    this much more Slurm ``--nice`` than the group before it (config order; shared work goes
+    with the first group needing it), so on a full cluster declinations finish one after
+    another instead of all late; 0 leaves priorities to Slurm. Positive nice only lowers
+    one's own jobs."""
     return max(0, conf.getint(SECTION, "lineage_nice_step", fallback=100))
 
 

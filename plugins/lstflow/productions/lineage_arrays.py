@@ -94,12 +94,30 @@ def queue_has_room(pending: int, size: int, cap: int) -> bool:
     return not cap or not pending or pending + size <= cap
 
 
-def stage_nice(arrays: Iterable[LineageArray], step: int) -> dict[str, int]:
-    """Per stage, its jobs' Slurm ``--nice``: ``step`` more than the next stage's, the last
-    stage 0. Slurm starts the highest priority ready job first, so a full cluster finishes a
-    lineage's deep work before it starts another's early work (``lineage_nice_step``)."""
-    order = list(dict.fromkeys(array.stage for array in arrays))
-    return {stage: (len(order) - 1 - depth) * step for depth, stage in enumerate(order)}
+def group_nice(arrays: Sequence[LineageArray], step: int) -> dict[str, int]:
+    """Per lineage group, its jobs' Slurm ``--nice``: ``step`` times the position of the first
+    group (in ``group_names`` order) that needs its work, directly or not; shared work (the
+    test merges every declination reads) thus goes with the first group.
+
+    Slurm starts the highest priority ready job first, so a full cluster finishes lineages one
+    after another, in config order, instead of all of them late (``lineage_nice_step``).
+    """
+    order = group_names(arrays)
+    group_of = {item.key: array.group for array in arrays for item in array.spec.items}
+    needed_by = {group: {group} for group in order}
+    for array in arrays:
+        for key in array.upstream:
+            if key in group_of:
+                needed_by[group_of[key]].add(array.group)
+    changed = True
+    while changed:  # the work a group needs, and the work that work needs, and so on
+        changed = False
+        for group, users in needed_by.items():
+            wider = users.union(*(needed_by[user] for user in users))
+            if wider != users:
+                needed_by[group], changed = wider, True
+    rank = {group: position for position, group in enumerate(order)}
+    return {group: step * min(rank[user] for user in needed_by[group]) for group in order}
 
 
 def dependency_option(

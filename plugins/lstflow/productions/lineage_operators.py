@@ -43,8 +43,8 @@ from lstflow.productions.lineage_arrays import (
     cut_arrays,
     dependency_option,
     group_names,
+    group_nice,
     queue_has_room,
-    stage_nice,
 )
 from lstflow.productions.lineage_generations import SpecSource, spec_source
 from lstflow.productions.stage_operator import load_for_run
@@ -255,7 +255,7 @@ class LineageFeederOperator(BaseOperator):
         ]
         submissions = [plan.submissions(who) for plan, who in zip(plans, identities, strict=True)]
         existing = hook.find_jobs([s.job_name for batch in submissions for s in batch])
-        nice = stage_nice(arrays, lineage_nice_step())
+        nice = group_nice(arrays, lineage_nice_step())
         cap = max_pending_jobs()
         pending = hook.pending_jobs() if cap else 0
         located: dict[str, ElementId] = {}
@@ -285,7 +285,7 @@ class LineageFeederOperator(BaseOperator):
                     self.log.info("%s: adopting job %s (%s)", array.stage, job_id, array.group)
                 else:
                     job_id = _sbatch(
-                        hook, plan, array, who, submission, dependency, nice[array.stage]
+                        hook, plan, array, who, submission, dependency, nice[array.group]
                     )
                     self.log.info(
                         "%s [%s]: submitted job %s --array=%s, %s",

@@ -50,7 +50,7 @@ from lstflow.slurm.array_plan import (
     stored_value,
 )
 from lstflow.slurm.cluster_files import ClusterFiles
-from lstflow.slurm.elements import ElementStatus
+from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.hook import DEFAULT_CONN_ID, SbatchRequest, SlurmHook
 from lstflow.slurm.policy import PollSettings, RetryPolicy
 from lstflow.slurm.reports import FAILURE_XCOM_KEY, MAX_FAILED_ROWS, FailedElement, SlurmReport
@@ -163,24 +163,37 @@ class SlurmArrayOperator(BaseOperator):
                 self._submit_round(hook, plan, spec, context, store, key)
             plan.start_try()
             store.set(key, stored_value(plan.to_json(), spec.name))
-        else:
-            plan = ArrayPlan.create(spec, hook.cluster_limits().max_array_size)
-            self._write_scripts(plan, spec)
+            self._submit_round(hook, plan, spec, context, store, key)
+            ended = _all_final(hook.job_elements(sorted(plan.watch_list())), plan)
+            if ended is not None:
+                # Its jobs ended while no task watched them (a lineage watcher adopting jobs
+                # Slurm already ran, a retry after a long outage): no deferral, no poll wait.
+                self.log.info("%s: every watched element has ended; not deferring", spec.name)
+                return self._absorb(plan, spec, context, ended)
+            return self._defer_or_finish(plan, spec, context)
+        plan = ArrayPlan.create(spec, hook.cluster_limits().max_array_size)
+        self._write_scripts(plan, spec)
         self._submit_round(hook, plan, spec, context, store, key)
         return self._defer_or_finish(plan, spec, context)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | str) -> Any:
         spec = self.spec_for(context)
+        stored = context["task_state_store"].get(plan_key(spec))
+        if not stored:
+            raise AirflowException(
+                f"{spec.name}: no stored Slurm plan under {plan_key(spec)!r}; cannot resume"
+            )
+        plan = read_plan(stored)
+        return self._absorb(plan, spec, context, _event_statuses(spec, plan, event))
+
+    def _absorb(
+        self, plan: ArrayPlan, spec: ArraySpec, context: Any, statuses: list[ElementStatus]
+    ) -> Any:
+        """Record the watched elements' final states, resubmit what the retry policy allows,
+        then wait again or finish."""
         hook = self.slurm_hook()
         store = context["task_state_store"]
         key = plan_key(spec)
-        stored = store.get(key)
-        if not stored:
-            raise AirflowException(
-                f"{spec.name}: no stored Slurm plan under {key!r}; cannot resume"
-            )
-        plan = read_plan(stored)
-        statuses = _event_statuses(spec, plan, event)
         for element_id, element, why in plan.apply_results(statuses, self.policy):
             self.log.info(
                 "%s: element %s (%s) ended %s (exit %s): %s",
@@ -358,6 +371,17 @@ def _report(spec: ArraySpec, plan: ArrayPlan, failed: list[FailedElement]) -> Sl
         job_ids=tuple(plan.job_ids),
         failed=tuple(failed),
     )
+
+
+def _all_final(
+    statuses: dict[ElementId, ElementStatus], plan: ArrayPlan
+) -> list[ElementStatus] | None:
+    """The watched elements' statuses if every one is final with its exit code known, else
+    ``None`` (then the trigger waits, with its grace period for sacct's lag)."""
+    found = [statuses.get(element.element_id) for element in plan.watched() if element.element_id]
+    if not found or any(s is None or not s.finished or s.needs_accounting for s in found):
+        return None
+    return [s for s in found if s is not None]
 
 
 def _event_statuses(

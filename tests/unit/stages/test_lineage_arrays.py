@@ -14,8 +14,8 @@ from lstflow.productions.lineage_arrays import (
     cut_arrays,
     dependency_option,
     group_names,
+    group_nice,
     queue_has_room,
-    stage_nice,
 )
 from lstflow.slurm.elements import ElementId
 from lstflow.stages.base import PlanContext
@@ -66,15 +66,16 @@ def test_one_array_per_stage_and_group_never_crossing_declinations(
     assert [LineageArray.from_json(array.to_json()) for array in arrays] == arrays
 
 
-def test_later_stages_get_less_nice_so_a_full_cluster_finishes_lineages_first(
+def test_declinations_get_more_nice_in_order_and_shared_work_goes_with_the_first(
     allsky_tree: Callable[[str], Any],
 ) -> None:
     arrays = allsky_arrays(allsky_tree)
-    stages = list(dict.fromkeys(array.stage for array in arrays))
-    nice = stage_nice(arrays, 100)
-    assert [nice[stage] for stage in stages] == [100 * n for n in reversed(range(len(stages)))]
-    assert nice[stages[-1]] == 0
-    assert set(stage_nice(arrays, 0).values()) == {0}
+    nice = group_nice(arrays, 100)
+    order = group_names(arrays)
+    decs = [group for group in order if group != SHARED_BY_ALL]
+    assert [nice[group] for group in decs] == [100 * order.index(group) for group in decs]
+    assert nice[SHARED_BY_ALL] == nice[decs[0]] == 0  # the test merges every dec needs
+    assert set(group_nice(arrays, 0).values()) == {0}
 
 
 def test_the_pending_cap_holds_arrays_back_but_never_stalls_an_empty_queue() -> None:
