@@ -59,7 +59,8 @@ OUTPUT_WRITING_LINES = (
     "  esac\n"
     "  prev=$arg\n"
     "done\n"
-    'for f in $inputs; do : > "$out/$(basename "$f" | sed s/dl1/dl2/)"; done\n'
+    # Only after -o: lstmcpipe's r0_to_dl1 passes -f with --output-dir, which is no DL2.
+    '[ -z "$out" ] || for f in $inputs; do : > "$out/$(basename "$f" | sed s/dl1/dl2/)"; done\n'
 )
 #: Lines that end a stub run outside a job (provenance asks ``python`` for versions over SSH).
 OUTSIDE_A_JOB_EXITS = '[ -n "$SLURM_ARRAY_TASK_ID" ] || exit 0\n'

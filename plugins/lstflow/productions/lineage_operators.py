@@ -120,20 +120,27 @@ class LineageFeederOperator(BaseOperator):
             record = RunConfigRecord(chosen.label, str(production.path))
             arrays = self._plan(production, stages, files, label, params["overwrite"], record)
             store.set(PLANNED_KEY, {"arrays": [array.to_json() for array in arrays]})
-        return self._submit_or_wait(context, hook, files, arrays)
+        return self._submit_or_wait(context, hook, files, arrays, adopt=bool(stored))
 
     def resume_submitting(self, context: Any, event: Any = None) -> list[str]:
         """Back from waiting for room in the queue: submit what fits now."""
         hook = SlurmHook(self.ssh_conn_id)
         arrays = _stored_arrays(context["task_state_store"].get(PLANNED_KEY))
-        return self._submit_or_wait(context, hook, ClusterFiles(hook), arrays)
+        return self._submit_or_wait(context, hook, ClusterFiles(hook), arrays, adopt=True)
 
     def _submit_or_wait(
-        self, context: Any, hook: SlurmHook, files: ClusterFiles, arrays: Sequence[LineageArray]
+        self,
+        context: Any,
+        hook: SlurmHook,
+        files: ClusterFiles,
+        arrays: Sequence[LineageArray],
+        *,
+        adopt: bool,
     ) -> list[str]:
         """Submit the arrays that fit under ``max_pending_jobs``; wait (deferred, no worker
-        held) while the rest do not; once all are submitted, publish them to the watchers."""
-        plans = self._submit(context, hook, files, arrays)
+        held) while the rest do not; once all are submitted, publish them to the watchers.
+        ``adopt``: an earlier try or cycle of this generation may have submitted some."""
+        plans = self._submit(context, hook, files, arrays, adopt=adopt)
         if len(plans) < len(arrays):
             self.defer(
                 trigger=TimeDeltaTrigger(timedelta(seconds=poll_interval())),
@@ -226,11 +233,20 @@ class LineageFeederOperator(BaseOperator):
         return cut_arrays(to_run, nodes, templates)
 
     def _submit(
-        self, context: Any, hook: SlurmHook, files: ClusterFiles, arrays: Sequence[LineageArray]
+        self,
+        context: Any,
+        hook: SlurmHook,
+        files: ClusterFiles,
+        arrays: Sequence[LineageArray],
+        *,
+        adopt: bool,
     ) -> list[ArrayPlan]:
         """Submit every array once, upstream first, adopting jobs an earlier try submitted;
         stop before the first array the queue has no room for (``max_pending_jobs``): its
-        dependants come later anyway. Returns the plans of the arrays submitted so far."""
+        dependants come later anyway. Returns the plans of the arrays submitted so far.
+
+        Freshly planned arrays skip the job-name lookup: their plan is stored before the first
+        ``sbatch``, so without a stored plan nothing of this generation was submitted."""
         ti = context["ti"]
         groups = group_names(arrays)
         max_size = hook.cluster_limits().max_array_size
@@ -254,7 +270,8 @@ class LineageFeederOperator(BaseOperator):
             for array in arrays
         ]
         submissions = [plan.submissions(who) for plan, who in zip(plans, identities, strict=True)]
-        existing = hook.find_jobs([s.job_name for batch in submissions for s in batch])
+        names = [s.job_name for batch in submissions for s in batch]
+        existing = hook.find_jobs(names) if adopt else {}
         nice = group_nice(arrays, lineage_nice_step())
         cap = max_pending_jobs()
         pending = hook.pending_jobs() if cap else 0
