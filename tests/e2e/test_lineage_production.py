@@ -169,6 +169,7 @@ def run_lineage_production(
     *,
     fail_b: bool,
     max_pending_jobs: int = 0,
+    lineage_nice_step: int = 100,
 ) -> Ran:
     prod_id = f"e2e_lineage_{uuid.uuid4().hex[:8]}"
     library = write_production(workdir, prod_id, fail_b)
@@ -182,6 +183,7 @@ def run_lineage_production(
     monkeypatch.setenv("AIRFLOW__LSTFLOW__POLL_INTERVAL", "1")
     monkeypatch.setenv("AIRFLOW__LSTFLOW__MAX_POLL_INTERVAL", "3")
     monkeypatch.setenv("AIRFLOW__LSTFLOW__MAX_PENDING_JOBS", str(max_pending_jobs))
+    monkeypatch.setenv("AIRFLOW__LSTFLOW__LINEAGE_NICE_STEP", str(lineage_nice_step))
     state, run_id = run_production_dag(CHECKOUT / "dags", prod_id, {})
     return Ran(prod_id, workdir, state, run_id)
 
@@ -209,7 +211,10 @@ def lineage_states(ran: Ran, stage: str) -> dict[str, str]:
 def test_dec_a_irfs_exist_while_dec_b_still_trains(
     workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: Path
 ) -> None:
-    ran = run_lineage_production(workdir, tmp_path, monkeypatch, fail_b=False)
+    # Slurm's own order (no lineage priority), so dec B's training starts as soon as its merges
+    # are done: with the default, dec A's whole chain may come first on the two shared slots,
+    # and "while dec B trains" would not be what is measured.
+    ran = run_lineage_production(workdir, tmp_path, monkeypatch, fail_b=False, lineage_nice_step=0)
     assert ran.state == "success", ran.states()
     data = workdir / "data"
     ledger = ran.ledger()
