@@ -164,7 +164,7 @@ class SlurmArrayOperator(BaseOperator):
             plan.start_try()
             store.set(key, stored_value(plan.to_json(), spec.name))
             self._submit_round(hook, plan, spec, context, store, key)
-            ended = _all_final(hook.job_elements(sorted(plan.watch_list())), plan)
+            ended = self._ended_meanwhile(hook, plan)
             if ended is not None:
                 # Its jobs ended while no task watched them (a lineage watcher adopting jobs
                 # Slurm already ran, a retry after a long outage): no deferral, no poll wait.
@@ -175,6 +175,15 @@ class SlurmArrayOperator(BaseOperator):
         self._write_scripts(plan, spec)
         self._submit_round(hook, plan, spec, context, store, key)
         return self._defer_or_finish(plan, spec, context)
+
+    def _ended_meanwhile(self, hook: SlurmHook, plan: ArrayPlan) -> list[ElementStatus] | None:
+        """The watched elements' final statuses if all ended already, else ``None``. Best
+        effort: if Slurm does not answer, the trigger asks again, with its retries."""
+        try:
+            return _all_final(hook.job_elements(sorted(plan.watch_list())), plan)
+        except Exception as error:  # an outage: deferring is always correct
+            self.log.info("could not ask Slurm before deferring (%s); deferring", error)
+            return None
 
     def execute_complete(self, context: Any, event: dict[str, Any] | str) -> Any:
         spec = self.spec_for(context)
