@@ -17,7 +17,7 @@ from typing import Any
 from support.airflow_stack import FINISHED_TI_STATES, AirflowStack, all_in
 
 from benchmarks.clusterbench import ClusterWorkspace, rpc_delta, stage_transitions
-from benchmarks.common import BENCH_DIR, DAG_FILE
+from benchmarks.common import BENCH_DIR
 from benchmarks.libraries import Template
 from benchmarks.submission import submit_with_lstmcpipe
 
@@ -69,7 +69,7 @@ def run_lstflow(
         "AIRFLOW__LSTFLOW__LINEAGE_RUNS": str(lineage),
     }
     stack = AirflowStack.create(home, home / "dags", settings)
-    (stack.dags_folder / DAG_FILE.name).symlink_to(DAG_FILE)
+    stack.link_production_dags()
     dag_id = dag_id_for(prod_id)
     try:
         stack.start()

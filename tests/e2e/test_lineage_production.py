@@ -406,9 +406,7 @@ def stack_run(workdir: Path, tmp_path: Path) -> Iterator[StackRun]:
     }
     stack = AirflowStack.create(home, home / "dags", settings)
     stack.api_apps = "all"  # the REST API's clearTaskInstances, as the UI calls it
-    (stack.dags_folder / "lstflow_productions.py").symlink_to(
-        CHECKOUT / "dags" / "lstflow_productions.py"
-    )
+    stack.link_production_dags()
     try:
         stack.start()
         dag_id = dag_id_for(prod_id)

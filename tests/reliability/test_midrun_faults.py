@@ -272,9 +272,7 @@ def production(
         **variant.settings,
     }
     stack = AirflowStack.create(home, home / "dags", settings)
-    (stack.dags_folder / "lstflow_productions.py").symlink_to(
-        CHECKOUT / "dags" / "lstflow_productions.py"
-    )
+    stack.link_production_dags()
     try:
         stack.start()
         dag_id = dag_id_for(prod_id)

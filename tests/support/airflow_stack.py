@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 from support import postgres
 
 CHECKOUT = Path(__file__).resolve().parents[2]
+PRODUCTION_DAG_FILE = CHECKOUT / "dags" / "lstflow_productions.py"
 AIRFLOW = Path(sys.executable).with_name("airflow")
 T = TypeVar("T")
 
@@ -142,6 +143,11 @@ class AirflowStack:
             server.drop_database(database)
             raise StackError(f"lstflow init failed:\n{init.stdout}\n{init.stderr}")
         return cls(home, dags_folder, env, api_port, server, database)
+
+    def link_production_dags(self) -> None:
+        """Put the checkout's production DAG file (the factory over the library) in the DAGs
+        folder, as a deployment's ``lstflow dags write`` would."""
+        (self.dags_folder / PRODUCTION_DAG_FILE.name).symlink_to(PRODUCTION_DAG_FILE)
 
     # ---- processes -------------------------------------------------------------------------
 
