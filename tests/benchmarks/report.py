@@ -118,25 +118,17 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"   wall ratio lstflow / lstmcpipe: stage by stage {orc['wall_ratio']:.2f}"
             + (
-                f", lineage-aware {orc['lineage_wall_ratio']:.2f} (target <= 1.3); "
-                "lineage-aware from the DAG run's creation: "
-                f"{orc['lineage_wall_ratio_from_run_created']:.2f}"
+                f", lineage-aware {orc['lineage_wall_ratio']:.2f} (target <= 1.3)"
                 if "lineage_wall_ratio" in orc
                 else ""
             )
         )
-        if "run_created_to_end_s" in orc["lstflow"]:
-            from_run = orc["lstflow"]["run_created_to_end_s"]
-            ratio = from_run / orc["lstmcpipe"]["wall_to_last_job_end_s"]
-            lines.append(
-                "   lstflow stage by stage from the DAG run's creation (no airflow CLI start): "
-                f"{from_run:.0f} s, ratio {ratio:.2f}"
-            )
         lines.append(f"   lstflow task states: {orc['lstflow']['task_states']}")
-        timeline = orc["lstflow"].get("task_timeline", {})
-        for stage in (stage for stage in orc["stages"] if stage in timeline):
-            steps = ", ".join(f"{event} {seconds:.1f}" for event, seconds in timeline[stage])
-            lines.append(f"   lstflow {stage} (s after trigger): {steps}")
+        for tool in ("lstflow", "lstflow_lineage"):
+            timeline = orc.get(tool, {}).get("task_timeline", {})
+            for task, events in timeline.items():
+                steps = ", ".join(f"{event} {seconds:.1f}" for event, seconds in events)
+                lines.append(f"   {TOOL_NAMES[tool]} {task} (s after trigger): {steps}")
         lines.append(f"   lstmcpipe job states: {orc['lstmcpipe']['states']}")
         lines.append("")
     if "controller" in results:
@@ -220,12 +212,5 @@ def _lineage(lin: dict[str, Any]) -> list[str]:
         f"   dec A ratio lstflow / lstmcpipe: {shown['dec_a_ratio']} (target <= 0.5); "
         f"whole production: {shown['total_ratio']} (target <= 1.05)"
     )
-    if "dec_a_ratio_from_run_created" in lin:
-        created = {name: lin[f"{name}_from_run_created"] for name in ("dec_a_ratio", "total_ratio")}
-        lines.append(
-            "   lstflow from the DAG run's creation (the UI's Trigger; without the airflow CLI's "
-            f"start): dec A ratio {created['dec_a_ratio']:.2f}, whole production "
-            f"{created['total_ratio']:.2f}"
-        )
     lines.append(f"   lstflow task states: {lin['lstflow']['task_states']}")
     return [*lines, ""]

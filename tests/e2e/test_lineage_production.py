@@ -1,11 +1,13 @@
 """Lineage-aware productions (issue #18, docs/lineage.md) on the local Slurm cluster through real
 Airflow (``dag.test()`` on PostgreSQL), with stub payloads that write what their tool would.
 
-Two declinations, A and B, share the test merges; dec B's training sleeps longer. Every stage
-is submitted at the start with Slurm dependencies, so dec A's IRFs exist while dec B's training
-still runs. When dec B's training fails, dec A's chain still succeeds, dec B's dependants never
-run (Slurm cancels them) and nothing of the run is left in the queue. Clearing dec A's training
-(its map index, with downstream, under real Airflow processes) reruns dec A's chain only.
+Two declinations, A and B, share the test merges; dec B's training lasts until dec A's IRF file
+exists (or gives up after TRAIN_B_MAX_S, and the test fails). Every stage is submitted at the
+start with Slurm dependencies, so dec A's IRFs exist while dec B's training still runs (a fixed
+sleep made that a race with the machine's load). When dec B's training fails, dec A's chain
+still succeeds, dec B's dependants never run (Slurm cancels them) and nothing of the run is left
+in the queue. Clearing dec A's training (its map index, with downstream, under real Airflow
+processes) reruns dec A's chain only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +33,6 @@ from support.stub_env import (
     write_stub_production,
 )
 
-from lstflow.commands.init import ADMIN_USER
 from lstflow.productions.lineage_operators import FEEDER_TASK_ID
 from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
@@ -43,14 +43,17 @@ pytestmark = pytest.mark.e2e
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 SMALL = {"partition": "short", "mem": "100M", "time": "00:10:00", "cpus-per-task": "1"}
-TRAIN_B_S = 40
+TRAIN_B_MAX_S = 240
 DECS = ("decA", "decB")
 
 
-def stub_body(ledger: Path, fail_b: bool) -> str:
+def stub_body(ledger: Path, irf_a: Path, fail_b: bool) -> str:
     """Each tool writes its -o/--otrain/--otest targets (dl1_to_dl2: one DL2 file per -f input)
-    and logs ``<tool> <output> <start> <end>``; dec B's training sleeps, or fails."""
-    train_b = "exit 1" if fail_b else f"sleep {TRAIN_B_S}"
+    and logs ``<tool> <output> <start> <end>``; dec B's training waits for ``irf_a``, or fails."""
+    wait_for_irf_a = (
+        f"for _ in $(seq {TRAIN_B_MAX_S}); do [ -e {irf_a} ] && break; sleep 1; done; sleep 2"
+    )
+    train_b = "exit 1" if fail_b else wait_for_irf_a
     return (
         OUTSIDE_A_JOB_EXITS + "start=$(date +%s.%N)\n"
         'case "$(basename "$0") $*" in\n'
@@ -69,7 +72,11 @@ def write_production(workdir: Path, prod_id: str, fail_b: bool) -> Path:
             directory = workdir / "DL1" / dec / name
             directory.mkdir(parents=True)
             (directory / f"dl1_{name}_run1.h5").touch()
-    env_file = write_stub_env(workdir, stub_names(), stub_body(workdir / "ledger", fail_b))
+    env_file = write_stub_env(
+        workdir,
+        stub_names(),
+        stub_body(workdir / "ledger", data / "IRF_decA" / "irf.fits.gz", fail_b),
+    )
 
     def entry(**fields: object) -> dict[str, object]:
         return {**fields, "extra_slurm_options": SMALL}
@@ -211,9 +218,9 @@ def lineage_states(ran: Ran, stage: str) -> dict[str, str]:
 def test_dec_a_irfs_exist_while_dec_b_still_trains(
     workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: Path
 ) -> None:
-    # Slurm's own order (no lineage priority), so dec B's training starts as soon as its merges
-    # are done: with the default, dec A's whole chain may come first on the two shared slots,
-    # and "while dec B trains" would not be what is measured.
+    # Slurm's own order (submission order, no lineage priority), so dec B's training starts
+    # before dec A's later stages: with the default, dec A's whole chain goes first on the two
+    # shared slots, and "while dec B trains" would not be what is measured.
     ran = run_lineage_production(workdir, tmp_path, monkeypatch, fail_b=False, lineage_nice_step=0)
     assert ran.state == "success", ran.states()
     data = workdir / "data"
@@ -349,20 +356,9 @@ class StackRun:
         )
         return {(task, index): number for task, index, number in rows}
 
-    def rest(self, path: str, body: dict[str, object]) -> dict[str, object]:
-        """POST ``body`` to the api-server as the admin user ``lstflow init`` made."""
-        url = f"http://127.0.0.1:{self.stack.api_port}"
-        passwords = json.loads((self.stack.home / "simple_auth_manager_passwords.json").read_text())
-        login = {"username": ADMIN_USER, "password": passwords[ADMIN_USER]}
-        token = json.loads(post(f"{url}/auth/token", login, {}))["access_token"]
-        answer: dict[str, object] = json.loads(
-            post(url + path, body, {"Authorization": f"Bearer {token}"})
-        )
-        return answer
-
     def clear(self, task_id: str, map_index: int) -> set[tuple[str, int]]:
         """The UI's "Clear" of one mapped task instance with downstream; what it cleared."""
-        answer = self.rest(
+        answer = self.stack.rest(
             f"/api/v2/dags/{self.dag_id}/clearTaskInstances",
             {
                 "dry_run": False,
@@ -375,15 +371,6 @@ class StackRun:
         cleared = answer["task_instances"]
         assert isinstance(cleared, list)
         return {(ti["task_id"], ti["map_index"]) for ti in cleared}
-
-
-def post(url: str, body: dict[str, object], headers: dict[str, str]) -> str:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), {"Content-Type": "application/json", **headers}
-    )
-    with urllib.request.urlopen(request, timeout=120) as response:
-        text: str = response.read().decode()
-        return text
 
 
 @pytest.fixture
