@@ -1,6 +1,7 @@
 """Airflow Assets that link MC productions to the nights that use their models.
 
-The train_pipe task of a production lists ``models_asset(prod_id)`` in its ``outlets``; a DAG
+The train_pipe task of a production (in a lineage-aware run, its ``models_ready`` task, after
+every lineage group's training) lists ``models_asset(prod_id)`` in its ``outlets``; a DAG
 step that reads RF models (the nightly DL1→DL2) lists the same asset in its ``inlets``, with the
 prod_id of the MC production that trained them (the nightly config's ``mc_prod``). Airflow then
 shows, on the asset's page, which production run updated the models and which nights read them.

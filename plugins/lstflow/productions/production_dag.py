@@ -11,6 +11,7 @@ network access), so parsing a whole production library stays cheap: the work ite
 
 from __future__ import annotations
 
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, Param, task_group
 from airflow.sdk.api.datamodels._generated import DagRunType
 from airflow.sdk.definitions._internal.node import DAGNode
@@ -34,6 +35,8 @@ from lstflow.productions.stage_operator import CONFIG_PARAM, ProductionStageOper
 from lstflow.stages.registry import effective_upstream, stages_to_run
 
 OVERWRITE_POLICIES = ("refuse", "skip", "overwrite")
+#: A lineage-aware run's holder of the models Asset (see ``_lineage_tasks``).
+MODELS_READY_TASK_ID = "models_ready"
 #: Shown under the form's first field, just below Airflow's Logical Date, which no form option
 #: hides for a DAG without a schedule.
 LOGICAL_DATE_NOTE = (
@@ -192,11 +195,23 @@ def _lineage_tasks(
     stages: tuple[str, ...],
     config_paths: dict[str, str],
     settings: SlurmTaskSettings,
-) -> DAGNode:
+) -> list[DAGNode]:
     """The feeder, then one mapped task group ``lineage`` per lineage group (named by it in the
-    grid) holding one watcher per stage in stage order; returns the group."""
+    grid) holding one watcher per stage in stage order, and ``models_ready``; returns the last
+    nodes.
+
+    The models Asset is ``models_ready``'s, after every group's training: a task with outlets
+    cannot end from the triggerer (Airflow emits asset events only from a worker), so a
+    training watcher with them would cost its group's chain a worker round trip, and a
+    production's models are ready when all its declinations' are.
+    """
     feeder = LineageFeederOperator(
         task_id=FEEDER_TASK_ID, config_paths=config_paths, ssh_conn_id=settings.ssh_conn_id
+    )
+    models_ready = (
+        EmptyOperator(task_id=MODELS_READY_TASK_ID, outlets=[models_asset(prod_id)])
+        if "train_pipe" in stages
+        else None
     )
 
     @task_group(group_id=LINEAGE_GROUP_ID)
@@ -207,13 +222,14 @@ def _lineage_tasks(
                 stage=stage,
                 lineage_group=group,
                 **settings.operator_kwargs(),
-                outlets=_outlets(prod_id, stage),
             )
             for stage in stages
         }
         for stage, watcher in watchers.items():
             for upstream in effective_upstream(stage, stages):
                 watchers[upstream] >> watcher
+        if models_ready is not None:
+            watchers["train_pipe"] >> models_ready  # waits for every group's training
 
     groups: DAGNode = lineage.expand(group=feeder.output)
-    return groups
+    return [groups] if models_ready is None else [groups, models_ready]

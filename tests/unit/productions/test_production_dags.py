@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.serialization.serialized_objects import DagSerialization
 
 from lstflow.config import load_production
+from lstflow.product_base.assets import models_asset
 from lstflow.productions.dag_factory import INVALID_DAG_ID, build_invalid_configs_dag
 from lstflow.productions.naming import dag_id_for
 from lstflow.productions.production_dag import LOGICAL_DATE_NOTE
@@ -225,8 +226,15 @@ def test_lineage_runs_give_a_feeder_and_one_watcher_group_per_lineage(
     monkeypatch.setenv("AIRFLOW__LSTFLOW__LINEAGE_RUNS", "True")
     dag = DagBag(str(DAG_FILE)).dags[dag_id_for("20240430_v0.10.4_src9_dec3476_tuned")]
     watchers = [t for t in dag.task_ids if t.startswith("lineage.")]
-    assert set(dag.task_ids) == {"plan_and_submit", "provenance", *watchers}
+    assert set(dag.task_ids) == {"plan_and_submit", "provenance", "models_ready", *watchers}
     # Every watcher reads the feeder's groups; inside the group, the stage order.
     upstream = dag.get_task("lineage.train_pipe").upstream_task_ids
     assert upstream == {"lineage.merge_dl1", "plan_and_submit"}
     assert "lineage.dl1_to_dl2" in dag.get_task("lineage.train_pipe").downstream_task_ids
+    # The models Asset comes after every group's training, from a task of its own: no watcher
+    # has outlets, so each may end from the triggerer.
+    models_ready = dag.get_task("models_ready")
+    assert models_ready.outlets == [models_asset("20240430_v0.10.4_src9_dec3476_tuned")]
+    assert models_ready.upstream_task_ids == {"lineage.train_pipe"}
+    assert not any(dag.get_task(t).outlets for t in watchers)
+    assert "models_ready" in dag.get_task("provenance").upstream_task_ids
