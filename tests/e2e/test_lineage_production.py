@@ -293,6 +293,9 @@ def test_a_pending_jobs_cap_holds_later_stages_back_until_the_queue_drains(
     late = {name.split(".")[2] for name, submit, _ in jobs if submit >= first_end}
     # The feeder waited for room: the last stages went in after the first elements ended.
     assert "dl2_to_irfs" in late, sorted(late)
+    # It wrote every job script once, before its first sbatch, not again at each wait.
+    scripts = list((workdir / "prod_logs").rglob("*.sbatch"))
+    assert scripts and max(path.stat().st_mtime for path in scripts) < first_end.timestamp()
     counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{ran.dag_id}.")
     assert counts and set(counts.values()) == {1}, counts  # waiting never submitted twice
     assert queued(f"lstflow.{ran.dag_id}.") == []

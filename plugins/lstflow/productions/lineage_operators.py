@@ -81,6 +81,8 @@ LINEAGE_GROUP_ID = "lineage"
 ARRAYS_KEY = "lstflow.lineage.arrays"
 #: The feeder's state-store key of the arrays it planned, stored before the first sbatch.
 PLANNED_KEY = "lstflow.lineage.planned"
+#: Set once the feeder wrote every array's job scripts (a wait for room does not rewrite them).
+SCRIPTS_WRITTEN_KEY = "lstflow.lineage.scripts_written"
 #: A watcher's state-store key of its ``SpecSource``: adopt the feeder's jobs or submit its own.
 SOURCE_KEY = "lstflow.lineage.source"
 
@@ -251,13 +253,17 @@ class LineageFeederOperator(BaseOperator):
         groups = group_names(arrays)
         max_size = hook.cluster_limits().max_array_size
         plans = []
-        scripts: dict[str, str] = {}
         for array in arrays:
             plan = ArrayPlan.create(array.spec, max_size)
             plan.round = 1
             plans.append(plan)
-            scripts.update(array_scripts(plan, array.spec))
-        files.write_all(scripts)  # their directory, the stage's log dir, exists (``_plan``)
+        store = context["task_state_store"]
+        if not store.get(SCRIPTS_WRITTEN_KEY):  # once per generation, not per wait for room
+            scripts: dict[str, str] = {}
+            for array, plan in zip(arrays, plans, strict=True):
+                scripts.update(array_scripts(plan, array.spec))
+            files.write_all(scripts)  # their directory, the stage's log dir, exists (``_plan``)
+            store.set(SCRIPTS_WRITTEN_KEY, True)
         identities = [
             RunIdentity(
                 ti.dag_id,
