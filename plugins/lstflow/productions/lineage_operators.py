@@ -20,10 +20,10 @@ fails the watcher, and Airflow marks only the same group's later watchers ``upst
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk import BaseOperator
@@ -85,6 +85,7 @@ PLANNED_KEY = "lstflow.lineage.planned"
 SCRIPTS_WRITTEN_KEY = "lstflow.lineage.scripts_written"
 #: A watcher's state-store key of its ``SpecSource``: adopt the feeder's jobs or submit its own.
 SOURCE_KEY = "lstflow.lineage.source"
+T = TypeVar("T")
 
 
 class LineageFeederOperator(BaseOperator):
@@ -391,10 +392,26 @@ class LineageStageOperator(SlurmArrayOperator):
         super().__init__(**kwargs)
         self.stage = stage
         self.lineage_group = lineage_group
+        self._per_try: dict[tuple[object, ...], object] = {}
+
+    def _once_per_try(self, context: Any, what: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per task try: this ``execute`` and the parent's both ask for the
+        spec and the feeder's arrays, and each ask costs several Execution API round trips on
+        the chain's critical path."""
+        ti = context["ti"]
+        key = (what, ti.run_id, getattr(ti, "map_index", -1), ti.try_number)
+        if key not in self._per_try:
+            self._per_try[key] = compute()
+        return cast(T, self._per_try[key])
 
     def _feeder_arrays(self, context: Any) -> tuple[int, tuple[LineageArray, ArrayPlan] | None]:
         """The feeder's generation, and its array and plan of this stage and group (none:
         nothing to watch)."""
+        return self._once_per_try(context, "feeder", lambda: self._read_feeder_arrays(context))
+
+    def _read_feeder_arrays(
+        self, context: Any
+    ) -> tuple[int, tuple[LineageArray, ArrayPlan] | None]:
         found = context["ti"].xcom_pull(task_ids=FEEDER_TASK_ID, key=ARRAYS_KEY) or {}
         generation = int(found.get("generation", 1))
         for raw in found.get("arrays", ()):
@@ -405,6 +422,9 @@ class LineageStageOperator(SlurmArrayOperator):
 
     def spec_for(self, context: Any) -> ArraySpec:
         """The parent's, with the last ``SpecSource`` kept across a clear of this watcher."""
+        return self._once_per_try(context, "spec", lambda: self._load_spec(context))
+
+    def _load_spec(self, context: Any) -> ArraySpec:
         store = context["task_state_store"]
         previous = store.get(SOURCE_KEY)
         start_generation(context, self.log)
