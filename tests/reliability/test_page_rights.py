@@ -42,21 +42,10 @@ globals().update(build_production_dags(Path({library!r})))
 class Deployment:
     stack: AirflowStack
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.stack.api_port}{path}"
-
-    def token(self, user: str) -> str:
-        body = json.dumps({"username": user, "password": PASSWORDS[user]}).encode()
-        request = urllib.request.Request(
-            self.url("/auth/token"), body, {"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            token: str = json.loads(response.read())["access_token"]
-            return token
-
     def get(self, path: str, user: str) -> tuple[int, str]:
+        token = self.stack.token(user, PASSWORDS[user])
         request = urllib.request.Request(
-            self.url(path), headers={"Authorization": f"Bearer {self.token(user)}"}
+            self.stack.url(path), headers={"Authorization": f"Bearer {token}"}
         )
         try:
             with urllib.request.urlopen(request, timeout=120) as response:

@@ -341,16 +341,24 @@ class AirflowStack:
         self.rest(f"/api/v2/dags/{dag_id}/dagRuns", body)
         return run_id
 
+    def url(self, path: str) -> str:
+        """``path`` on this stack's api-server."""
+        return f"http://127.0.0.1:{self.api_port}{path}"
+
+    def token(self, user: str, password: str) -> str:
+        """A JWT for ``user``, as the UI's login gets one."""
+        login = {"username": user, "password": password}
+        token: str = json.loads(_post(self.url("/auth/token"), login, {}))["access_token"]
+        return token
+
     def rest(self, path: str, body: Mapping[str, object]) -> dict[str, Any]:
         """POST ``body`` to the api-server's REST API as the admin user ``lstflow init`` made."""
         from lstflow.commands.init import ADMIN_USER
 
-        url = f"http://127.0.0.1:{self.api_port}"
         passwords = json.loads((self.home / "simple_auth_manager_passwords.json").read_text())
-        login = {"username": ADMIN_USER, "password": passwords[ADMIN_USER]}
-        token = json.loads(_post(f"{url}/auth/token", login, {}))["access_token"]
+        token = self.token(ADMIN_USER, passwords[ADMIN_USER])
         answer: dict[str, Any] = json.loads(
-            _post(url + path, body, {"Authorization": f"Bearer {token}"})
+            _post(self.url(path), body, {"Authorization": f"Bearer {token}"})
         )
         return answer
 
