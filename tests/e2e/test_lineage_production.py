@@ -36,7 +36,7 @@ from support.stub_env import (
 from lstflow.productions.lineage_operators import FEEDER_TASK_ID
 from lstflow.productions.naming import dag_id_for
 from lstflow.slurm.hook import SlurmHook
-from lstflow.slurm.reports import SlurmReport
+from lstflow.slurm.reports import FAILURE_XCOM_KEY, SlurmReport
 from lstflow_dev import localcluster
 
 pytestmark = pytest.mark.e2e
@@ -148,25 +148,49 @@ class Ran:
             for row in rows
         }
 
-    def states(self) -> dict[tuple[str, str], str]:
-        """(task id, lineage group) -> state. Map index i of the ``lineage`` group is the i-th
-        group name the feeder returned (the XCom the group expands on)."""
-        from airflow.models.taskinstance import TaskInstance
+    def group_names(self) -> list[str]:
+        """Map index i of the ``lineage`` group is the i-th group name the feeder returned (the
+        XCom the group expands on)."""
         from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            (groups,) = session.query(XComModel).filter_by(
+                dag_id=self.dag_id, run_id=self.run_id, task_id=FEEDER_TASK_ID, key="return_value"
+            )
+            return list(XComModel.deserialize_value(groups))
+
+    def states(self) -> dict[tuple[str, str], str]:
+        """(task id, lineage group) -> state."""
+        from airflow.models.taskinstance import TaskInstance
         from airflow.utils.session import create_session
 
         with create_session() as session:
             rows = session.query(TaskInstance).filter_by(dag_id=self.dag_id, run_id=self.run_id)
             found = [(r.task_id, r.map_index, r.rendered_map_index, str(r.state)) for r in rows]
-            (groups,) = session.query(XComModel).filter_by(
-                dag_id=self.dag_id, run_id=self.run_id, task_id=FEEDER_TASK_ID, key="return_value"
-            )
-            names = dict(enumerate(XComModel.deserialize_value(groups)))
+        names = dict(enumerate(self.group_names()))
         for _, index, rendered, state in found:
             # The grid labels a watcher that succeeded with its group's name (a failed one may
             # show its index: docs/lineage.md, "simplified").
             assert index < 0 or state != "success" or rendered == names[index], (index, rendered)
         return {(task, names.get(index, "")): state for task, index, _, state in found}
+
+    def failure_notes(self, stage: str, group: str) -> set[str]:
+        """The notes of the failed elements in ``stage``'s report for ``group``."""
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        index = self.group_names().index(group)
+        with create_session() as session:
+            (row,) = session.query(XComModel).filter_by(
+                dag_id=self.dag_id,
+                run_id=self.run_id,
+                task_id=f"lineage.{stage}",
+                map_index=index,
+                key=FAILURE_XCOM_KEY,
+            )
+            report = SlurmReport.from_json(XComModel.deserialize_value(row))
+        return {failed.note for failed in report.failed}
 
 
 def run_lineage_production(
@@ -261,8 +285,12 @@ def test_failed_dec_b_training_stops_only_dec_b(
     for stage in ("train_pipe", "dl1_to_dl2", "dl2_to_irfs"):
         assert lineage_states(ran, stage)[a_group] == "success", ran.states()
     assert train[b_group] == "failed"
+    # Dec B's later watchers were waiting with it; they end failed, their elements not run.
     for stage in ("dl1_to_dl2", "dl2_to_irfs"):
-        assert lineage_states(ran, stage)[b_group] == "upstream_failed"
+        assert lineage_states(ran, stage)[b_group] == "failed"
+        (note,) = ran.failure_notes(stage, b_group)
+        assert note.startswith("not run: its upstream did not succeed"), note
+    assert "train_pipe [" in ran.failure_notes("dl1_to_dl2", b_group).pop()
     assert queued(f"lstflow.{ran.dag_id}.") == []
 
 
@@ -293,9 +321,11 @@ def test_a_pending_jobs_cap_holds_later_stages_back_until_the_queue_drains(
     late = {name.split(".")[2] for name, submit, _ in jobs if submit >= first_end}
     # The feeder waited for room: the last stages went in after the first elements ended.
     assert "dl2_to_irfs" in late, sorted(late)
-    # It wrote every job script once, before its first sbatch, not again at each wait.
+    # It wrote every job script once, before its first sbatch, not again at each wait
+    # (sacct's times are whole seconds: the first submission's second, not its instant).
     scripts = list((workdir / "prod_logs").rglob("*.sbatch"))
-    assert scripts and max(path.stat().st_mtime for path in scripts) < first_end.timestamp()
+    first_submit = min(submit for _, submit, _ in jobs).timestamp()
+    assert scripts and max(path.stat().st_mtime for path in scripts) < first_submit + 1
     counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{ran.dag_id}.")
     assert counts and set(counts.values()) == {1}, counts  # waiting never submitted twice
     assert queued(f"lstflow.{ran.dag_id}.") == []

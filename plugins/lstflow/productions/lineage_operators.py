@@ -11,23 +11,30 @@ are stored before the first ``sbatch`` and job names are deterministic, so a ret
 adopts what it already submitted.
 
 Each watcher adopts its (stage, group) array's plan from the feeder and is a
-``SlurmArrayOperator`` from there on: it waits deferred, retries failed elements, reports. It
-runs after the same group's earlier stages succeeded, so elements Slurm cancelled because an
-upstream attempt failed (and was then retried) are resubmitted without a dependency. A failure
-fails the watcher, and Airflow marks only the same group's later watchers ``upstream_failed``.
+``SlurmArrayOperator`` from there on: it waits deferred, retries failed elements, reports. All
+watchers start together once the feeder has submitted (``one_success``: the feeder is one of
+their upstream tasks), so each ends from the triggerer as soon as Slurm ran its elements, and
+no task start sits between two stages. The graph still shows the stage order, and a watcher
+that submits by itself (elements Slurm cancelled because an upstream attempt failed, or a
+lineage cleared by the user) first waits for its upstream watchers (``lineage_upstream``): it
+reruns after their success, and runs nothing after their failure.
 """
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
-from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import BaseOperator, TriggerRule
+from airflow.sdk.exceptions import (
+    AirflowFailException,
+    AirflowRescheduleException,
+    AirflowSkipException,
+)
 
 from lstflow.config.model import ProductionConfig
 from lstflow.product_base.options import (
@@ -47,6 +54,11 @@ from lstflow.productions.lineage_arrays import (
     queue_has_room,
 )
 from lstflow.productions.lineage_generations import SpecSource, spec_source
+from lstflow.productions.lineage_upstream import (
+    UpstreamVerdict,
+    upstream_verdict,
+    upstream_watchers,
+)
 from lstflow.productions.stage_operator import load_for_run
 from lstflow.productions.stage_planning import (
     RunConfigRecord,
@@ -59,7 +71,7 @@ from lstflow.productions.stage_planning import (
 from lstflow.run_label import run_label
 from lstflow.slurm.array_plan import ArrayPlan, RunIdentity, plan_key, read_plan, stored_value
 from lstflow.slurm.cluster_files import ClusterFiles
-from lstflow.slurm.elements import ElementId
+from lstflow.slurm.elements import ElementId, ElementStatus
 from lstflow.slurm.hook import SbatchRequest, SlurmHook
 from lstflow.slurm.operator import (
     SlurmArrayOperator,
@@ -67,6 +79,7 @@ from lstflow.slurm.operator import (
     start_generation,
     task_generation,
 )
+from lstflow.slurm.states import SlurmState
 from lstflow.stages.base import StagePlan
 from lstflow.stages.element_graph import element_graph
 from lstflow.stages.inputs import INPUT_ADVICE, input_problems
@@ -380,14 +393,16 @@ class LineageStageOperator(SlurmArrayOperator):
 
     Each feeder generation is adopted once. A watcher cleared on its own (one lineage's rerun,
     its map index with downstream) submits its elements itself, under the run's overwrite
-    policy and without Slurm dependencies: the same group's upstream watchers, cleared with it,
-    ran first.
+    policy and without Slurm dependencies, once the same group's upstream watchers, cleared
+    with it, succeeded.
     """
 
     template_fields: Sequence[str] = ("ssh_conn_id", "lineage_group")
 
     def __init__(self, *, stage: str, lineage_group: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("trigger_rule", "none_failed")
+        # The feeder is among every watcher's upstream tasks (they read its groups): starting on
+        # its success alone lets a group's watchers wait together while Slurm runs the chain.
+        kwargs.setdefault("trigger_rule", TriggerRule.ONE_SUCCESS)
         kwargs.setdefault("map_index_template", "{{ task.lineage_group }}")
         super().__init__(**kwargs)
         self.stage = stage
@@ -404,21 +419,54 @@ class LineageStageOperator(SlurmArrayOperator):
             self._per_try[key] = compute()
         return cast(T, self._per_try[key])
 
+    def _feeder_output(self, context: Any) -> FeederOutput:
+        return self._once_per_try(
+            context,
+            "feeder",
+            lambda: FeederOutput.from_xcom(
+                context["ti"].xcom_pull(task_ids=FEEDER_TASK_ID, key=ARRAYS_KEY)
+            ),
+        )
+
     def _feeder_arrays(self, context: Any) -> tuple[int, tuple[LineageArray, ArrayPlan] | None]:
         """The feeder's generation, and its array and plan of this stage and group (none:
         nothing to watch)."""
-        return self._once_per_try(context, "feeder", lambda: self._read_feeder_arrays(context))
+        output = self._feeder_output(context)
+        return output.generation, output.find(self.stage, self.lineage_group)
 
-    def _read_feeder_arrays(
-        self, context: Any
-    ) -> tuple[int, tuple[LineageArray, ArrayPlan] | None]:
-        found = context["ti"].xcom_pull(task_ids=FEEDER_TASK_ID, key=ARRAYS_KEY) or {}
-        generation = int(found.get("generation", 1))
-        for raw in found.get("arrays", ()):
-            array = LineageArray.from_json(raw["array"])
-            if array.stage == self.stage and array.group == self.lineage_group:
-                return generation, (array, read_plan(raw["plan"]))
-        return generation, None
+    def _upstream_verdict(self, context: Any) -> UpstreamVerdict:
+        """How the watchers owning this array's upstream elements stand, asked now."""
+        output = self._feeder_output(context)
+        mine = output.find(self.stage, self.lineage_group)
+        watchers = () if mine is None else upstream_watchers(output.arrays, mine[0])
+        if not watchers:
+            return upstream_verdict((), {})
+        ti = context["ti"]
+        task_ids = sorted({f"{LINEAGE_GROUP_ID}.{watcher.stage}" for watcher in watchers})
+        found = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=task_ids)
+        states = found.get(ti.run_id, {})
+        return upstream_verdict(
+            watchers,
+            {
+                watcher: states.get(watcher.state_key(f"{LINEAGE_GROUP_ID}.{watcher.stage}"))
+                for watcher in watchers
+            },
+        )
+
+    def _wait_for(self, verdict: UpstreamVerdict, what: str) -> None:
+        """Reschedule (no worker held) while an upstream watcher has not ended. Not a deferral:
+        ``dag.test()`` runs one task at a time and would wait inside this one for ever."""
+        if verdict.waiting:
+            self.log.info(
+                "%s [%s]: %s after %s; waiting for it to end",
+                self.stage,
+                self.lineage_group,
+                what,
+                ", ".join(verdict.waiting),
+            )
+            raise AirflowRescheduleException(
+                datetime.now(tz=UTC) + timedelta(seconds=poll_interval())
+            )
 
     def spec_for(self, context: Any) -> ArraySpec:
         """The parent's, with the last ``SpecSource`` kept across a clear of this watcher."""
@@ -450,6 +498,13 @@ class LineageStageOperator(SlurmArrayOperator):
         spec = submitted[0].spec
         if source.adopt:
             return spec
+        verdict = self._upstream_verdict(context)
+        self._wait_for(verdict, "cleared on its own, it submits its elements anew")
+        if verdict.failed:
+            raise AirflowFailException(
+                f"{self.stage} [{self.lineage_group}]: not run, its upstream did not succeed: "
+                + ", ".join(verdict.failed)
+            )
         self.log.info(
             "%s [%s]: cleared on its own: submitting its %d element(s) anew",
             self.stage,
@@ -478,6 +533,51 @@ class LineageStageOperator(SlurmArrayOperator):
             if submitted is None:
                 raise AirflowFailException(f"{self.stage}: the feeder's plan is gone")
             # The parent's re-attach starts a new try (task_try 2): elements Slurm cancelled
-            # because an upstream attempt failed are then resubmitted, not failures.
+            # because an upstream attempt failed are then rerun, once that upstream succeeded.
             store.set(plan_key(spec), stored_value(submitted[1].to_json(), spec.name))
         return super().execute(context)
+
+    def _absorb(
+        self, plan: ArrayPlan, spec: ArraySpec, context: Any, statuses: list[ElementStatus]
+    ) -> Any:
+        """The parent's, except for elements Slurm cancelled before this try (their upstream
+        attempt failed): rerun once the upstream watchers succeeded, not run if one failed,
+        and wait for them meanwhile (nothing recorded, so the next try decides again)."""
+        cancelled = {s.element for s in statuses if s.state is SlurmState.CANCELLED}
+        earlier = [
+            element
+            for element in plan.watched()
+            if element.element_id in cancelled and element.submitted_in_try < plan.task_try
+        ]
+        if earlier:
+            verdict = self._upstream_verdict(context)
+            self._wait_for(verdict, f"{len(earlier)} element(s) cancelled by Slurm")
+            if verdict.failed:
+                why = "not run: its upstream did not succeed: " + ", ".join(verdict.failed)
+                plan.give_up(earlier, SlurmState.CANCELLED, why)
+        return super()._absorb(plan, spec, context, statuses)
+
+
+@dataclass(frozen=True)
+class FeederOutput:
+    """What the feeder published for its watchers (its ``ARRAYS_KEY`` XCom)."""
+
+    generation: int
+    arrays: tuple[LineageArray, ...]
+    plans: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_xcom(cls, found: Mapping[str, Any] | None) -> FeederOutput:
+        rows = (found or {}).get("arrays", ())
+        return cls(
+            generation=int((found or {}).get("generation", 1)),
+            arrays=tuple(LineageArray.from_json(row["array"]) for row in rows),
+            plans=tuple(row["plan"] for row in rows),
+        )
+
+    def find(self, stage: str, group: str) -> tuple[LineageArray, ArrayPlan] | None:
+        """The array of (``stage``, ``group``) and its submitted plan, if it has one."""
+        for array, plan in zip(self.arrays, self.plans, strict=True):
+            if array.stage == stage and array.group == group:
+                return array, read_plan(plan)
+        return None

@@ -233,6 +233,13 @@ class ArrayPlan:
             element.attempts = 0
             element.note = f"rerun by a new task try after {element.state}"
 
+    def give_up(self, elements: Iterable[Element], state: SlurmState, why: str) -> None:
+        """Make ``elements`` final failures without a retry (what they wait for failed)."""
+        for element in elements:
+            element.state = str(state)
+            element.final = True
+            element.note = why
+
     def submissions(self, identity: RunIdentity) -> list[Submission]:
         """The sbatch calls that start every element needing submission, in a stable order."""
         groups: dict[tuple[int, Resources], list[int]] = {}

@@ -231,6 +231,8 @@ def test_lineage_runs_give_a_feeder_and_one_watcher_group_per_lineage(
     upstream = dag.get_task("lineage.train_pipe").upstream_task_ids
     assert upstream == {"lineage.merge_dl1", "plan_and_submit"}
     assert "lineage.dl1_to_dl2" in dag.get_task("lineage.train_pipe").downstream_task_ids
+    # ... but all of them start once the feeder submitted: Slurm holds the stage order.
+    assert {dag.get_task(t).trigger_rule for t in watchers} == {"one_success"}
     # The models Asset comes after every group's training, from a task of its own: no watcher
     # has outlets, so each may end from the triggerer.
     models_ready = dag.get_task("models_ready")

@@ -17,6 +17,11 @@ from lstflow.productions.lineage_arrays import (
     group_nice,
     queue_has_room,
 )
+from lstflow.productions.lineage_upstream import (
+    UpstreamWatcher,
+    upstream_verdict,
+    upstream_watchers,
+)
 from lstflow.slurm.elements import ElementId
 from lstflow.stages.base import PlanContext
 from lstflow.stages.element_graph import element_graph
@@ -107,3 +112,39 @@ def test_produced_paths_are_outputs_their_directories_and_paths_inside() -> None
         assert produced.produces(path), path
     for path in ("/d/DL1/gamma", "/e", "/d/merged/other.h5"):
         assert not produced.produces(path), path
+
+
+# ---- when a watcher may submit by itself (``lstflow.productions.lineage_upstream``) ---------
+
+
+def test_a_declinations_watchers_wait_for_its_own_chain_and_the_shared_merges_only(
+    allsky_tree: Callable[[str], Any],
+) -> None:
+    arrays = allsky_arrays(allsky_tree)
+    order = group_names(arrays)
+    dl2 = next(a for a in arrays if a.stage == "dl1_to_dl2" and a.group == DECS[1])
+    watchers = upstream_watchers(arrays, dl2)
+    assert {(w.stage, w.group) for w in watchers} == {
+        ("train_pipe", DECS[1]),
+        ("merge_dl1", SHARED_BY_ALL),
+    }
+    assert all(w.map_index == order.index(w.group) for w in watchers)
+    assert (
+        watchers[0].state_key("lineage.merge_dl1") == f"lineage.merge_dl1_{watchers[0].map_index}"
+    )
+    first = next(a for a in arrays if a.stage == "r0_to_dl1")
+    assert upstream_watchers(arrays, first) == ()
+
+
+def test_the_upstream_verdict_waits_until_every_watcher_ended_then_names_the_failed() -> None:
+    train = UpstreamWatcher("train_pipe", "dec_2276", 1)
+    merge = UpstreamWatcher("merge_dl1", SHARED_BY_ALL, 0)
+    running = upstream_verdict((train, merge), {train: "deferred", merge: "success"})
+    assert running.waiting == ("train_pipe [dec_2276]",) and not running.succeeded
+    never_started = upstream_verdict((train,), {})
+    assert never_started.waiting == ("train_pipe [dec_2276]",)
+    failed = upstream_verdict((train, merge), {train: "failed", merge: "success"})
+    assert (failed.waiting, failed.failed) == ((), ("train_pipe [dec_2276] failed",))
+    # A stage the run skipped left its outputs as they were: its dependants may run.
+    assert upstream_verdict((train, merge), {train: "skipped", merge: "success"}).succeeded
+    assert upstream_verdict((), {}).succeeded
