@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from support.airflow_stack import AirflowStack
@@ -47,13 +48,22 @@ TRAIN_B_MAX_S = 240
 DECS = ("decA", "decB")
 
 
-def stub_body(ledger: Path, irf_a: Path, fail_b: bool) -> str:
+#: What dec B's training does: wait for dec A's IRF file, fail every attempt, or fail its first.
+TrainB = Literal["waits", "fails", "fails_once"]
+
+
+def stub_body(ledger: Path, irf_a: Path, train: TrainB) -> str:
     """Each tool writes its -o/--otrain/--otest targets (dl1_to_dl2: one DL2 file per -f input)
-    and logs ``<tool> <output> <start> <end>``; dec B's training waits for ``irf_a``, or fails."""
-    wait_for_irf_a = (
-        f"for _ in $(seq {TRAIN_B_MAX_S}); do [ -e {irf_a} ] && break; sleep 1; done; sleep 2"
-    )
-    train_b = "exit 1" if fail_b else wait_for_irf_a
+    and logs ``<tool> <output> <start> <end>`` (a failed attempt logs nothing); dec B's training
+    does what ``train`` says."""
+    first_attempt = ledger.with_name("train_b_attempted")
+    train_b = {
+        "waits": (
+            f"for _ in $(seq {TRAIN_B_MAX_S}); do [ -e {irf_a} ] && break; sleep 1; done; sleep 2"
+        ),
+        "fails": "exit 1",
+        "fails_once": f"[ -e {first_attempt} ] || {{ touch {first_attempt}; exit 1; }}",
+    }[train]
     return (
         OUTSIDE_A_JOB_EXITS + "start=$(date +%s.%N)\n"
         'case "$(basename "$0") $*" in\n'
@@ -64,7 +74,7 @@ def stub_body(ledger: Path, irf_a: Path, fail_b: bool) -> str:
     )
 
 
-def write_production(workdir: Path, prod_id: str, fail_b: bool) -> Path:
+def write_production(workdir: Path, prod_id: str, train_b: TrainB) -> Path:
     """The library directory of a two-declination production under ``workdir``."""
     data = workdir / "data"
     for name in ("gamma_train", "proton_train", "gamma_test", "proton_test"):
@@ -75,7 +85,7 @@ def write_production(workdir: Path, prod_id: str, fail_b: bool) -> Path:
     env_file = write_stub_env(
         workdir,
         stub_names(),
-        stub_body(workdir / "ledger", data / "IRF_decA" / "irf.fits.gz", fail_b),
+        stub_body(workdir / "ledger", data / "IRF_decA" / "irf.fits.gz", train_b),
     )
 
     def entry(**fields: object) -> dict[str, object]:
@@ -198,12 +208,12 @@ def run_lineage_production(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     *,
-    fail_b: bool,
+    train_b: TrainB,
     max_pending_jobs: int = 0,
     lineage_nice_step: int = 100,
 ) -> Ran:
     prod_id = f"e2e_lineage_{uuid.uuid4().hex[:8]}"
-    library = write_production(workdir, prod_id, fail_b)
+    library = write_production(workdir, prod_id, train_b)
     (workdir / "prod_logs").mkdir()
     user = localcluster.cluster_env()["SLURM_SSH_USER"]
     subprocess.run(["chown", "-R", f"{user}:{user}", str(workdir)], check=True)
@@ -245,7 +255,9 @@ def test_dec_a_irfs_exist_while_dec_b_still_trains(
     # Slurm's own order (submission order, no lineage priority), so dec B's training starts
     # before dec A's later stages: with the default, dec A's whole chain goes first on the two
     # shared slots, and "while dec B trains" would not be what is measured.
-    ran = run_lineage_production(workdir, tmp_path, monkeypatch, fail_b=False, lineage_nice_step=0)
+    ran = run_lineage_production(
+        workdir, tmp_path, monkeypatch, train_b="waits", lineage_nice_step=0
+    )
     assert ran.state == "success", ran.states()
     data = workdir / "data"
     ledger = ran.ledger()
@@ -270,7 +282,7 @@ def test_dec_a_irfs_exist_while_dec_b_still_trains(
 def test_failed_dec_b_training_stops_only_dec_b(
     workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: Path
 ) -> None:
-    ran = run_lineage_production(workdir, tmp_path, monkeypatch, fail_b=True)
+    ran = run_lineage_production(workdir, tmp_path, monkeypatch, train_b="fails")
     assert ran.state == "failed"
     data = workdir / "data"
     assert (data / "IRF_decA" / "irf.fits.gz").exists()
@@ -294,6 +306,35 @@ def test_failed_dec_b_training_stops_only_dec_b(
     assert queued(f"lstflow.{ran.dag_id}.") == []
 
 
+def test_a_retried_dec_b_training_reruns_the_dependants_slurm_cancelled(
+    workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: Path
+) -> None:
+    """Dec B's training fails once: Slurm cancels its DL2 and IRF elements at once; their
+    watchers, already waiting, rerun them only after the retried training succeeded."""
+    ran = run_lineage_production(workdir, tmp_path, monkeypatch, train_b="fails_once")
+    assert ran.state == "success", ran.states()
+    data = workdir / "data"
+    for dec in DECS:
+        assert (data / f"IRF_{dec}" / "irf.fits.gz").exists()
+    ledger = ran.ledger()
+    trained_b = ledger[f"lstchain_mc_trainpipe {data}/models_decB"][1]
+    rows = (workdir / "ledger").read_text().splitlines()
+    dl2_b = [
+        (float(row.split()[2]), float(row.split()[3]))
+        for row in rows
+        if row.startswith(f"lstchain_dl1_to_dl2 {data}/DL2_decB ")
+    ]
+    assert dl2_b and min(start for start, _ in dl2_b) > trained_b, (dl2_b, trained_b)
+    irf_b_start = ledger[f"lstchain_create_irf_files {data}/IRF_decB/irf.fits.gz"][0]
+    assert irf_b_start > max(end for _, end in dl2_b)
+    assert set(lineage_states(ran, "dl2_to_irfs").values()) == {"success"}
+    # The reruns went in under the watchers' own names, once each; nothing is left queued.
+    counts = count_jobs_by_tag(SlurmHook(), f"lstflow.{ran.dag_id}.")
+    assert counts and set(counts.values()) == {1}, counts
+    assert any(".lineage.dl1_to_dl2." in name for name in counts), sorted(counts)
+    assert queued(f"lstflow.{ran.dag_id}.") == []
+
+
 def submitted_and_ended(prefix: str) -> list[tuple[str, datetime, datetime | None]]:
     """(job name, submit time, end time) of every element whose job name starts with
     ``prefix``, from accounting."""
@@ -313,7 +354,9 @@ def _moment(text: str) -> datetime | None:
 def test_a_pending_jobs_cap_holds_later_stages_back_until_the_queue_drains(
     workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: Path
 ) -> None:
-    ran = run_lineage_production(workdir, tmp_path, monkeypatch, fail_b=False, max_pending_jobs=2)
+    ran = run_lineage_production(
+        workdir, tmp_path, monkeypatch, train_b="waits", max_pending_jobs=2
+    )
     assert ran.state == "success", ran.states()
     assert (workdir / "data" / "IRF_decA" / "irf.fits.gz").exists()
     jobs = submitted_and_ended(f"lstflow.{ran.dag_id}.")
@@ -411,7 +454,7 @@ def stack_run(workdir: Path, tmp_path: Path) -> Iterator[StackRun]:
     """The two-declination production run once by a real scheduler, with overwrite='overwrite'
     (a rerun moves its existing outputs aside)."""
     prod_id = f"e2e_lineage_clear_{uuid.uuid4().hex[:8]}"
-    library = write_production(workdir, prod_id, fail_b=False)
+    library = write_production(workdir, prod_id, train_b="waits")
     (workdir / "prod_logs").mkdir()
     user = localcluster.cluster_env()["SLURM_SSH_USER"]
     subprocess.run(["chown", "-R", f"{user}:{user}", str(workdir)], check=True)
