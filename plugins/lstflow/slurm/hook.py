@@ -18,6 +18,7 @@ from typing import Any
 
 from airflow.providers.ssh.hooks.ssh import SSHHook
 from airflow.sdk import BaseHook
+from paramiko.ssh_exception import SSHException
 
 from lstflow.slurm.elements import ElementId, ElementStatus, SlurmOutputError
 from lstflow.slurm.parsing import (
@@ -63,6 +64,8 @@ class ClusterLimits:
 
 
 _LIMITS_CACHE: dict[str, ClusterLimits] = {}
+#: Seconds for the cluster's sshd to open a channel before lstflow reconnects once.
+CHANNEL_OPEN_TIMEOUT = 30.0
 #: The SSH user's pending jobs, one line per array element (-r), counted on the cluster.
 _PENDING_COUNT = "squeue --me --noheader --array --states=PENDING --format=. | wc -l"
 
@@ -100,10 +103,12 @@ class SlurmHook(BaseHook):
     def run(self, command: Sequence[str] | str, *, stdin: bytes | None = None) -> CommandResult:
         """Run an argv (quoted here) or a prepared shell snippet; return its exit and output."""
         text = command if isinstance(command, str) else shlex.join(command)
-        client = self.get_conn()
-        channel_in, channel_out, channel_err = client.exec_command(
-            text, timeout=self.command_timeout
-        )
+        channel = self._open_session()
+        channel.settimeout(self.command_timeout)
+        channel.exec_command(text)
+        channel_in = channel.makefile_stdin("wb")
+        channel_out = channel.makefile("r")
+        channel_err = channel.makefile_stderr("r")
         writer = threading.Thread(target=_feed, args=(channel_in, stdin), daemon=True)
         writer.start()
         stdout = channel_out.read()
@@ -113,6 +118,18 @@ class SlurmHook(BaseHook):
         return CommandResult(
             text, status, stdout.decode(errors="replace"), stderr.decode(errors="replace")
         )
+
+    def _open_session(self) -> Any:
+        """A session channel; if the server does not open one in time (a loaded or restarted
+        sshd), once more on a new connection. Nothing ran yet, so trying again is safe."""
+        try:
+            return self.get_conn().get_transport().open_session(timeout=CHANNEL_OPEN_TIMEOUT)
+        except (SSHException, OSError, EOFError) as error:
+            self.log.warning("SSH: no channel from the cluster (%s); reconnecting once", error)
+            if self.ssh_hook.client is not None:
+                self.ssh_hook.client.close()
+                self.ssh_hook.client = None
+            return self.get_conn().get_transport().open_session(timeout=CHANNEL_OPEN_TIMEOUT)
 
     def check(self, command: Sequence[str] | str, *, stdin: bytes | None = None) -> CommandResult:
         """``run`` that raises ``SlurmCommandError`` unless the command exits 0."""
