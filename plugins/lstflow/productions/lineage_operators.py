@@ -432,12 +432,16 @@ class LineageStageOperator(SlurmArrayOperator):
         """The feeder's generation, and its array and plan of this stage and group (none:
         nothing to watch)."""
         output = self._feeder_output(context)
-        return output.generation, output.find(self.stage, self.lineage_group)
+        return self._once_per_try(
+            context,
+            "mine",
+            lambda: (output.generation, output.find(self.stage, self.lineage_group)),
+        )
 
     def _upstream_verdict(self, context: Any) -> UpstreamVerdict:
         """How the watchers owning this array's upstream elements stand, asked now."""
         output = self._feeder_output(context)
-        mine = output.find(self.stage, self.lineage_group)
+        _, mine = self._feeder_arrays(context)
         watchers = () if mine is None else upstream_watchers(output.arrays, mine[0])
         if not watchers:
             return upstream_verdict((), {})
