@@ -8,7 +8,6 @@ The cluster is shared: nothing here asserts a duration, only states and their or
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -35,14 +34,11 @@ def queue(hook: SlurmHook, job_ids: Sequence[str]) -> dict[str, tuple[str, str]]
 
 
 def final_states(hook: SlurmHook, job_ids: Sequence[str]) -> dict[str, str]:
-    """``{"12_0": state}``; an element cancelled before it ever started may be accounted as
-    ``12_[1]`` (the pending array's own record), read as ``12_1``."""
-    argv = ["sacct", "-X", "-n", "-P", "-j", ",".join(job_ids), "--format=JobID,State"]
-    rows = hook.check(argv).stdout.splitlines()
+    """``{"12_0": state}`` as lstflow reads sacct (``SlurmHook.element_states``): an element
+    cancelled before it ever started is accounted in its pending array's own record, ``12_[1]``
+    or, as measured here, a stale ``12_[0-1]`` after element 0 was split out and completed."""
     return {
-        re.sub(r"_\[(\d+)\]$", r"_\1", row.split("|")[0]): row.split("|")[1].split()[0]
-        for row in rows
-        if row
+        str(element): status.state.value for element, status in hook.element_states(job_ids).items()
     }
 
 
@@ -55,14 +51,29 @@ def wait_until(what: str, condition: Callable[[], bool], timeout: float = 120) -
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
-def settled(hook: SlurmHook, expected: dict[str, str]) -> Callable[[], bool]:
-    """True once sacct reports every element in ``expected`` in its expected state."""
+class Settled:
+    """True once sacct reports every element in ``expected`` in its expected state; keeps what
+    it last read, so a timeout says what sacct said instead."""
 
-    def check() -> bool:
-        states = final_states(hook, sorted({element.split("_")[0] for element in expected}))
-        return all(states.get(element) == state for element, state in expected.items())
+    def __init__(self, hook: SlurmHook, expected: dict[str, str]) -> None:
+        self.hook = hook
+        self.expected = expected
+        self.last: dict[str, str] = {}
 
-    return check
+    def __call__(self) -> bool:
+        self.last = final_states(self.hook, sorted({e.split("_")[0] for e in self.expected}))
+        return all(self.last.get(element) == state for element, state in self.expected.items())
+
+    def __str__(self) -> str:
+        return f"sacct's final states {self.expected} (last read: {self.last})"
+
+
+def wait_settled(hook: SlurmHook, expected: dict[str, str], timeout: float = 120) -> None:
+    settled = Settled(hook, expected)
+    try:
+        wait_until("sacct", settled, timeout)
+    except AssertionError:
+        raise AssertionError(f"not within {timeout} s: {settled}") from None
 
 
 def test_aftercorr_releases_each_element_after_its_own_upstream(remote_dir: str) -> None:
@@ -92,17 +103,14 @@ def test_aftercorr_releases_each_element_after_its_own_upstream(remote_dir: str)
             "the dependant of the cancelled element gone from the queue",
             lambda: f"{downstream}_1" not in queue(hook, [downstream]),
         )
-        wait_until(
-            "sacct's final states",
-            settled(
-                hook,
-                {
-                    f"{upstream}_0": "COMPLETED",
-                    f"{upstream}_1": "CANCELLED",
-                    f"{downstream}_0": "COMPLETED",
-                    f"{downstream}_1": "CANCELLED",
-                },
-            ),
+        wait_settled(
+            hook,
+            {
+                f"{upstream}_0": "COMPLETED",
+                f"{upstream}_1": "CANCELLED",
+                f"{downstream}_0": "COMPLETED",
+                f"{downstream}_1": "CANCELLED",
+            },
             timeout=300,  # slurmdbd records asynchronously; slow while other tiers load the cluster
         )
     finally:
@@ -135,10 +143,8 @@ def test_failed_upstream_cancels_dependants_only_with_kill_on_invalid_dep(
                 queue(hook, [stuck]).get(stuck, ("", "")) == ("PENDING", "DependencyNeverSatisfied")
             ),
         )
-        wait_until(
-            "the dependant with kill-on-invalid-dep cancelled, never started",
-            settled(hook, {failing: "FAILED", killed: "CANCELLED"}),
-        )
+        # The dependant with kill-on-invalid-dep is cancelled, never started.
+        wait_settled(hook, {failing: "FAILED", killed: "CANCELLED"})
         # The stuck one is what lstflow's sweep must cancel: scancel clears it.
         hook.check(["scancel", stuck])
         wait_until("the stuck dependant gone", lambda: stuck not in queue(hook, [stuck]))

@@ -101,6 +101,12 @@ class SacctRow:
     elements: tuple[ElementId, ...]
     step: str | None
 
+    @property
+    def folded(self) -> bool:
+        """True for a pending remainder's row (``123_[0-3]``), which may still name elements
+        that have since got rows of their own."""
+        return "_[" in self.job_id
+
     def values(self) -> tuple[str, ...]:
         """The row in ``SACCT_FIELDS`` order, as sacct printed it."""
         return (
@@ -150,9 +156,15 @@ def parse_sacct_rows(text: str) -> list[SacctRow]:
 def parse_sacct(text: str) -> list[ElementStatus]:
     """One status per element of ``sacct [-X] ... -o <SACCT_FIELDS>``, from its allocation
     row; step rows (only without ``-X``) add the element's largest MaxRSS (sacct measures
-    memory on steps only)."""
+    memory on steps only).
+
+    An element's own row wins over a folded one: slurmdbd does not always narrow the pending
+    remainder's range when an element is split out of it. Measured on 22.05: ``aftercorr``
+    split out element 0 (``12_0|COMPLETED``), then the cancelled remainder was still accounted
+    as ``12_[0-1]|CANCELLED``; read in print order, element 0 would have been CANCELLED."""
     statuses: dict[ElementId, ElementStatus] = {}
     step_rss: dict[ElementId, int] = {}
+    own_rows: set[ElementId] = set()
     for row in parse_sacct_rows(text):
         if row.step is not None:
             job_id, indices, _ = parse_job_id(row.job_id)
@@ -166,7 +178,12 @@ def parse_sacct(text: str) -> list[ElementStatus]:
         except ValueError as error:
             raise SlurmOutputError(str(error)) from None
         exit_code, signal = parse_exit_code(row.exit_code)
+        folded = row.folded
         for element in row.elements:
+            if folded and element in own_rows:
+                continue
+            if not folded:
+                own_rows.add(element)
             statuses[element] = ElementStatus(
                 element,
                 state,

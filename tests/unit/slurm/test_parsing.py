@@ -83,6 +83,19 @@ def test_sacct_pending_array_range_is_expanded() -> None:
     assert not any(r.finished for r in rows)
 
 
+@pytest.mark.parametrize("reverse", [False, True], ids=["as-printed", "reversed"])
+def test_sacct_elements_own_row_wins_over_a_stale_folded_remainder(reverse: bool) -> None:
+    # Measured on the local cluster: aftercorr split element 0 out of the pending remainder,
+    # and slurmdbd kept the cancelled remainder's range at [0-1].
+    lines = [
+        "18855_0|d|00:00:01|1|00:00:01|00:00.1||COMPLETED|0:0",
+        "18855_[0-1]|d|00:00:00|0|00:00:00|00:00:00||CANCELLED|0:0",
+    ]
+    text = "\n".join(reversed(lines) if reverse else lines)
+    states = {str(r.element): r.state for r in parse_sacct(text)}
+    assert states == {"18855_0": SlurmState.COMPLETED, "18855_1": SlurmState.CANCELLED}
+
+
 def test_sacct_purged_or_unknown_job_gives_no_rows() -> None:
     assert parse_sacct("") == []
 
