@@ -42,7 +42,8 @@ def final_states(hook: SlurmHook, job_ids: Sequence[str]) -> dict[str, str]:
     }
 
 
-def wait_until(what: str, condition: Callable[[], bool], timeout: float = 120) -> None:
+def wait_until(what: object, condition: Callable[[], bool], timeout: float = 120) -> None:
+    """Poll ``condition`` every second; on a timeout, fail with ``str(what)`` as it reads then."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -70,10 +71,7 @@ class Settled:
 
 def wait_settled(hook: SlurmHook, expected: dict[str, str], timeout: float = 120) -> None:
     settled = Settled(hook, expected)
-    try:
-        wait_until("sacct", settled, timeout)
-    except AssertionError:
-        raise AssertionError(f"not within {timeout} s: {settled}") from None
+    wait_until(settled, settled, timeout)
 
 
 def test_aftercorr_releases_each_element_after_its_own_upstream(remote_dir: str) -> None:

@@ -16,6 +16,7 @@ import json
 import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,6 +73,23 @@ def stub_body(ledger: Path, irf_a: Path, train: TrainB) -> str:
         + OUTPUT_WRITING_LINES
         + f'echo "$(basename "$0") ${{out:--}} $start $(date +%s.%N)" >> {ledger}\n'
     )
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One payload run, as ``stub_body``'s stubs log it: ``<tool> <output> <start> <end>``."""
+
+    key: str  # "<tool> <output>"
+    start: float
+    end: float
+
+
+def ledger_rows(workdir: Path) -> list[LedgerRow]:
+    """Every payload run of the production under ``workdir``, in the order they ended."""
+    rows = [row.split() for row in (workdir / "ledger").read_text().splitlines()]
+    return [
+        LedgerRow(f"{tool} {output}", float(start), float(end)) for tool, output, start, end in rows
+    ]
 
 
 def write_production(workdir: Path, prod_id: str, train_b: TrainB) -> Path:
@@ -152,11 +170,7 @@ class Ran:
 
     def ledger(self) -> dict[str, tuple[float, float]]:
         """``<tool> <output>``: (start, end) epoch seconds of the payload that wrote it."""
-        rows = (self.workdir / "ledger").read_text().splitlines()
-        return {
-            " ".join(row.split()[:2]): (float(row.split()[2]), float(row.split()[3]))
-            for row in rows
-        }
+        return {row.key: (row.start, row.end) for row in ledger_rows(self.workdir)}
 
     def group_names(self) -> list[str]:
         """Map index i of the ``lineage`` group is the i-th group name the feeder returned (the
@@ -319,11 +333,10 @@ def test_a_retried_dec_b_training_reruns_the_dependants_slurm_cancelled(
         assert (data / f"IRF_{dec}" / "irf.fits.gz").exists()
     ledger = ran.ledger()
     trained_b = ledger[f"lstchain_mc_trainpipe {data}/models_decB"][1]
-    rows = (workdir / "ledger").read_text().splitlines()
     dl2_b = [
-        (float(row.split()[2]), float(row.split()[3]))
-        for row in rows
-        if row.startswith(f"lstchain_dl1_to_dl2 {data}/DL2_decB ")
+        (row.start, row.end)
+        for row in ledger_rows(workdir)
+        if row.key == f"lstchain_dl1_to_dl2 {data}/DL2_decB"
     ]
     assert dl2_b and min(start for start, _ in dl2_b) > trained_b, (dl2_b, trained_b)
     irf_b_start = ledger[f"lstchain_create_irf_files {data}/IRF_decB/irf.fits.gz"][0]
@@ -487,9 +500,7 @@ def stack_run(workdir: Path, tmp_path: Path) -> Iterator[StackRun]:
 
 def ledger_counts(workdir: Path) -> dict[str, int]:
     """How many payloads wrote each ``<tool> <output>``."""
-    rows = (workdir / "ledger").read_text().splitlines()
-    keys = [" ".join(row.split()[:2]) for row in rows]
-    return {key: keys.count(key) for key in keys}
+    return dict(Counter(row.key for row in ledger_rows(workdir)))
 
 
 def test_clearing_dec_a_training_reruns_dec_a_only(workdir: Path, stack_run: StackRun) -> None:
